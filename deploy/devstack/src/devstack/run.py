@@ -1,0 +1,82 @@
+"""`make run`: MongoDB, RabbitMQ, the development key and every service, until Ctrl-C."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from devstack.devkeys import ensure_dev_keys
+from devstack.infra import ensure_infra
+from devstack.paths import repo_root
+from devstack.system import StackSettings, System
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def run(names: Sequence[str] | None = None) -> None:
+    state = repo_root() / ".data"
+    print("devstack: ensuring MongoDB and RabbitMQ ...", flush=True)
+    infra = ensure_infra(state)
+    jwks = ensure_dev_keys(state / "dev-keys")
+    settings = StackSettings(
+        mongo_url=infra.mongo_url,
+        amqp_url=infra.amqp_url,
+        jwks_url=jwks.as_uri(),
+        log_dir=state / "logs",
+    )
+    system = System(settings, names)
+    # SIGTERM takes the same way out as Ctrl-C, so the services are always stopped.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
+    try:
+        print("devstack: starting " + ", ".join(s.name for s in system.services), flush=True)
+        system.start()
+        _announce(system, infra.mongo_url, infra.amqp_url, state)
+        _watch(system)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print("\ndevstack: stopping services ...", flush=True)
+        system.stop()
+        print(
+            "devstack: services stopped. MongoDB and RabbitMQ keep running; "
+            "the next `make run` reuses them.",
+            flush=True,
+        )
+
+
+def _announce(system: System, mongo_url: str, amqp_url: str, state: Path) -> None:
+    lines = ["", "devstack: up"]
+    if any(s.is_gateway for s in system.services):
+        port = system.port("gateway")
+        lines.append(f"  open      http://localhost:{port}   (the gateway, the only public entry)")
+    lines += [f"  {s.name:<9} {system.url(s.name)}" for s in system.services if not s.is_gateway]
+    lines += [
+        f"  logs      {system.settings.log_dir}/<service>.log  (MongoDB: {state}/mongod.log)",
+        f"  mongo     {mongo_url}",
+        f"  rabbitmq  {amqp_url}",
+        "  token     `make token` prints a development access token",
+        "Ctrl-C stops the services.",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def _watch(system: System) -> None:
+    reported: set[str] = set()
+    while True:
+        time.sleep(1.0)
+        for name, code in system.exited().items():
+            if name not in reported:
+                reported.add(name)
+                print(
+                    f"devstack: {name} exited with code {code}; {system.log_path(name)}:\n"
+                    f"{system.log_tail(name, 20)}",
+                    flush=True,
+                )

@@ -1,0 +1,261 @@
+"""Every service as its own process on this machine: start, wait for /health, stop, kill."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable, Mapping
+from contextlib import ExitStack, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+from devstack.paths import DevstackError, tail
+from devstack.services import SERVICES, Service, backends, by_name, upstreams_json
+
+LOCALHOST = "127.0.0.1"
+
+# Health checks go straight to 127.0.0.1 even when the environment names an HTTP proxy.
+_http = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """What every service process is given; tests pass their own ports, DB prefix and vhost."""
+
+    mongo_url: str
+    amqp_url: str
+    jwks_url: str
+    log_dir: Path
+    ports: Mapping[str, int] = field(default_factory=dict)  # overrides the table's ports
+    db_prefix: str = ""  # MONGO_DB is <db_prefix><service name>
+    log_level: str = "INFO"
+    env: Mapping[str, str] = field(default_factory=dict)  # extra variables for every service
+    service_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # per service
+    python: str = sys.executable
+
+
+class System:
+    """A set of service processes. Use as a context manager, or call start() and stop()."""
+
+    def __init__(
+        self, settings: StackSettings, services: Iterable[str | Service] | None = None
+    ) -> None:
+        chosen = SERVICES if services is None else services
+        self.settings = settings
+        self.services: tuple[Service, ...] = tuple(
+            s if isinstance(s, Service) else by_name(s) for s in chosen
+        )
+        self._processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    # --- addresses and files -------------------------------------------------------------------
+
+    def service(self, name: str) -> Service:
+        for service in self.services:
+            if service.name == name:
+                return service
+        raise KeyError(f"{name!r} is not part of this system")
+
+    def port(self, name: str) -> int:
+        return self.settings.ports.get(name, self.service(name).port)
+
+    def url(self, name: str) -> str:
+        return f"http://{LOCALHOST}:{self.port(name)}"
+
+    @property
+    def gateway_url(self) -> str:
+        return self.url(next(s.name for s in self.services if s.is_gateway))
+
+    def log_path(self, name: str) -> Path:
+        return self.settings.log_dir / f"{name}.log"
+
+    def log_tail(self, name: str, lines: int = 40) -> str:
+        return tail(self.log_path(name), lines)
+
+    def env_for(self, name: str) -> dict[str, str]:
+        s = self.settings
+        env = dict(os.environ)
+        no_proxy = ",".join(p for p in (env.get("NO_PROXY", ""), LOCALHOST, "localhost") if p)
+        env.update(
+            PYTHONUNBUFFERED="1",
+            NO_PROXY=no_proxy,
+            no_proxy=no_proxy,
+            HOST=LOCALHOST,
+            PORT=str(self.port(name)),
+            MONGO_URL=s.mongo_url,
+            MONGO_DB=f"{s.db_prefix}{name}",
+            AMQP_URL=s.amqp_url,
+            JWKS_URL=s.jwks_url,
+            LOG_LEVEL=s.log_level,
+        )
+        if self.service(name).is_gateway:
+            env["UPSTREAMS"] = upstreams_json(
+                {b.name: self.url(b.name) for b in backends(self.services)}
+            )
+        env.update(s.env)
+        env.update(s.service_env.get(name, {}))
+        return env
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    def is_running(self, name: str) -> bool:
+        process = self._processes.get(name)
+        return process is not None and process.poll() is None
+
+    def pid(self, name: str) -> int:
+        return self._processes[name].pid
+
+    def exited(self) -> dict[str, int]:
+        """Services that died on their own since they were started: name -> exit code."""
+        return {name: code for name, p in self._processes.items() if (code := p.poll()) is not None}
+
+    def start(self, names: Iterable[str] | None = None, timeout: float = 30.0) -> None:
+        """Start the named services (default: all not running) and wait until each is healthy.
+
+        The gateway starts after the services it routes to. If one does not come up, the ones
+        this call started are killed and the error carries that service's log tail.
+        """
+        wanted = [self.service(n) for n in names] if names is not None else list(self.services)
+        pending = [s for s in wanted if not self.is_running(s.name)]
+        started: list[str] = []
+        try:
+            for group in (
+                [s for s in pending if not s.is_gateway],
+                [s for s in pending if s.is_gateway],
+            ):
+                for service in group:
+                    self._spawn(service)
+                    started.append(service.name)
+                for service in group:
+                    self._wait_healthy(service.name, timeout)
+        except BaseException:
+            for name in started:
+                self.kill(name)
+            raise
+
+    def stop(self, names: Iterable[str] | None = None, grace: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL whatever is still running after `grace` seconds."""
+        chosen = list(self._processes) if names is None else list(names)
+        for name in chosen:
+            self._signal(name, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for name in chosen:
+            process = self._processes.pop(name, None)
+            if process is None:
+                continue
+            try:
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self._killpg(process, signal.SIGKILL)
+                process.wait()
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one service, as a crash would; start([name]) brings it back."""
+        process = self._processes.pop(name, None)
+        if process is not None:
+            self._killpg(process, signal.SIGKILL)
+            process.wait()
+
+    def restart(self, name: str, timeout: float = 30.0) -> None:
+        self.stop([name])
+        self.start([name], timeout=timeout)
+
+    def __enter__(self) -> System:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # --- internals -----------------------------------------------------------------------------
+
+    def _spawn(self, service: Service) -> None:
+        port = self.port(service.name)
+        if _port_in_use(port):
+            raise DevstackError(f"port {port} for {service.name} is already in use")
+        log = self.log_path(service.name)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        command = [self.settings.python, "-m", service.module]
+        with log.open("ab") as out:
+            stamp = datetime.now(UTC).isoformat(timespec="seconds")
+            out.write(f"=== {stamp} {' '.join(command)} on port {port}\n".encode())
+            out.flush()
+            # Own session: Ctrl-C in the terminal reaches only the runner, which stops services
+            # in order, and killpg also reaches anything a service spawned.
+            self._processes[service.name] = subprocess.Popen(
+                command,
+                env=self.env_for(service.name),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def _wait_healthy(self, name: str, timeout: float) -> None:
+        process = self._processes[name]
+        health = f"{self.url(name)}/health"
+        deadline = time.monotonic() + timeout
+        while True:
+            code = process.poll()
+            if code is not None:
+                raise DevstackError(
+                    f"{name} exited with code {code} before {health} answered; "
+                    f"{self.log_path(name)}:\n{self.log_tail(name)}"
+                )
+            if _answers_200(health):
+                return
+            if time.monotonic() >= deadline:
+                raise DevstackError(
+                    f"{name} did not answer 200 on {health} within {timeout:.0f}s; "
+                    f"{self.log_path(name)}:\n{self.log_tail(name)}"
+                )
+            time.sleep(0.1)
+
+    def _signal(self, name: str, signum: signal.Signals) -> None:
+        process = self._processes.get(name)
+        if process is not None:
+            self._killpg(process, signum)
+
+    @staticmethod
+    def _killpg(process: subprocess.Popen[bytes], signum: signal.Signals) -> None:
+        if process.poll() is not None:
+            return
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signum)
+
+
+def free_ports(names: Iterable[str]) -> dict[str, int]:
+    """Ports nothing listens on right now, one per name (for test systems beside `make run`)."""
+    with ExitStack() as stack:
+        ports: dict[str, int] = {}
+        for name in names:
+            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind((LOCALHOST, 0))
+            ports[name] = sock.getsockname()[1]
+        return ports
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((LOCALHOST, port)) == 0
+
+
+def _answers_200(url: str) -> bool:
+    try:
+        with _http.open(url, timeout=1.0) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False

@@ -1,0 +1,250 @@
+"""RabbitMQ through FastStream: one topic exchange, one durable queue per handler.
+
+Every handler queue `<consumer>.<handler>` gets two companions:
+- `<queue>.retry`: a wait queue whose messages expire back into the handler queue after a
+  delay (delayed retry without a plugin);
+- `<queue>.dlq`: bound to the dead-letter exchange; poison messages land here with the
+  reason in their headers and in the log.
+
+FastStream consumes one message at a time per subscriber, so handlers are started as tasks
+and ack by hand; the channel's prefetch bounds how many run at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import structlog
+from contracts import DomainEvent, Envelope
+from faststream import AckPolicy
+from faststream.rabbit import Channel, ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
+from faststream.rabbit.annotations import RabbitMessage
+from pydantic import BaseModel, ValidationError
+
+from chassis.inbox import apply_once
+from chassis.logging import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, bound_ids, get_logger
+from chassis.settings import ServiceSettings
+from chassis.uow import Tx, UnitOfWork
+
+log = get_logger(__name__)
+
+E = TypeVar("E", bound=DomainEvent)
+EventHandler = Callable[[Tx, E, Envelope], Awaitable[None]]
+
+ATTEMPT_HEADER = "x-attempt"
+DEAD_REASON_HEADER = "x-dead-reason"
+
+
+class PoisonMessage(Exception):
+    """The message can never be handled (malformed, wrong schema): dead-letter it at once."""
+
+
+def events_exchange(settings: ServiceSettings) -> RabbitExchange:
+    return RabbitExchange(settings.events_exchange, type=ExchangeType.TOPIC, durable=True)
+
+
+def dead_letter_exchange(settings: ServiceSettings) -> RabbitExchange:
+    return RabbitExchange(f"{settings.events_exchange}.dlx", type=ExchangeType.DIRECT, durable=True)
+
+
+def create_broker(settings: ServiceSettings) -> RabbitBroker:
+    return RabbitBroker(
+        settings.amqp_url,
+        app_id=settings.service_name,
+        reconnect_interval=1.0,
+        default_channel=Channel(prefetch_count=settings.prefetch_count),
+        logger=None,
+    )
+
+
+@dataclass(frozen=True)
+class _Queue:
+    name: str
+    routing_key: str
+    exchange: RabbitExchange | None
+    # Commands are not retried later: their sender is waiting and has a deadline.
+    retry: bool = True
+
+    def handler_queue(self, settings: ServiceSettings) -> RabbitQueue:
+        return RabbitQueue(
+            self.name,
+            durable=True,
+            routing_key=self.routing_key,
+            arguments={
+                "x-dead-letter-exchange": dead_letter_exchange(settings).name,
+                "x-dead-letter-routing-key": self.name,
+            },
+        )
+
+
+class Subscriptions:
+    """Declares and runs this service's consumers; started with the broker."""
+
+    def __init__(self, settings: ServiceSettings, broker: RabbitBroker, uow: UnitOfWork) -> None:
+        self._settings = settings
+        self._broker = broker
+        self._uow = uow
+        self._queues: list[_Queue] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def on_event(self, handler_name: str, event: type[E], handler: EventHandler[E]) -> None:
+        """Consume `event` into queue `<service>.<handler_name>`, each event applied once."""
+        queue = _Queue(
+            f"{self._settings.service_name}.{handler_name}",
+            event.event_type,
+            events_exchange(self._settings),
+        )
+
+        async def process(message: RabbitMessage) -> None:
+            envelope = _parse(Envelope, message.body)
+            try:
+                data = envelope.payload(event)
+            except (ValidationError, ValueError) as exc:
+                raise PoisonMessage(str(exc)) from exc
+            with structlog.contextvars.bound_contextvars(
+                causation_id=str(envelope.id),
+                event_type=envelope.type,
+                tenant_id=envelope.tenant_id,
+            ):
+                applied = await apply_once(
+                    self._uow,
+                    queue.name,
+                    str(envelope.id),
+                    lambda tx: handler(tx, data, envelope),
+                )
+                log.info("event.handled" if applied else "event.duplicate_skipped")
+
+        self._add(queue, process)
+
+    def on_command(
+        self,
+        queue_name: str,
+        command: type[BaseModel],
+        handler: Callable[[Any], Awaitable[BaseModel]],
+    ) -> None:
+        """Answer commands sent to `queue_name` (default exchange) on their reply-to queue."""
+        queue = _Queue(queue_name, queue_name, None, retry=False)
+
+        async def process(message: RabbitMessage) -> None:
+            reply = await handler(_parse(command, message.body))
+            if message.reply_to:
+                await self._broker.publish(
+                    reply.model_dump_json().encode(),
+                    routing_key=message.reply_to,
+                    correlation_id=message.correlation_id,
+                    content_type="application/json",
+                    mandatory=False,
+                )
+
+        self._add(queue, process)
+
+    def _add(self, queue: _Queue, process: Callable[[RabbitMessage], Awaitable[None]]) -> None:
+        self._queues.append(queue)
+        handler_queue = queue.handler_queue(self._settings)
+
+        async def receive(message: RabbitMessage) -> None:
+            self._spawn(self._handle(queue, message, process))
+
+        self._broker.subscriber(
+            handler_queue, queue.exchange, ack_policy=AckPolicy.MANUAL, no_reply=True
+        )(receive)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _handle(
+        self,
+        queue: _Queue,
+        message: RabbitMessage,
+        process: Callable[[RabbitMessage], Awaitable[None]],
+    ) -> None:
+        headers = message.headers or {}
+        attempt = int(headers.get(ATTEMPT_HEADER, 1))
+        with bound_ids(
+            headers.get(REQUEST_ID_HEADER),
+            headers.get(CORRELATION_ID_HEADER) or message.correlation_id,
+            queue=queue.name,
+            message_id=message.message_id,
+            attempt=attempt,
+        ):
+            try:
+                await process(message)
+            except PoisonMessage as exc:
+                await self._dead_letter(message, str(exc))
+                return
+            except Exception as exc:
+                if not queue.retry or attempt >= self._settings.max_delivery_attempts:
+                    await self._dead_letter(message, f"gave up after {attempt} attempts: {exc!r}")
+                else:
+                    log.warning("message.retry_scheduled", error=repr(exc))
+                    await self._retry_later(queue, message, attempt)
+                return
+            await message.ack()
+
+    async def _retry_later(self, queue: _Queue, message: RabbitMessage, attempt: int) -> None:
+        raw = message.raw_message
+        await self._broker.publish(
+            message.body,
+            routing_key=f"{queue.name}.retry",
+            persist=True,
+            message_id=message.message_id,
+            correlation_id=message.correlation_id,
+            content_type=message.content_type,
+            message_type=raw.type,
+            reply_to=message.reply_to or None,
+            headers={**(message.headers or {}), ATTEMPT_HEADER: attempt + 1},
+        )
+        await message.ack()
+
+    async def _dead_letter(self, message: RabbitMessage, reason: str) -> None:
+        log.error("message.dead_lettered", reason=reason)
+        # RabbitMQ records the death itself; the reason travels in a copy on the DLQ.
+        raw = message.raw_message
+        raw.headers[DEAD_REASON_HEADER] = reason[:1000]
+        await message.reject(requeue=False)
+
+    async def declare(self) -> None:
+        """Declare what FastStream does not: the dead-letter queues and the retry queues."""
+        dlx = await self._broker.declare_exchange(dead_letter_exchange(self._settings))
+        await self._broker.declare_exchange(events_exchange(self._settings))
+        for queue in self._queues:
+            dlq = await self._broker.declare_queue(RabbitQueue(f"{queue.name}.dlq", durable=True))
+            await dlq.bind(dlx, routing_key=queue.name)
+            await self._broker.declare_queue(
+                RabbitQueue(
+                    f"{queue.name}.retry",
+                    durable=True,
+                    arguments={
+                        "x-message-ttl": self._settings.retry_delay_ms,
+                        "x-dead-letter-exchange": "",
+                        "x-dead-letter-routing-key": queue.name,
+                    },
+                )
+            )
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Let handlers in flight finish; what does not finish is redelivered later."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _parse(model: type[M], body: bytes) -> M:
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        raise PoisonMessage(f"invalid {model.__name__}: {_summary(exc)}") from exc
+
+
+def _summary(exc: ValidationError) -> str:
+    return json.dumps(
+        [{"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors()]
+    )

@@ -1,0 +1,188 @@
+"""Transactional outbox: events are stored with the state change, then relayed to RabbitMQ.
+
+A relay claims a batch of pending events with a lease, publishes them as persistent messages
+with publisher confirms, then marks them sent. If the process dies between publishing and
+marking, the lease runs out and another relay (or this one, restarted) publishes again: the
+consumers' idempotent inbox makes that harmless. Delivery is at-least-once by design.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiormq.spec import Basic
+from contracts import Envelope
+from faststream.rabbit import RabbitBroker, RabbitExchange
+from pymongo import ASCENDING, IndexModel
+
+from chassis.logging import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, get_logger
+from chassis.mongo import Mongo, Session
+
+log = get_logger(__name__)
+
+OUTBOX = "outbox"
+PENDING = "pending"
+SENT = "sent"
+SENT_RETENTION = timedelta(days=7)
+
+OUTBOX_INDEXES = [
+    IndexModel([("status", ASCENDING), ("created_at", ASCENDING)]),
+    IndexModel([("lease_owner", ASCENDING)], sparse=True),
+    # Sent events are kept a week for inspection, then MongoDB drops them.
+    IndexModel([("sent_at", ASCENDING)], expireAfterSeconds=int(SENT_RETENTION.total_seconds())),
+]
+
+
+async def add_to_outbox(
+    mongo: Mongo, session: Session, envelopes: list[Envelope], request_id: str | None
+) -> None:
+    if not envelopes:
+        return
+    now = datetime.now(UTC)
+    await mongo.collection(OUTBOX).insert_many(
+        [
+            {
+                "_id": str(env.id),
+                "status": PENDING,
+                "created_at": now,
+                "routing_key": env.routing_key,
+                "body": env.model_dump_json(),
+                "correlation_id": env.correlation_id,
+                "request_id": request_id,
+                "attempts": 0,
+            }
+            for env in envelopes
+        ],
+        session=session,
+    )
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        mongo: Mongo,
+        broker: RabbitBroker,
+        exchange: RabbitExchange,
+        *,
+        batch_size: int = 200,
+        lease: timedelta = timedelta(seconds=30),
+        poll_interval: float = 0.5,
+    ) -> None:
+        self._mongo = mongo
+        self._broker = broker
+        self._exchange = exchange
+        self._batch_size = batch_size
+        self._lease = lease
+        self._poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._owner = uuid.uuid4().hex
+
+    def notify(self) -> None:
+        """Called after a transaction that wrote events commits, so they go out at once."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                relayed = await self.relay_once()
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                log.warning("outbox.relay_failed", error=repr(exc), failures=failures)
+                relayed = 0
+                await asyncio.sleep(min(0.2 * 2**failures, 5.0))
+            if relayed < self._batch_size:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+                self._wake.clear()
+
+    async def relay_once(self) -> int:
+        """Claim, publish and mark one batch; returns how many were published."""
+        batch = await self._claim()
+        if not batch:
+            return 0
+        results = await asyncio.gather(
+            *(self._publish(doc) for doc in batch), return_exceptions=True
+        )
+        sent = [doc["_id"] for doc, res in zip(batch, results, strict=True) if res is None]
+        failed = [doc["_id"] for doc, res in zip(batch, results, strict=True) if res is not None]
+        coll = self._mongo.collection(OUTBOX)
+        if sent:
+            await coll.update_many(
+                {"_id": {"$in": sent}},
+                {
+                    "$set": {"status": SENT, "sent_at": datetime.now(UTC)},
+                    "$unset": {"lease_owner": "", "lease_until": ""},
+                },
+            )
+        if failed:
+            # Give the events back at once so the next attempt does not wait out the lease.
+            await coll.update_many(
+                {"_id": {"$in": failed}, "lease_owner": self._owner},
+                {"$unset": {"lease_owner": "", "lease_until": ""}},
+            )
+            first = next(r for r in results if r is not None)
+            raise RuntimeError(f"{len(failed)} outbox events not published") from first
+        return len(sent)
+
+    async def _claim(self) -> list[dict[str, Any]]:
+        coll = self._mongo.collection(OUTBOX)
+        now = datetime.now(UTC)
+        claimable = {
+            "status": PENDING,
+            "$or": [{"lease_until": {"$exists": False}}, {"lease_until": {"$lt": now}}],
+        }
+        ids = [
+            doc["_id"]
+            async for doc in coll.find(claimable, {"_id": 1})
+            .sort("created_at", ASCENDING)
+            .limit(self._batch_size)
+        ]
+        if not ids:
+            return []
+        token = f"{self._owner}:{uuid.uuid4().hex}"
+        await coll.update_many(
+            {"_id": {"$in": ids}, **claimable},
+            {
+                "$set": {"lease_owner": token, "lease_until": now + self._lease},
+                "$inc": {"attempts": 1},
+            },
+        )
+        return [doc async for doc in coll.find({"lease_owner": token}).sort("created_at", 1)]
+
+    async def _publish(self, doc: dict[str, Any]) -> None:
+        headers: dict[str, Any] = {CORRELATION_ID_HEADER: doc["correlation_id"]}
+        if doc.get("request_id"):
+            headers[REQUEST_ID_HEADER] = doc["request_id"]
+        confirmation = await self._broker.publish(
+            doc["body"].encode(),
+            exchange=self._exchange,
+            routing_key=doc["routing_key"],
+            persist=True,
+            mandatory=False,
+            message_id=doc["_id"],
+            correlation_id=doc["correlation_id"],
+            message_type=doc["routing_key"],
+            content_type="application/json",
+            headers=headers,
+            timeout=10,
+        )
+        if not isinstance(confirmation, Basic.Ack):
+            raise RuntimeError(f"broker did not confirm event {doc['_id']}: {confirmation!r}")

@@ -1,0 +1,17 @@
+"""One retry policy for outbound calls (HTTP to other systems): few tries, jittered backoff."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+from tenacity import retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+
+def outbound_retry(attempts: int = 3) -> dict[str, Any]:
+    return {
+        "stop": stop_after_attempt(attempts),
+        "wait": wait_exponential_jitter(initial=0.1, max=2.0),
+        "retry": retry_if_exception_type((aiohttp.ClientError, TimeoutError)),
+        "reraise": True,
+    }

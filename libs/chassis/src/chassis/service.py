@@ -1,0 +1,104 @@
+"""The chassis wired from settings: what every service's composition root starts from."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import timedelta
+
+from aiohttp import web
+from pymongo import IndexModel
+
+from chassis.auth import JwksVerifier, auth_middleware
+from chassis.commands import CommandClient
+from chassis.health import health_route
+from chassis.http import context_middleware, problem_middleware
+from chassis.inbox import INBOX, INBOX_INDEXES
+from chassis.logging import configure_logging, get_logger
+from chassis.messaging import Subscriptions, create_broker, events_exchange
+from chassis.mongo import Mongo
+from chassis.outbox import OUTBOX, OUTBOX_INDEXES, OutboxRelay
+from chassis.settings import ServiceSettings
+from chassis.uow import UnitOfWork
+
+log = get_logger(__name__)
+
+
+class BrokerDown(Exception):
+    pass
+
+
+class Chassis:
+    def __init__(
+        self, settings: ServiceSettings, indexes: Mapping[str, Sequence[IndexModel]] | None = None
+    ) -> None:
+        configure_logging(settings.service_name, settings.log_level)
+        self.settings = settings
+        self.mongo = Mongo(settings.mongo_url, settings.database_name)
+        self.broker = create_broker(settings)
+        self.relay = OutboxRelay(
+            self.mongo,
+            self.broker,
+            events_exchange(settings),
+            batch_size=settings.outbox_batch_size,
+            lease=timedelta(seconds=settings.outbox_lease_seconds),
+            poll_interval=settings.outbox_poll_seconds,
+        )
+        self.uow = UnitOfWork(self.mongo, self.relay)
+        self.subscriptions = Subscriptions(settings, self.broker, self.uow)
+        self.commands = CommandClient(self.broker, settings.service_name)
+        self.verifier = JwksVerifier(
+            settings.jwks_url,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            cache_seconds=settings.jwks_cache_seconds,
+        )
+        self._indexes = {OUTBOX: OUTBOX_INDEXES, INBOX: INBOX_INDEXES, **(indexes or {})}
+
+    async def start(self) -> None:
+        await self.mongo.ensure_indexes(self._indexes)
+        await self.broker.connect()
+        await self.subscriptions.declare()
+        await self.broker.start()
+        await self.commands.start()
+        self.relay.start()
+        log.info("service.started", port=self.settings.port)
+
+    async def stop(self) -> None:
+        await self.relay.stop()
+        for subscriber in self.broker.subscribers:
+            await subscriber.stop()
+        await self.subscriptions.drain()
+        await self.broker.stop()
+        await self.mongo.close()
+        log.info("service.stopped")
+
+    async def _broker_ping(self) -> None:
+        if not await self.broker.ping(timeout=1.0):
+            raise BrokerDown("broker does not answer")
+
+    def web_app(self, routes: Sequence[web.RouteDef]) -> web.Application:
+        app = web.Application(
+            middlewares=[context_middleware, problem_middleware, auth_middleware(self.verifier)]
+        )
+        app.add_routes(routes)
+        app.add_routes(
+            [
+                health_route(
+                    self.settings.service_name,
+                    {"mongo": self.mongo.ping, "broker": self._broker_ping},
+                )
+            ]
+        )
+
+        async def lifecycle(_: web.Application) -> AsyncIterator[None]:
+            await self.start()
+            yield
+            await self.stop()
+
+        app.cleanup_ctx.append(lifecycle)
+        return app
+
+    def run(self, app: web.Application) -> None:
+        web.run_app(
+            app, host=self.settings.host, port=self.settings.port, access_log=None, print=None
+        )

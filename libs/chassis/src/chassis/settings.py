@@ -1,0 +1,43 @@
+"""Settings every service shares, read from the environment (12-factor)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class WebSettings(BaseSettings):
+    """What every HTTP process needs, the gateway included."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    service_name: str
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = "INFO"
+
+    jwks_url: str = "http://127.0.0.1:8080/.well-known/jwks.json"
+    jwt_issuer: str = "platform-identity"
+    jwt_audience: str = "platform"
+    jwks_cache_seconds: float = Field(default=300.0, gt=0)
+
+
+class ServiceSettings(WebSettings):
+    """A service that owns a database and talks over RabbitMQ. Subclass per service."""
+
+    mongo_url: str = "mongodb://127.0.0.1:27017/?replicaSet=rs0"
+    mongo_db: str | None = None
+
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    events_exchange: str = "domain_events"
+    prefetch_count: int = Field(default=32, ge=1)
+    max_delivery_attempts: int = Field(default=5, ge=1)
+    retry_delay_ms: int = Field(default=2000, ge=10)
+
+    outbox_batch_size: int = Field(default=200, ge=1)
+    outbox_lease_seconds: float = Field(default=30.0, gt=0)
+    outbox_poll_seconds: float = Field(default=0.5, gt=0)
+
+    @property
+    def database_name(self) -> str:
+        return self.mongo_db or self.service_name

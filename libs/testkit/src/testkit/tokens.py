@@ -1,0 +1,133 @@
+"""A development signing key: mints RS256 access tokens and publishes their JWKS.
+
+Test code and `make run` only, until the identity service issues real tokens. The CLI:
+`python -m testkit.tokens --keys-dir DIR --write-jwks` / `--mint [--tenant T --roles a,b]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Self
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jose import jwt
+
+ISSUER = "platform-identity"
+AUDIENCE = "platform"
+
+
+def _b64(number: int) -> str:
+    raw = number.to_bytes((number.bit_length() + 7) // 8, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+class DevSigningKey:
+    def __init__(self, private_pem: bytes, kid: str) -> None:
+        self.private_pem = private_pem
+        self.kid = kid
+        key = serialization.load_pem_private_key(private_pem, password=None)
+        assert isinstance(key, rsa.RSAPrivateKey)
+        self._public = key.public_key().public_numbers()
+
+    @classmethod
+    def generate(cls) -> Self:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        return cls(pem, uuid.uuid4().hex[:16])
+
+    @classmethod
+    def load_or_create(cls, keys_dir: Path) -> Self:
+        pem_path, kid_path = keys_dir / "signing.pem", keys_dir / "kid"
+        if pem_path.exists() and kid_path.exists():
+            return cls(pem_path.read_bytes(), kid_path.read_text().strip())
+        keys_dir.mkdir(parents=True, exist_ok=True)
+        key = cls.generate()
+        pem_path.write_bytes(key.private_pem)
+        pem_path.chmod(0o600)
+        kid_path.write_text(key.kid)
+        return key
+
+    def jwks(self) -> dict[str, Any]:
+        return {
+            "keys": [
+                {
+                    "kty": "RSA",
+                    "use": "sig",
+                    "alg": "RS256",
+                    "kid": self.kid,
+                    "n": _b64(self._public.n),
+                    "e": _b64(self._public.e),
+                }
+            ]
+        }
+
+    def write_jwks(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.jwks()))
+        return path
+
+    def mint(
+        self,
+        *,
+        user_id: str | None = None,
+        tenant_id: str | None = "tenant-dev",
+        roles: list[str] | None = None,
+        expires_in: timedelta = timedelta(hours=1),
+        issuer: str = ISSUER,
+        audience: str = AUDIENCE,
+        **extra: Any,
+    ) -> str:
+        now = datetime.now(UTC)
+        claims: dict[str, Any] = {
+            "sub": user_id or f"user-{uuid.uuid4().hex[:8]}",
+            "iss": issuer,
+            "aud": audience,
+            "iat": int(now.timestamp()),
+            "exp": int((now + expires_in).timestamp()),
+            "roles": roles if roles is not None else ["standard"],
+            **extra,
+        }
+        if tenant_id:
+            claims["tenant_id"] = tenant_id
+        token: str = jwt.encode(
+            claims, self.private_pem.decode(), algorithm="RS256", headers={"kid": self.kid}
+        )
+        return token
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--keys-dir", type=Path, required=True)
+    parser.add_argument("--write-jwks", action="store_true", help="write KEYS_DIR/jwks.json")
+    parser.add_argument("--mint", action="store_true", help="print an access token")
+    parser.add_argument("--user", default="dev-user")
+    parser.add_argument("--tenant", default="tenant-dev")
+    parser.add_argument("--roles", default="standard")
+    parser.add_argument("--hours", type=float, default=8.0)
+    args = parser.parse_args()
+    key = DevSigningKey.load_or_create(args.keys_dir)
+    if args.write_jwks:
+        print(key.write_jwks(args.keys_dir / "jwks.json"))
+    if args.mint:
+        print(
+            key.mint(
+                user_id=args.user,
+                tenant_id=args.tenant,
+                roles=[r for r in args.roles.split(",") if r],
+                expires_in=timedelta(hours=args.hours),
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
