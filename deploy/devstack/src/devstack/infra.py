@@ -20,7 +20,8 @@ from urllib.parse import quote
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure, PyMongoError
 
-from devstack.paths import DevstackError, data_dir, tail
+from devstack import paths
+from devstack.paths import DevstackError, tail
 
 LOCALHOST = "127.0.0.1"
 MONGO_PORT = 27017
@@ -43,7 +44,7 @@ class Infra:
 
 def ensure_infra(state_dir: Path | None = None) -> Infra:
     """MongoDB on 27017 and RabbitMQ on 5672, started if needed; state under `.data/`."""
-    state = state_dir if state_dir is not None else data_dir()
+    state = state_dir if state_dir is not None else paths.data_dir()
     return Infra(mongo_url=ensure_mongod(state), amqp_url=ensure_rabbitmq(log_dir=state))
 
 
@@ -104,23 +105,33 @@ def _start_mongod(data_dir: Path, port: int, timeout: float) -> Path:
     log = data_dir / "mongod.log"
     command = [
         str(mongod_binary()),
-        "--replSet", REPLICA_SET,
-        "--bind_ip", LOCALHOST,
-        "--port", str(port),
-        "--dbpath", str(dbpath),
-        "--logpath", str(log),
+        "--replSet",
+        REPLICA_SET,
+        "--bind_ip",
+        LOCALHOST,
+        "--port",
+        str(port),
+        "--dbpath",
+        str(dbpath),
+        "--logpath",
+        str(log),
         "--logappend",
-        "--pidfilepath", str(data_dir / "mongod.pid"),
+        "--pidfilepath",
+        str(data_dir / "mongod.pid"),
         # --fork returns once the server listens and detaches it from us; its output goes to
         # files because a daemon that inherits our pipes keeps them open forever.
         "--fork",
-    ]  # fmt: skip
+    ]
     startup = data_dir / "mongod.startup.log"
     with startup.open("ab") as out:
         result = subprocess.run(
-            command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            timeout=timeout, check=False,
-        )  # fmt: skip
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+            check=False,
+        )
     if result.returncode != 0:
         raise DevstackError(
             f"mongod did not start (exit {result.returncode}).\n"
@@ -172,21 +183,25 @@ def ensure_rabbitmq(timeout: float = 120.0, log_dir: Path | None = None) -> str:
     if shutil.which("rabbitmq-server") is None:
         _apt_install("rabbitmq-server")
     if not _amqp_answers(AMQP_PORT):  # the package's post-install step may have started it
-        log = (log_dir if log_dir is not None else data_dir()) / "rabbitmq-server.log"
+        log = (log_dir if log_dir is not None else paths.data_dir()) / "rabbitmq-server.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("ab") as out:
             # A second start while one is booting fails harmlessly; await_startup decides.
             subprocess.run(
-                ["rabbitmq-server", "-detached"], stdin=subprocess.DEVNULL, stdout=out,
-                stderr=subprocess.STDOUT, timeout=60, check=False,
-            )  # fmt: skip
+                [*_as_root(), "rabbitmq-server", "-detached"],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=60,
+                check=False,
+            )
     _await_rabbitmq(timeout)
     return amqp_url()
 
 
 def create_vhost(name: str) -> str:
     """A vhost the guest user may use fully (tests take one per run); returns its AMQP URL."""
-    _rabbitmqctl("add_vhost", name, tolerate="already")  # 3.10 succeeds, older fail
+    _rabbitmqctl("add_vhost", name, tolerate="already")  # 3.10 re-adds silently
     _rabbitmqctl("set_permissions", "-p", name, AMQP_USER, ".*", ".*", ".*")
     return amqp_url(name)
 
@@ -207,28 +222,32 @@ def _amqp_answers(port: int) -> bool:
 
 def _await_rabbitmq(timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    last = ""
-    while True:
-        remaining = max(1, int(deadline - time.monotonic()))
-        # await_startup fails at once while the node is not yet registered, hence the loop.
-        result = subprocess.run(
-            ["rabbitmqctl", "await_startup", "--timeout", str(remaining)],
-            stdin=subprocess.DEVNULL, capture_output=True, text=True,
-            timeout=remaining + 30, check=False,
-        )  # fmt: skip
-        if result.returncode == 0 and _amqp_answers(AMQP_PORT):
-            return
-        last = (result.stdout + result.stderr).strip()
-        if time.monotonic() >= deadline:
-            raise DevstackError(f"RabbitMQ did not start within {timeout:.0f}s: {last}")
-        time.sleep(0.5)
+    # The AMQP listener opens at the end of the boot; polling it is far cheaper than the CLI.
+    what = f"RabbitMQ to accept AMQP on {AMQP_PORT} (server logs: /var/log/rabbitmq/)"
+    _wait_for(lambda: _amqp_answers(AMQP_PORT), timeout, what, None)
+    remaining = max(1, int(deadline - time.monotonic()))
+    result = subprocess.run(
+        [*_as_root(), "rabbitmqctl", "await_startup", "--timeout", str(remaining)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=remaining + 30,
+        check=False,
+    )
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr).strip()
+        raise DevstackError(f"rabbitmqctl await_startup failed: {output}")
 
 
 def _rabbitmqctl(*args: str, tolerate: str | None = None) -> None:
     result = subprocess.run(
-        ["rabbitmqctl", *args], stdin=subprocess.DEVNULL, capture_output=True, text=True,
-        timeout=60, check=False,
-    )  # fmt: skip
+        [*_as_root(), "rabbitmqctl", *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     output = result.stdout + result.stderr
     if result.returncode != 0 and not (tolerate and tolerate in output):
         raise DevstackError(f"rabbitmqctl {' '.join(args)} failed: {output.strip()}")
@@ -237,18 +256,18 @@ def _rabbitmqctl(*args: str, tolerate: str | None = None) -> None:
 def _apt_install(package: str) -> None:
     if shutil.which("apt-get") is None:
         raise DevstackError(f"{package} is not installed and there is no apt-get to install it")
-    sudo: list[str] = []
-    if os.geteuid() != 0:
-        if shutil.which("sudo") is None:
-            raise DevstackError(f"{package} is not installed; install it as root")
-        sudo = ["sudo", "-n"]
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (
-        ["apt-get", "update"],
-        ["apt-get", "install", "-y", "--no-install-recommends", package],
-    ):
+    install = ["apt-get", "install", "-y", "--no-install-recommends", package]
+    for command in (["apt-get", "update"], install):
         print(f"devstack: {' '.join(command)}", flush=True)
-        subprocess.run([*sudo, *command], stdin=subprocess.DEVNULL, env=env, check=True)
+        subprocess.run([*_as_root(), *command], stdin=subprocess.DEVNULL, env=env, check=True)
+
+
+def _as_root() -> list[str]:
+    """rabbitmqctl, rabbitmq-server and apt-get need root; non-root users need sudo -n."""
+    if os.geteuid() == 0 or shutil.which("sudo") is None:
+        return []
+    return ["sudo", "-n"]
 
 
 # --- helpers -----------------------------------------------------------------------------------

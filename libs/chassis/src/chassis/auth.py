@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 
 import aiohttp
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from jose import JWTError, jwt
 from tenacity import AsyncRetrying
 
@@ -21,7 +22,6 @@ from chassis.problems import Problem
 from chassis.retry import outbound_retry
 
 ALGORITHMS = ["RS256"]
-CALLER_KEY = "caller"
 # An unknown kid may mean the issuer rotated keys; refetch, but not more often than this.
 MIN_REFRESH_SECONDS = 10.0
 
@@ -34,6 +34,9 @@ class Caller:
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
+
+
+CALLER_KEY = web.RequestKey("caller", Caller)
 
 
 class InvalidToken(Exception):
@@ -49,7 +52,8 @@ class JwksVerifier:
         self._audience = audience
         self._cache_seconds = cache_seconds
         self._keys: dict[str, Mapping[str, Any]] = {}
-        self._fetched_at = 0.0
+        # Never fetched: monotonic time starts near zero at boot, so 0.0 could look recent.
+        self._fetched_at = float("-inf")
         self._lock = asyncio.Lock()
 
     async def verify(self, token: str) -> Caller:
@@ -130,7 +134,7 @@ def bearer_token(request: web.Request) -> str | None:
     return token.strip()
 
 
-def auth_middleware(verifier: JwksVerifier) -> Any:
+def auth_middleware(verifier: JwksVerifier) -> Middleware:
     """Verify any bearer token sent; a bad one is 401 even on routes that need none."""
 
     @web.middleware
@@ -151,7 +155,7 @@ def auth_middleware(verifier: JwksVerifier) -> Any:
 
 
 def require_caller(request: web.Request) -> Caller:
-    caller: Caller | None = request.get(CALLER_KEY)
+    caller = request.get(CALLER_KEY)
     if caller is None:
         raise Problem(
             401, "Sign in: this route needs a bearer token.", headers={"WWW-Authenticate": "Bearer"}

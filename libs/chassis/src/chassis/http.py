@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from pydantic import BaseModel, Field, ValidationError
 
 from chassis.logging import (
@@ -116,3 +117,17 @@ class Page(BaseModel):
 
     limit: int = Field(default=50, ge=1, le=500)
     offset: int = Field(default=0, ge=0)
+
+
+def domain_errors(statuses: Mapping[type[Exception], int]) -> Middleware:
+    """Answer a service's domain exceptions with a problem of the status it maps them to."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except tuple(statuses) as exc:
+            status = next(s for kind, s in statuses.items() if isinstance(exc, kind))
+            raise Problem(status, str(exc) or None) from exc
+
+    return middleware

@@ -22,7 +22,9 @@ import structlog
 from contracts import DomainEvent, Envelope
 from faststream import AckPolicy
 from faststream.rabbit import Channel, ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
+from faststream.message import StreamMessage
 from faststream.rabbit.annotations import RabbitMessage
+from pamqp.commands import Basic
 from pydantic import BaseModel, ValidationError
 
 from chassis.inbox import apply_once
@@ -150,7 +152,13 @@ class Subscriptions:
             self._spawn(self._handle(queue, message, process))
 
         self._broker.subscriber(
-            handler_queue, queue.exchange, ack_policy=AckPolicy.MANUAL, no_reply=True
+            handler_queue,
+            queue.exchange,
+            ack_policy=AckPolicy.MANUAL,
+            no_reply=True,
+            # The chassis parses bodies itself. Left to FastStream, a body that is not the JSON
+            # its content type claims fails before `receive` and is never acked or rejected.
+            decoder=_undecoded,
         )(receive)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -176,11 +184,13 @@ class Subscriptions:
             try:
                 await process(message)
             except PoisonMessage as exc:
-                await self._dead_letter(message, str(exc))
+                await self._dead_letter(queue, message, str(exc))
                 return
             except Exception as exc:
                 if not queue.retry or attempt >= self._settings.max_delivery_attempts:
-                    await self._dead_letter(message, f"gave up after {attempt} attempts: {exc!r}")
+                    await self._dead_letter(
+                        queue, message, f"gave up after {attempt} attempts: {exc!r}"
+                    )
                 else:
                     log.warning("message.retry_scheduled", error=repr(exc))
                     await self._retry_later(queue, message, attempt)
@@ -202,12 +212,33 @@ class Subscriptions:
         )
         await message.ack()
 
-    async def _dead_letter(self, message: RabbitMessage, reason: str) -> None:
+    async def _dead_letter(self, queue: _Queue, message: RabbitMessage, reason: str) -> None:
+        """Put a copy carrying the reason on `<queue>.dlq`, then ack the original.
+
+        A reject cannot add headers; it is the fallback when the copy cannot be published
+        (the message still reaches the DLQ through the queue's dead-letter exchange).
+        """
         log.error("message.dead_lettered", reason=reason)
-        # RabbitMQ records the death itself; the reason travels in a copy on the DLQ.
         raw = message.raw_message
-        raw.headers[DEAD_REASON_HEADER] = reason[:1000]
-        await message.reject(requeue=False)
+        try:
+            confirmation = await self._broker.publish(
+                message.body,
+                exchange=dead_letter_exchange(self._settings),
+                routing_key=queue.name,
+                persist=True,
+                message_id=message.message_id,
+                correlation_id=message.correlation_id,
+                content_type=message.content_type,
+                message_type=raw.type,
+                headers={**(raw.headers or {}), DEAD_REASON_HEADER: reason[:1000]},
+            )
+            if not isinstance(confirmation, Basic.Ack):
+                raise RuntimeError(f"broker did not confirm: {confirmation!r}")
+        except Exception as exc:
+            log.warning("message.dead_letter_copy_failed", error=repr(exc))
+            await message.reject(requeue=False)
+            return
+        await message.ack()
 
     async def declare(self) -> None:
         """Declare what FastStream does not: the dead-letter queues and the retry queues."""
@@ -235,6 +266,10 @@ class Subscriptions:
 
 
 M = TypeVar("M", bound=BaseModel)
+
+
+async def _undecoded(message: StreamMessage[Any]) -> bytes:
+    return message.body
 
 
 def _parse(model: type[M], body: bytes) -> M:

@@ -14,9 +14,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aiormq.spec import Basic
 from contracts import Envelope
 from faststream.rabbit import RabbitBroker, RabbitExchange
+from pamqp.commands import Basic
 from pymongo import ASCENDING, IndexModel
 
 from chassis.logging import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, get_logger
@@ -133,9 +133,10 @@ class OutboxRelay:
                 },
             )
         if failed:
-            # Give the events back at once so the next attempt does not wait out the lease.
+            # Give the events back at once so the next attempt does not wait out the lease
+            # (only if still ours: the lease holds this claim's token, not just the owner).
             await coll.update_many(
-                {"_id": {"$in": failed}, "lease_owner": self._owner},
+                {"_id": {"$in": failed}, "lease_owner": batch[0]["lease_owner"]},
                 {"$unset": {"lease_owner": "", "lease_until": ""}},
             )
             first = next(r for r in results if r is not None)

@@ -11,7 +11,7 @@ from pymongo import IndexModel
 from chassis.auth import JwksVerifier, auth_middleware
 from chassis.commands import CommandClient
 from chassis.health import health_route
-from chassis.http import context_middleware, problem_middleware
+from chassis.http import context_middleware, domain_errors, problem_middleware
 from chassis.inbox import INBOX, INBOX_INDEXES
 from chassis.logging import configure_logging, get_logger
 from chassis.messaging import Subscriptions, create_broker, events_exchange
@@ -76,9 +76,19 @@ class Chassis:
         if not await self.broker.ping(timeout=1.0):
             raise BrokerDown("broker does not answer")
 
-    def web_app(self, routes: Sequence[web.RouteDef]) -> web.Application:
+    def web_app(
+        self,
+        routes: Sequence[web.RouteDef],
+        errors: Mapping[type[Exception], int] | None = None,
+    ) -> web.Application:
+        """The service's aiohttp app; `errors` maps its domain exceptions to HTTP statuses."""
         app = web.Application(
-            middlewares=[context_middleware, problem_middleware, auth_middleware(self.verifier)]
+            middlewares=[
+                context_middleware,
+                problem_middleware,
+                auth_middleware(self.verifier),
+                domain_errors(errors or {}),
+            ]
         )
         app.add_routes(routes)
         app.add_routes(

@@ -1,0 +1,126 @@
+"""System against stand-in services: tiny HTTP servers that report the environment they got."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from devstack.paths import DevstackError
+from devstack.services import GATEWAY, Service
+from devstack.system import StackSettings, System, free_ports
+
+FAKE_SERVICE = textwrap.dedent(
+    """
+    import http.server, json, os, signal, sys
+
+    if os.environ.get("FAKE_FAIL"):
+        print("boom: cannot start", flush=True)
+        sys.exit(3)
+    if os.environ.get("FAKE_IGNORE_TERM"):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps(dict(os.environ, PID=str(os.getpid()))).encode()
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    print("fake listening", flush=True)
+    server = http.server.HTTPServer((os.environ["HOST"], int(os.environ["PORT"])), Handler)
+    server.serve_forever()
+    """
+)
+
+NAMES = ("alpha", "beta", GATEWAY)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> StackSettings:
+    package = tmp_path / "code" / "fakesvc"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "__main__.py").write_text(FAKE_SERVICE)
+    return StackSettings(
+        mongo_url="mongodb://127.0.0.1:27017/?replicaSet=rs0",
+        amqp_url="amqp://guest:guest@127.0.0.1:5672/t1",
+        jwks_url="file:///keys/jwks.json",
+        log_dir=tmp_path / "logs",
+        ports=free_ports(NAMES),
+        db_prefix="t1_",
+        env={"PYTHONPATH": str(tmp_path / "code")},
+    )
+
+
+def fake_services(settings: StackSettings) -> list[Service]:
+    return [Service(name=n, module="fakesvc", port=settings.ports[n]) for n in NAMES]
+
+
+@pytest.fixture
+def system(settings: StackSettings) -> Iterator[System]:
+    system = System(settings, fake_services(settings))
+    yield system
+    system.stop(grace=1)
+
+
+def environment_of(system: System, name: str) -> dict[str, str]:
+    with urllib.request.urlopen(f"{system.url(name)}/env", timeout=5) as response:
+        env: dict[str, str] = json.load(response)
+        return env
+
+
+def test_services_get_their_settings_and_the_gateway_its_upstreams(system: System) -> None:
+    system.start()
+    alpha = environment_of(system, "alpha")
+    assert alpha["PORT"] == str(system.port("alpha"))
+    assert alpha["MONGO_DB"] == "t1_alpha"
+    assert alpha["AMQP_URL"] == "amqp://guest:guest@127.0.0.1:5672/t1"
+    assert alpha["JWKS_URL"] == "file:///keys/jwks.json"
+    assert "UPSTREAMS" not in alpha
+    upstreams = json.loads(environment_of(system, GATEWAY)["UPSTREAMS"])
+    assert upstreams == {"alpha": system.url("alpha"), "beta": system.url("beta")}
+    assert system.gateway_url == system.url(GATEWAY)
+    assert "fake listening" in system.log_tail("alpha")
+
+
+def test_a_killed_service_comes_back_on_start(system: System) -> None:
+    system.start()
+    first_pid = environment_of(system, "beta")["PID"]
+    system.kill("beta")
+    assert not system.is_running("beta")
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{system.url('beta')}/health", timeout=2)
+    system.start(["beta"])
+    assert environment_of(system, "beta")["PID"] != first_pid
+    assert system.is_running("alpha") and system.is_running(GATEWAY)
+
+
+def test_a_service_that_dies_at_start_fails_with_its_log(settings: StackSettings) -> None:
+    failing = StackSettings(**{**vars(settings), "service_env": {"beta": {"FAKE_FAIL": "1"}}})
+    system = System(failing, fake_services(settings))
+    with pytest.raises(DevstackError, match=r"(?s)beta exited with code 3.*boom: cannot start"):
+        system.start()
+    assert not system.is_running("alpha"), "services started by the failed call are stopped"
+
+
+def test_stop_kills_what_ignores_sigterm(settings: StackSettings) -> None:
+    stubborn = StackSettings(**{**vars(settings), "env": {**settings.env, "FAKE_IGNORE_TERM": "1"}})
+    system = System(stubborn, fake_services(settings)[:1])
+    system.start()
+    system.stop(grace=0.5)
+    assert not system.is_running("alpha")
+    assert system.exited() == {}
+
+
+def test_a_taken_port_is_reported(system: System) -> None:
+    system.start(["alpha"])
+    twin = System(system.settings, system.services)
+    with pytest.raises(DevstackError, match="already in use"):
+        twin.start(["alpha"])

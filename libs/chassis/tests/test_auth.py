@@ -1,0 +1,215 @@
+"""Bearer JWT verification against a file:// JWKS: what passes, what is refused, rotation."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from jose import jwt
+from testkit.tokens import AUDIENCE, ISSUER, DevSigningKey
+
+from chassis import auth
+from chassis.auth import Caller, InvalidToken, JwksVerifier
+
+
+def write_jwks(path: Path, *keys: DevSigningKey) -> None:
+    path.write_text(json.dumps({"keys": [k.jwks()["keys"][0] for k in keys]}))
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def claims(**overrides) -> dict:
+    now = int(datetime.now(UTC).timestamp())
+    return {
+        "sub": "user-1",
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "iat": now,
+        "exp": now + 600,
+        "tenant_id": "tenant-1",
+        "roles": ["standard"],
+        **overrides,
+    }
+
+
+def sign(key: DevSigningKey, payload: dict, kid: str | None = None) -> str:
+    token: str = jwt.encode(
+        payload, key.private_pem.decode(), algorithm="RS256", headers={"kid": kid or key.kid}
+    )
+    return token
+
+
+def unsigned(header: dict, payload: dict, signature: bytes = b"") -> str:
+    return ".".join(
+        [b64url(json.dumps(header).encode()), b64url(json.dumps(payload).encode()), b64url(signature)]
+    )
+
+
+@pytest.fixture
+def jwks_path(tmp_path, signing_key) -> Path:
+    path = tmp_path / "jwks.json"
+    write_jwks(path, signing_key)
+    return path
+
+
+@pytest.fixture
+def verifier(jwks_path) -> JwksVerifier:
+    return JwksVerifier(jwks_path.as_uri(), issuer=ISSUER, audience=AUDIENCE)
+
+
+@pytest.fixture(scope="module")
+def other_key() -> DevSigningKey:
+    return DevSigningKey.generate()
+
+
+async def test_valid_token_gives_the_caller(verifier, token):
+    caller = await verifier.verify(
+        token(user_id="user-1", tenant_id="tenant-1", roles=["standard", "operations"])
+    )
+    assert caller == Caller("user-1", "tenant-1", frozenset({"standard", "operations"}))
+    assert caller.has_role("operations")
+    assert not caller.has_role("admin")
+
+
+async def test_token_without_tenant_gives_a_caller_without_tenant(verifier, token):
+    caller = await verifier.verify(token(user_id="machine-1", tenant_id=None, roles=[]))
+    assert caller == Caller("machine-1", None, frozenset())
+
+
+def _tampered_payload(signing_key: DevSigningKey) -> str:
+    header, _, signature = sign(signing_key, claims()).split(".")
+    return ".".join([header, b64url(json.dumps(claims(sub="admin")).encode()), signature])
+
+
+def _hs256_with_public_key(signing_key: DevSigningKey) -> str:
+    public_pem = (
+        serialization.load_pem_private_key(signing_key.private_pem, password=None)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    header = b64url(json.dumps({"alg": "HS256", "typ": "JWT", "kid": signing_key.kid}).encode())
+    payload = b64url(json.dumps(claims()).encode())
+    mac = hmac.new(public_pem, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    return f"{header}.{payload}.{b64url(mac)}"
+
+
+# case: (token from the published key and another key, the reason it must be refused for)
+REFUSED = {
+    "expired": (lambda key, other: key.mint(expires_in=timedelta(seconds=-30)), "expired"),
+    "wrong issuer": (lambda key, other: key.mint(issuer="someone-else"), "Invalid issuer"),
+    "wrong audience": (
+        lambda key, other: key.mint(audience="another-platform"),
+        "Invalid audience",
+    ),
+    "tampered payload": (lambda key, other: _tampered_payload(key), "Signature verification"),
+    # Signed by another key under our kid: the signature does not match the published key.
+    "forged signature": (
+        lambda key, other: sign(other, claims(), kid=key.kid),
+        "Signature verification",
+    ),
+    "alg none": (
+        lambda key, other: unsigned({"alg": "none", "typ": "JWT"}, claims()),
+        "'none' is not accepted",
+    ),
+    "alg none with kid": (
+        lambda key, other: unsigned({"alg": "none", "typ": "JWT", "kid": key.kid}, claims()),
+        "'none' is not accepted",
+    ),
+    "hs256 with the public key": (
+        lambda key, other: _hs256_with_public_key(key),
+        "'HS256' is not accepted",
+    ),
+    "unknown kid": (lambda key, other: sign(other, claims()), "unknown key"),
+    "missing sub": (lambda key, other: sign(key, _without(claims(), "sub")), '"sub"'),
+    "missing exp": (lambda key, other: sign(key, _without(claims(), "exp")), '"exp"'),
+    "roles not a list": (lambda key, other: sign(key, claims(roles="admin")), "roles"),
+    "not a jwt": (lambda key, other: "not-a-token", "malformed"),
+    "garbage segments": (lambda key, other: "a.b.c", "malformed"),
+}
+
+
+def _without(payload: dict, claim: str) -> dict:
+    return {k: v for k, v in payload.items() if k != claim}
+
+
+@pytest.mark.parametrize("case", list(REFUSED))
+async def test_refused_tokens(case, verifier, signing_key, other_key):
+    # The verifier knows the keys first, so each case is refused for its own reason.
+    await verifier.verify(signing_key.mint())
+    make_token, reason = REFUSED[case]
+    with pytest.raises(InvalidToken, match=reason):
+        await verifier.verify(make_token(signing_key, other_key))
+
+
+async def test_unknown_kid_does_not_refetch_the_keys_on_every_token(
+    verifier, signing_key, other_key, monkeypatch
+):
+    fetches = 0
+    fetch = verifier._fetch
+
+    async def counting_fetch():
+        nonlocal fetches
+        fetches += 1
+        return await fetch()
+
+    monkeypatch.setattr(verifier, "_fetch", counting_fetch)
+    await verifier.verify(signing_key.mint())
+    for _ in range(5):
+        with pytest.raises(InvalidToken, match="unknown key"):
+            await verifier.verify(sign(other_key, claims()))
+    assert fetches == 1
+
+
+async def test_rotated_key_is_picked_up(jwks_path, signing_key, other_key, monkeypatch):
+    monkeypatch.setattr(auth, "MIN_REFRESH_SECONDS", 0.1)
+    verifier = JwksVerifier(jwks_path.as_uri(), issuer=ISSUER, audience=AUDIENCE)
+    assert (await verifier.verify(signing_key.mint(user_id="old"))).user_id == "old"
+
+    # The issuer publishes a new key next to the old one and starts signing with it.
+    write_jwks(jwks_path, signing_key, other_key)
+    await asyncio.sleep(0.15)
+    assert (await verifier.verify(other_key.mint(user_id="new"))).user_id == "new"
+    assert (await verifier.verify(signing_key.mint(user_id="old"))).user_id == "old"
+
+    # Later the old key is withdrawn: once the cache is refreshed its tokens are refused.
+    write_jwks(jwks_path, other_key)
+    await asyncio.sleep(0.15)
+    with pytest.raises(InvalidToken):
+        await verifier.verify(sign(DevSigningKey.generate(), claims()))  # unknown: refetch
+    with pytest.raises(InvalidToken, match="unknown key"):
+        await verifier.verify(signing_key.mint())
+
+
+async def test_known_keys_are_kept_while_the_jwks_is_unreachable(jwks_path, signing_key):
+    verifier = JwksVerifier(
+        jwks_path.as_uri(), issuer=ISSUER, audience=AUDIENCE, cache_seconds=0.05
+    )
+    await verifier.verify(signing_key.mint())
+    jwks_path.unlink()
+    await asyncio.sleep(0.1)  # the cache is stale, the refetch fails, the known key still serves
+    assert (await verifier.verify(signing_key.mint(user_id="u"))).user_id == "u"
+
+
+async def test_no_keys_at_all_is_an_invalid_token(tmp_path, signing_key):
+    missing = tmp_path / "absent.json"
+    verifier = JwksVerifier(missing.as_uri(), issuer=ISSUER, audience=AUDIENCE)
+    with pytest.raises(InvalidToken, match="signing keys unavailable"):
+        await verifier.verify(signing_key.mint())
+
+
+async def test_first_token_after_boot_fetches_the_keys(jwks_path, signing_key, monkeypatch):
+    # time.monotonic() counts from boot: a service started seconds after boot must still
+    # fetch its keys for the first token instead of thinking it just did.
+    monkeypatch.setattr(auth, "time", SimpleNamespace(monotonic=lambda: 3.0))
+    verifier = JwksVerifier(jwks_path.as_uri(), issuer=ISSUER, audience=AUDIENCE)
+    assert (await verifier.verify(signing_key.mint(user_id="early"))).user_id == "early"

@@ -1,0 +1,3 @@
+from cars.main import main
+
+main()

@@ -1,0 +1,146 @@
+"""HTTP routes of the cars service: parse with pydantic, call the service, answer JSON."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiohttp import web
+from chassis.auth import require_tenant
+from chassis.http import Handler, Page, json_response, read_json, read_query
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from cars.domain import Car, Cause, TimeFrame, UnavailabilitySlot
+from cars.service import CarService
+
+
+class RegisterCar(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    make: str = Field(min_length=1, max_length=50)
+    model: str = Field(min_length=1, max_length=50)
+    year: int
+    jurisdiction: str = Field(min_length=2, max_length=2)
+    number_plate: str = Field(min_length=1, max_length=15)
+
+
+class Frame(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    from_utc: AwareDatetime
+    to_utc: AwareDatetime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Frame:
+        if self.from_utc >= self.to_utc:
+            raise ValueError("from_utc must be before to_utc")
+        return self
+
+    def frame(self) -> TimeFrame:
+        return TimeFrame.of(self.from_utc, self.to_utc)
+
+
+class AvailableQuery(Frame, Page):
+    pass
+
+
+class CarOut(BaseModel):
+    id: str
+    make: str
+    model: str
+    year: int
+    jurisdiction: str
+    number_plate: str
+    registered_at: datetime
+
+    @classmethod
+    def of(cls, car: Car) -> CarOut:
+        s = car.spec
+        return cls(
+            id=car.id,
+            make=s.make,
+            model=s.model,
+            year=s.year,
+            jurisdiction=s.jurisdiction,
+            number_plate=s.number_plate,
+            registered_at=car.registered_at,
+        )
+
+
+class SlotOut(BaseModel):
+    id: str
+    car_id: str
+    from_utc: datetime
+    to_utc: datetime
+    cause: Cause
+    booking_id: str | None
+
+    @classmethod
+    def of(cls, slot: UnavailabilitySlot) -> SlotOut:
+        return cls(
+            id=slot.id,
+            car_id=slot.car_id,
+            from_utc=slot.frame.start,
+            to_utc=slot.frame.end,
+            cause=slot.cause,
+            booking_id=slot.booking_id,
+        )
+
+
+def routes(cars: CarService) -> list[web.RouteDef]:
+    async def register(request: web.Request) -> web.Response:
+        caller, tenant = require_tenant(request)
+        body = await read_json(request, RegisterCar)
+        car = await cars.register(tenant, caller.user_id, **body.model_dump())
+        return json_response(CarOut.of(car), 201, headers={"Location": f"/cars/{car.id}"})
+
+    async def list_cars(request: web.Request) -> web.Response:
+        _, tenant = require_tenant(request)
+        page = read_query(request, Page)
+        return json_response(
+            [CarOut.of(c) for c in await cars.list_all(tenant, page.limit, page.offset)]
+        )
+
+    async def available(request: web.Request) -> web.Response:
+        _, tenant = require_tenant(request)
+        query = read_query(request, AvailableQuery)
+        found = await cars.available(tenant, query.frame(), query.limit, query.offset)
+        return json_response([CarOut.of(c) for c in found])
+
+    async def inspect(request: web.Request) -> web.Response:
+        _, tenant = require_tenant(request)
+        return json_response(CarOut.of(await cars.get(tenant, request.match_info["car_id"])))
+
+    async def delete(request: web.Request) -> web.Response:
+        caller, tenant = require_tenant(request)
+        await cars.delete(tenant, caller.user_id, request.match_info["car_id"])
+        return web.Response(status=204)
+
+    def unavailable(cause: Cause) -> Handler:
+        async def handler(request: web.Request) -> web.Response:
+            caller, tenant = require_tenant(request)
+            body = await read_json(request, Frame)
+            slot = await cars.make_unavailable(
+                tenant, caller.user_id, request.match_info["car_id"], body.frame(), cause
+            )
+            return json_response(SlotOut.of(slot))
+
+        return handler
+
+    async def unavailabilities(request: web.Request) -> web.Response:
+        _, tenant = require_tenant(request)
+        page = read_query(request, Page)
+        slots = await cars.unavailabilities(
+            tenant, request.match_info["car_id"], page.limit, page.offset
+        )
+        return json_response([SlotOut.of(s) for s in slots])
+
+    return [
+        web.post("/cars", register),
+        web.get("/cars", list_cars),
+        web.get("/cars/available", available),
+        web.get("/cars/{car_id}", inspect),
+        web.delete("/cars/{car_id}", delete),
+        web.put("/cars/{car_id}/maintain", unavailable(Cause.MAINTENANCE)),
+        web.put("/cars/{car_id}/offline", unavailable(Cause.OFFLINE)),
+        web.get("/cars/{car_id}/unavailabilities", unavailabilities),
+    ]

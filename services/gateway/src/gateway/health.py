@@ -1,0 +1,37 @@
+"""`GET /health` of the gateway: every upstream's own `/health`, asked concurrently."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import aiohttp
+from aiohttp import web
+from chassis.health import Check, health_route
+
+
+class UpstreamUnhealthy(Exception):
+    pass
+
+
+def _upstream_check(session: aiohttp.ClientSession, url: str, timeout: float) -> Check:
+    client_timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def check() -> None:
+        async with session.get(url, timeout=client_timeout, allow_redirects=False) as response:
+            if response.status != 200:
+                raise UpstreamUnhealthy(f"{url} answered {response.status}")
+
+    return check
+
+
+def upstreams_health_route(
+    service_name: str,
+    session: aiohttp.ClientSession,
+    upstreams: Mapping[str, str],
+    timeout: float,
+) -> web.RouteDef:
+    checks = {
+        name: _upstream_check(session, f"{base}/health", timeout)
+        for name, base in upstreams.items()
+    }
+    return health_route(service_name, checks)

@@ -1,0 +1,75 @@
+"""Composition root: settings, one shared upstream connection pool, middlewares, routes."""
+
+from __future__ import annotations
+
+import aiohttp
+from aiohttp import web
+from chassis.auth import JwksVerifier, auth_middleware
+from chassis.http import context_middleware, problem_middleware
+from chassis.logging import configure_logging
+
+from gateway.health import upstreams_health_route
+from gateway.proxy import Proxy
+from gateway.ratelimit import RateLimiter, rate_limit_middleware
+from gateway.routes import ROUTES, RouteTable
+from gateway.settings import GatewaySettings
+
+
+def upstream_session(settings: GatewaySettings) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=settings.upstream_max_connections),
+        timeout=aiohttp.ClientTimeout(
+            total=None,
+            sock_connect=settings.upstream_connect_timeout,
+            sock_read=settings.upstream_read_timeout,
+        ),
+        # Bodies pass through byte for byte, encoded as the upstream sent them.
+        auto_decompress=False,
+        # One session serves every client: it must never remember one client's cookies.
+        cookie_jar=aiohttp.DummyCookieJar(),
+        # Forward the client's own headers only, none of the library's defaults.
+        skip_auto_headers=("Accept-Encoding", "User-Agent", "Content-Type"),
+    )
+
+
+async def create_app(settings: GatewaySettings) -> web.Application:
+    session = upstream_session(settings)
+    verifier = JwksVerifier(
+        settings.jwks_url,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        cache_seconds=settings.jwks_cache_seconds,
+    )
+    middlewares = [context_middleware, problem_middleware, auth_middleware(verifier)]
+    if settings.rate_limit_per_second > 0:
+        limiter = RateLimiter(
+            settings.rate_limit_per_second,
+            settings.rate_limit_burst,
+            settings.rate_limit_max_callers,
+        )
+        middlewares.append(rate_limit_middleware(limiter))
+    proxy = Proxy(RouteTable(ROUTES), settings.upstreams, session, settings.max_body_bytes)
+    # Request bodies are forwarded still encoded, like responses.
+    app = web.Application(middlewares=middlewares, handler_args={"auto_decompress": False})
+    app.add_routes(
+        [
+            upstreams_health_route(
+                settings.service_name, session, settings.upstreams, settings.health_timeout
+            ),
+            web.route("*", "/{path:.*}", proxy.handle),
+        ]
+    )
+
+    async def close_session(_: web.Application) -> None:
+        await session.close()
+
+    app.on_cleanup.append(close_session)
+    return app
+
+
+def main() -> None:
+    settings = GatewaySettings()
+    configure_logging(settings.service_name, settings.log_level)
+    web.run_app(
+        create_app(settings), host=settings.host, port=settings.port, access_log=None, print=None
+    )

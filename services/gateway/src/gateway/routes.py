@@ -1,0 +1,30 @@
+"""Which upstream service answers a public path: the gateway's route table."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+# Path prefix to upstream service name; a new service adds its prefixes here.
+ROUTES: Mapping[str, str] = {
+    "/cars": "cars",
+    "/bookings": "bookings",
+}
+
+
+class RouteTable:
+    """Longest prefix wins, matched on whole path segments ("/carsx" is not "/cars")."""
+
+    def __init__(self, routes: Mapping[str, str]) -> None:
+        for prefix in routes:
+            if not prefix.startswith("/") or prefix == "/" or prefix.endswith("/"):
+                raise ValueError(f"route prefix {prefix!r} must look like /name")
+        self._routes = dict(routes)
+
+    def match(self, path: str) -> str | None:
+        candidate = path
+        while candidate:
+            service = self._routes.get(candidate)
+            if service is not None:
+                return service
+            candidate = candidate[: candidate.rfind("/")]
+        return None

@@ -1,0 +1,38 @@
+"""Gateway settings, read from the environment (UPSTREAMS is a JSON object)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+from chassis.settings import WebSettings
+from pydantic import Field, field_validator
+
+
+class GatewaySettings(WebSettings):
+    service_name: str = "gateway"
+    port: int = Field(default=8080, ge=1, le=65535)
+
+    # Service name to base URL, e.g. {"cars": "http://127.0.0.1:8101"}.
+    upstreams: dict[str, str] = Field(default_factory=dict)
+    upstream_connect_timeout: float = Field(default=2.0, gt=0)
+    # Longest silence allowed while waiting for or reading an upstream response.
+    upstream_read_timeout: float = Field(default=30.0, gt=0)
+    upstream_max_connections: int = Field(default=512, ge=1)
+    health_timeout: float = Field(default=1.0, gt=0)
+
+    # Per caller (verified user id, else client IP); 0 turns rate limiting off.
+    rate_limit_per_second: float = Field(default=100.0, ge=0)
+    rate_limit_burst: int = Field(default=200, ge=1)
+    rate_limit_max_callers: int = Field(default=100_000, ge=1)
+
+    # Images go up to 100 MB, multipart framing included.
+    max_body_bytes: int = Field(default=110 * 1024 * 1024, ge=0)
+
+    @field_validator("upstreams")
+    @classmethod
+    def _base_urls(cls, upstreams: dict[str, str]) -> dict[str, str]:
+        for name, url in upstreams.items():
+            parsed = urlparse(url)
+            if parsed.scheme not in ("http", "https") or not parsed.netloc:
+                raise ValueError(f"upstream {name!r} needs an http(s) base URL, got {url!r}")
+        return {name: url.rstrip("/") for name, url in upstreams.items()}
