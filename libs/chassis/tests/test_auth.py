@@ -51,7 +51,11 @@ def sign(key: DevSigningKey, payload: dict, kid: str | None = None) -> str:
 
 def unsigned(header: dict, payload: dict, signature: bytes = b"") -> str:
     return ".".join(
-        [b64url(json.dumps(header).encode()), b64url(json.dumps(payload).encode()), b64url(signature)]
+        [
+            b64url(json.dumps(header).encode()),
+            b64url(json.dumps(payload).encode()),
+            b64url(signature),
+        ]
     )
 
 

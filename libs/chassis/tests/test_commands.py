@@ -62,7 +62,10 @@ async def client_broker(make_settings):
 async def test_concurrent_commands_get_their_own_replies(echo_server, client_broker):
     started = time.monotonic()
     replies = await asyncio.gather(
-        *(client_broker.send(echo_server, Echo(n=n, text=f"t{n}"), EchoReply, 10) for n in range(200))
+        *(
+            client_broker.send(echo_server, Echo(n=n, text=f"t{n}"), EchoReply, 10)
+            for n in range(200)
+        )
     )
     elapsed = time.monotonic() - started
     assert [(r.n, r.text) for r in replies] == [(n, f"T{n}") for n in range(200)]

@@ -59,9 +59,7 @@ def emit(event: DomainEvent):
     return work
 
 
-async def test_unit_of_work_commits_state_and_event_together_or_not_at_all(
-    producer, make_event
-):
+async def test_unit_of_work_commits_state_and_event_together_or_not_at_all(producer, make_event):
     uow = UnitOfWork(producer.mongo, None)
     things = producer.mongo.collection("things")
     outbox = producer.mongo.collection(OUTBOX)
@@ -202,7 +200,10 @@ async def test_crash_between_publish_and_mark_is_republished_and_applied_once(
     doomed_broker = create_broker(producer.settings)
     await doomed_broker.connect()
     doomed_relay = OutboxRelay(
-        doomed_mongo, doomed_broker, events_exchange(producer.settings), lease=timedelta(seconds=1.5)
+        doomed_mongo,
+        doomed_broker,
+        events_exchange(producer.settings),
+        lease=timedelta(seconds=1.5),
     )
     claimed_at = time.monotonic()
     try:

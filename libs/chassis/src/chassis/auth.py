@@ -155,12 +155,11 @@ def auth_middleware(verifier: JwksVerifier) -> Middleware:
 
 
 def require_caller(request: web.Request) -> Caller:
-    caller = request.get(CALLER_KEY)
-    if caller is None:
+    if CALLER_KEY not in request:
         raise Problem(
             401, "Sign in: this route needs a bearer token.", headers={"WWW-Authenticate": "Bearer"}
         )
-    return caller
+    return request[CALLER_KEY]
 
 
 def require_tenant(request: web.Request) -> tuple[Caller, str]:

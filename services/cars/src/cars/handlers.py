@@ -1,8 +1,11 @@
-"""Commands the cars service answers for other services."""
+"""Commands the cars service answers, and the events of other services it acts on."""
 
 from __future__ import annotations
 
 from chassis.messaging import Subscriptions
+from chassis.uow import Tx
+from contracts import Envelope
+from contracts.bookings import BookingCancelled
 from contracts.cars import (
     RELEASE_CAR_QUEUE,
     RESERVE_CAR_QUEUE,
@@ -25,3 +28,9 @@ def subscribe(subscriptions: Subscriptions, cars: CarService) -> None:
 
     subscriptions.on_command(RESERVE_CAR_QUEUE, ReserveCar, reserve)
     subscriptions.on_command(RELEASE_CAR_QUEUE, ReleaseCar, cars.release)
+
+    async def booking_cancelled(tx: Tx, event: BookingCancelled, envelope: Envelope) -> None:
+        # Usually released already by the command; this makes sure even if that was lost.
+        await cars.release_in(tx, envelope.tenant_id or "", event.booking_id)
+
+    subscriptions.on_event("booking_cancelled", BookingCancelled, booking_cancelled)

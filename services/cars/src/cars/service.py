@@ -139,18 +139,21 @@ class CarService:
         """Free a booking's reservation; releasing one that is gone already is fine."""
 
         async def work(tx: Tx) -> ReservationReply:
-            slot = await self._repo.reservation(command.booking_id, tx.session)
-            if slot is None or slot.tenant_id != command.tenant_id:
-                return ReservationReply(outcome=ReservationOutcome.RELEASED)
-            await self._repo.remove_slot(slot.id, tx.session)
-            tx.publish(
-                CarReleased(car_id=slot.car_id, booking_id=command.booking_id),
-                tenant_id=command.tenant_id,
-                actor_id=None,
-            )
+            await self.release_in(tx, command.tenant_id, command.booking_id)
             return ReservationReply(outcome=ReservationOutcome.RELEASED)
 
         return await self._uow.run(work)
+
+    async def release_in(self, tx: Tx, tenant_id: str, booking_id: str) -> None:
+        slot = await self._repo.reservation(booking_id, tx.session)
+        if slot is None or slot.tenant_id != tenant_id:
+            return
+        await self._repo.remove_slot(slot.id, tx.session)
+        tx.publish(
+            CarReleased(car_id=slot.car_id, booking_id=booking_id),
+            tenant_id=tenant_id,
+            actor_id=None,
+        )
 
     async def get(self, tenant_id: str, car_id: str) -> Car:
         car = await self._repo.get(tenant_id, car_id)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from aiohttp import web
 from chassis.logging import CORRELATION_ID_HEADER, REQUEST_ID_HEADER
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -51,23 +49,24 @@ _DROPPED_UPSTREAM = HOP_BY_HOP | _REPLACED
 _DROPPED_UPSTREAM_PREFIXES = HOP_BY_HOP_PREFIXES + IDENTITY_HEADER_PREFIXES
 
 
-def _connection_listed(headers: CIMultiDictProxy[str]) -> frozenset[str]:
-    """Headers the sender declared hop-by-hop by naming them in Connection."""
-    values = headers.getall("Connection", ())
-    return frozenset(
-        token.strip().lower() for value in values for token in value.split(",") if token
-    )
-
-
 def _kept(
     headers: CIMultiDictProxy[str], dropped: frozenset[str], prefixes: tuple[str, ...]
-) -> Iterable[tuple[str, str]]:
-    listed = _connection_listed(headers)
-    for name, value in headers.items():
-        lower = name.lower()
-        if lower in dropped or lower in listed or lower.startswith(prefixes):
-            continue
-        yield name, value
+) -> list[tuple[str, str]]:
+    # Connection names further headers the sender meant for this hop only.
+    listed = (
+        {
+            token.strip().lower()
+            for value in headers.getall("Connection")
+            for token in value.split(",")
+        }
+        if "Connection" in headers
+        else ()
+    )
+    return [
+        (name, value)
+        for name, value in headers.items()
+        if not ((lower := name.lower()) in dropped or lower.startswith(prefixes) or lower in listed)
+    ]
 
 
 def upstream_headers(

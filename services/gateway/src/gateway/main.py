@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import aiohttp
 from aiohttp import web
-from chassis.auth import JwksVerifier, auth_middleware
+from chassis.auth import auth_middleware
 from chassis.http import context_middleware, problem_middleware
 from chassis.logging import configure_logging
 
+from gateway.auth import CachingVerifier
 from gateway.health import upstreams_health_route
 from gateway.proxy import Proxy
 from gateway.ratelimit import RateLimiter, rate_limit_middleware
@@ -34,11 +35,13 @@ def upstream_session(settings: GatewaySettings) -> aiohttp.ClientSession:
 
 async def create_app(settings: GatewaySettings) -> web.Application:
     session = upstream_session(settings)
-    verifier = JwksVerifier(
+    verifier = CachingVerifier(
         settings.jwks_url,
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         cache_seconds=settings.jwks_cache_seconds,
+        ttl=settings.verified_token_ttl,
+        max_entries=settings.verified_token_cache_size,
     )
     middlewares = [context_middleware, problem_middleware, auth_middleware(verifier)]
     if settings.rate_limit_per_second > 0:

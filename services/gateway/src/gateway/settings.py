@@ -20,6 +20,10 @@ class GatewaySettings(WebSettings):
     upstream_max_connections: int = Field(default=512, ge=1)
     health_timeout: float = Field(default=1.0, gt=0)
 
+    # Tokens verified at the edge are remembered this long (at most until they expire).
+    verified_token_ttl: float = Field(default=60.0, gt=0)
+    verified_token_cache_size: int = Field(default=10_000, ge=1)
+
     # Per caller (verified user id, else client IP); 0 turns rate limiting off.
     rate_limit_per_second: float = Field(default=100.0, ge=0)
     rate_limit_burst: int = Field(default=200, ge=1)

@@ -1,0 +1,3 @@
+from bookings.main import main
+
+main()

@@ -1,0 +1,56 @@
+"""Composition root of the bookings service."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from chassis.service import Chassis
+from chassis.settings import ServiceSettings
+from pydantic import Field
+
+from bookings import api, handlers
+from bookings.domain import BookingNotCancellable, BookingRuleViolation, NotYourBooking
+from bookings.repository import INDEXES, BookingRepository
+from bookings.service import (
+    BookingNotFound,
+    BookingService,
+    CarUnavailable,
+    Clock,
+    ReservationsUnavailable,
+    UnknownCar,
+    utc_now,
+)
+
+
+class BookingsSettings(ServiceSettings):
+    service_name: str = "bookings"
+    port: int = 8102
+    reserve_timeout_seconds: float = Field(default=5.0, gt=0)
+
+
+ERRORS: dict[type[Exception], int] = {
+    BookingNotFound: 404,
+    BookingRuleViolation: 422,
+    UnknownCar: 422,
+    CarUnavailable: 409,
+    BookingNotCancellable: 409,
+    NotYourBooking: 403,
+    ReservationsUnavailable: 503,
+}
+
+
+def create_app(
+    settings: BookingsSettings, clock: Clock = utc_now
+) -> tuple[web.Application, Chassis]:
+    chassis = Chassis(settings, INDEXES)
+    repo = BookingRepository(chassis.mongo)
+    bookings = BookingService(
+        chassis.uow, repo, chassis.commands, settings.reserve_timeout_seconds, clock
+    )
+    handlers.subscribe(chassis.subscriptions, repo)
+    return chassis.web_app(api.routes(bookings), ERRORS), chassis
+
+
+def main() -> None:
+    settings = BookingsSettings()
+    app, chassis = create_app(settings)
+    chassis.run(app)

@@ -1,0 +1,112 @@
+"""Bookings, and the cars they may refer to as seen through car events, in MongoDB."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from chassis.mongo import Mongo, Session
+from pymongo import ASCENDING, IndexModel
+
+from bookings.domain import Booking, Status
+
+BOOKINGS = "bookings"
+CARS = "cars"
+FLEETS = "fleets"
+
+INDEXES = {
+    BOOKINGS: [
+        IndexModel([("tenant_id", ASCENDING), ("start", ASCENDING), ("end", ASCENDING)]),
+        IndexModel([("car_id", ASCENDING)]),
+    ],
+    CARS: [IndexModel([("tenant_id", ASCENDING)])],
+}
+
+
+class BookingRepository:
+    def __init__(self, mongo: Mongo) -> None:
+        self._bookings = mongo.collection(BOOKINGS)
+        self._cars = mongo.collection(CARS)
+        self._fleets = mongo.collection(FLEETS)
+
+    async def add(self, booking: Booking, session: Session) -> None:
+        await self._bookings.insert_one(_doc(booking), session=session)
+
+    async def get(
+        self, tenant_id: str, booking_id: str, session: Session | None = None
+    ) -> Booking | None:
+        doc = await self._bookings.find_one(
+            {"_id": booking_id, "tenant_id": tenant_id}, session=session
+        )
+        return _booking(doc) if doc else None
+
+    async def save_cancellation(self, booking: Booking, session: Session) -> None:
+        await self._bookings.update_one(
+            {"_id": booking.id, "status": Status.CONFIRMED.value},
+            {"$set": {"status": booking.status.value, "cancelled_at": booking.cancelled_at}},
+            session=session,
+        )
+
+    async def overlapping(
+        self, tenant_id: str, start: datetime, end: datetime, limit: int, offset: int
+    ) -> list[Booking]:
+        cursor = self._bookings.find(
+            {"tenant_id": tenant_id, "start": {"$lt": end}, "end": {"$gt": start}}
+        ).sort([("start", 1), ("_id", 1)])
+        return [_booking(d) async for d in cursor.skip(offset).limit(limit)]
+
+    async def cars(self, tenant_id: str, car_ids: set[str]) -> dict[str, dict[str, Any]]:
+        cursor = self._cars.find({"_id": {"$in": sorted(car_ids)}, "tenant_id": tenant_id})
+        return {d["_id"]: d async for d in cursor}
+
+    async def car_registered(self, tenant_id: str, car: dict[str, Any], session: Session) -> None:
+        await self._cars.replace_one(
+            {"_id": car["car_id"]},
+            {"_id": car["car_id"], "tenant_id": tenant_id, **car},
+            upsert=True,
+            session=session,
+        )
+        await self._count(tenant_id, 1, session)
+
+    async def car_deleted(self, tenant_id: str, car_id: str, session: Session) -> None:
+        removed = await self._cars.delete_one({"_id": car_id}, session=session)
+        if removed.deleted_count:
+            await self._count(tenant_id, -1, session)
+
+    async def fleet_size(self, tenant_id: str) -> int:
+        doc = await self._fleets.find_one({"_id": tenant_id})
+        return int(doc["cars"]) if doc else 0
+
+    async def _count(self, tenant_id: str, delta: int, session: Session) -> None:
+        # Not idempotent on purpose: only the inbox keeps a redelivered event from counting twice.
+        await self._fleets.update_one(
+            {"_id": tenant_id}, {"$inc": {"cars": delta}}, upsert=True, session=session
+        )
+
+
+def _doc(b: Booking) -> dict[str, Any]:
+    return {
+        "_id": b.id,
+        "tenant_id": b.tenant_id,
+        "user_id": b.user_id,
+        "car_id": b.car_id,
+        "start": b.start,
+        "end": b.end,
+        "status": b.status.value,
+        "created_at": b.created_at,
+        "cancelled_at": b.cancelled_at,
+    }
+
+
+def _booking(d: dict[str, Any]) -> Booking:
+    return Booking(
+        d["_id"],
+        d["tenant_id"],
+        d["user_id"],
+        d["car_id"],
+        d["start"],
+        d["end"],
+        Status(d["status"]),
+        d["created_at"],
+        d.get("cancelled_at"),
+    )

@@ -1,0 +1,149 @@
+"""Use cases of the bookings service."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from chassis.commands import CommandClient, CommandUnavailable
+from chassis.logging import get_logger
+from chassis.uow import Tx, UnitOfWork
+from contracts.bookings import BookingCancelled, BookingMade
+from contracts.cars import (
+    RELEASE_CAR_QUEUE,
+    RESERVE_CAR_QUEUE,
+    ReleaseCar,
+    ReservationOutcome,
+    ReservationReply,
+    ReserveCar,
+)
+
+from bookings.domain import Booking
+from bookings.repository import BookingRepository
+
+log = get_logger(__name__)
+Clock = Callable[[], datetime]
+OPERATIONS_ROLE = "operations"
+
+
+class CarUnavailable(Exception):
+    """The car is not free for the time frame (answered as 409)."""
+
+
+class UnknownCar(Exception):
+    """No car with that id in the caller's tenant (answered as 422)."""
+
+
+class ReservationsUnavailable(Exception):
+    """Cars did not answer in time (answered as 503)."""
+
+
+class BookingNotFound(Exception):
+    pass
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class BookingService:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        repo: BookingRepository,
+        cars: CommandClient,
+        reserve_timeout: float,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._uow = uow
+        self._repo = repo
+        self._cars = cars
+        self._timeout = reserve_timeout
+        self._clock = clock
+
+    async def book(
+        self, tenant_id: str, user_id: str, car_id: str, start: datetime, end: datetime
+    ) -> Booking:
+        booking = Booking.request(
+            tenant_id, user_id, car_id, start.astimezone(UTC), end.astimezone(UTC), self._clock()
+        )
+        reply = await self._reserve(booking)
+        if reply.outcome is ReservationOutcome.UNKNOWN_CAR:
+            raise UnknownCar(f"there is no car {car_id}")
+        if reply.outcome is not ReservationOutcome.RESERVED:
+            raise CarUnavailable(reply.detail or "the car is not available then")
+
+        async def work(tx: Tx) -> None:
+            await self._repo.add(booking, tx.session)
+            tx.publish(
+                BookingMade(
+                    booking_id=booking.id,
+                    car_id=car_id,
+                    start_utc=booking.start,
+                    end_utc=booking.end,
+                ),
+                tenant_id=tenant_id,
+                actor_id=user_id,
+            )
+
+        try:
+            await self._uow.run(work)
+        except Exception:
+            await self._release(booking)
+            raise
+        return booking
+
+    async def cancel(
+        self, tenant_id: str, user_id: str, roles: frozenset[str], booking_id: str
+    ) -> Booking:
+        async def work(tx: Tx) -> Booking:
+            booking = await self._repo.get(tenant_id, booking_id, tx.session)
+            if booking is None:
+                raise BookingNotFound(booking_id)
+            booking.cancel(user_id, OPERATIONS_ROLE in roles, self._clock())
+            await self._repo.save_cancellation(booking, tx.session)
+            # Cars also releases on this event: the slot is freed even if the command is lost.
+            tx.publish(
+                BookingCancelled(booking_id=booking.id, car_id=booking.car_id),
+                tenant_id=tenant_id,
+                actor_id=user_id,
+            )
+            return booking
+
+        booking = await self._uow.run(work)
+        await self._release(booking)
+        return booking
+
+    async def in_frame(
+        self, tenant_id: str, start: datetime, end: datetime, limit: int, offset: int
+    ) -> tuple[list[Booking], dict[str, dict[str, Any]]]:
+        """Bookings overlapping the frame, and what is known of their cars."""
+        found = await self._repo.overlapping(tenant_id, start, end, limit, offset)
+        return found, await self._repo.cars(tenant_id, {b.car_id for b in found})
+
+    async def _reserve(self, booking: Booking) -> ReservationReply:
+        command = ReserveCar(
+            tenant_id=booking.tenant_id,
+            car_id=booking.car_id,
+            booking_id=booking.id,
+            from_utc=booking.start,
+            to_utc=booking.end,
+        )
+        try:
+            return await self._cars.send(
+                RESERVE_CAR_QUEUE, command, ReservationReply, self._timeout
+            )
+        except CommandUnavailable as exc:
+            # The reservation may still have been taken just after we stopped waiting.
+            await self._release(booking)
+            raise ReservationsUnavailable("cars did not answer; try again shortly") from exc
+
+    async def _release(self, booking: Booking) -> None:
+        command = ReleaseCar(
+            tenant_id=booking.tenant_id, car_id=booking.car_id, booking_id=booking.id
+        )
+        try:
+            await self._cars.send(RELEASE_CAR_QUEUE, command, ReservationReply, self._timeout)
+        except CommandUnavailable:
+            log.warning("booking.release_not_confirmed", booking_id=booking.id)
