@@ -13,6 +13,7 @@ import string
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any, ClassVar
 
 import aio_pika
@@ -20,14 +21,16 @@ import pytest
 import structlog
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 from aiohttp import web
-from contracts import DomainEvent
-from testkit.fixtures import TestInfra
-
 from chassis import messaging, outbox
 from chassis.service import Chassis
 from chassis.settings import ServiceSettings
+from contracts import DomainEvent
+from testkit.fixtures import TestInfra
 
 AMQP_PORT = 5672
+HERE = Path(__file__).parent
+# Every test here takes seconds; a hang should not cost the global 300 s.
+TEST_TIMEOUT_SECONDS = 60
 # Short enough that retries, leases and polls cost a fraction of a second.
 FAST_SETTINGS: dict[str, Any] = {
     "retry_delay_ms": 100,
@@ -44,6 +47,12 @@ def unique(prefix: str) -> str:
 def letters(n: int = 10) -> str:
     """Event types allow only `[a-z_]`, so unique routing keys are made of letters."""
     return "".join(random.choices(string.ascii_lowercase, k=n))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.is_relative_to(HERE) and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(TEST_TIMEOUT_SECONDS))
 
 
 # --- settings, chassis, events ----------------------------------------------------------------

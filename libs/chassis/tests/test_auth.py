@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
-import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from chassis import auth
+from chassis.auth import Caller, InvalidToken, JwksVerifier
 from cryptography.hazmat.primitives import serialization
 from jose import jwt
 from testkit.tokens import AUDIENCE, ISSUER, DevSigningKey
-
-from chassis import auth
-from chassis.auth import Caller, InvalidToken, JwksVerifier
 
 
 def write_jwks(path: Path, *keys: DevSigningKey) -> None:

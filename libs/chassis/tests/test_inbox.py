@@ -6,7 +6,6 @@ import asyncio
 import uuid
 
 import pytest
-
 from chassis.inbox import INBOX, apply_once
 from chassis.mongo import Mongo
 from chassis.outbox import OUTBOX

@@ -9,10 +9,6 @@ from datetime import timedelta
 
 import aio_pika
 import pytest
-from contracts import DomainEvent, Envelope
-from faststream.rabbit import RabbitBroker
-from pymongo.errors import ConnectionFailure
-
 from chassis.inbox import INBOX
 from chassis.logging import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, bound_ids
 from chassis.messaging import create_broker, events_exchange
@@ -20,6 +16,9 @@ from chassis.mongo import Mongo
 from chassis.outbox import OUTBOX, PENDING, SENT, OutboxRelay
 from chassis.settings import ServiceSettings
 from chassis.uow import Tx, UnitOfWork
+from contracts import DomainEvent, Envelope
+from faststream.rabbit import RabbitBroker
+from pymongo.errors import ConnectionFailure
 
 
 class Boom(Exception):
@@ -281,3 +280,22 @@ async def test_relay_keeps_events_pending_while_broker_is_unreachable(
     assert message.message_id == str(during.id)
     await asyncio.sleep(0.1)
     assert await probe.get(fail=False) is None
+
+
+async def test_relay_stops_when_woken_at_the_moment_it_is_stopped(producer):
+    relay = producer.relay(poll_interval=5.0)
+    relay.start()
+    await asyncio.sleep(0.2)  # idle, waiting to be woken
+
+    async def notify_then_stop():
+        relay.notify()  # a request commits just as the service shuts down
+        await relay.stop()
+
+    stopping = asyncio.ensure_future(notify_then_stop())
+    try:
+        done, _ = await asyncio.wait({stopping}, timeout=2)
+        assert done, "OutboxRelay.stop() hangs when notify() comes with the cancel"
+        assert relay._task.done()
+    finally:
+        relay._task.cancel()  # if it hung, do not leave it polling for the whole session
+        stopping.cancel()

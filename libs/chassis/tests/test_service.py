@@ -5,10 +5,9 @@ from __future__ import annotations
 import aiohttp
 import structlog
 from aiohttp import web
-from contracts import Envelope
-
 from chassis.logging import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, current_ids
 from chassis.outbox import OUTBOX, SENT
+from contracts import Envelope
 
 
 async def test_health_reports_mongo_and_broker(make_chassis, serve):

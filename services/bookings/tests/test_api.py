@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
-from bookings.repository import BookingRepository
+from bookings.repository import CARS
 from chassis.service import Chassis
 from testkit.clock import hours_from_now
 
@@ -147,9 +147,15 @@ async def test_car_events_reach_the_projection_once(
     cars = [await new_car(http, cars_url, auth(tenant)) for _ in range(5)]
     async with http.delete(f"{cars_url}/cars/{cars[0]}", headers=auth(tenant)) as resp:
         assert resp.status == 204
-    repo = BookingRepository(bookings.mongo)
+    projected = bookings.mongo.collection(CARS)
+    live = {"tenant_id": tenant, "deleted_at": {"$exists": False}}
     for _ in range(100):
-        if await repo.fleet_size(tenant) == 4 and len(await repo.cars(tenant, set(cars))) == 4:
+        docs = [d async for d in projected.find(live)]
+        if sorted(d["_id"] for d in docs) == sorted(cars[1:]):
             break
         await asyncio.sleep(0.05)
-    assert await repo.fleet_size(tenant) == 4
+    assert sorted(d["_id"] for d in docs) == sorted(cars[1:])
+    assert {d["events_applied"] for d in docs} == {1}
+    assert {d["make"] for d in docs} == {"Kia"}
+    gone = await projected.find_one({"_id": cars[0]})
+    assert gone is not None and gone["deleted_at"]

@@ -26,6 +26,7 @@ from devstack.paths import DevstackError, tail
 LOCALHOST = "127.0.0.1"
 MONGO_PORT = 27017
 REPLICA_SET = "rs0"
+TRANSACTION_LIFETIME_SECONDS = 10
 AMQP_PORT = 5672
 AMQP_USER = "guest"
 AMQP_PASSWORD = "guest"
@@ -68,7 +69,17 @@ def ensure_mongod(data_dir: Path, port: int = MONGO_PORT, timeout: float = 60.0)
                 log = _start_mongod(data_dir, port, timeout)
                 _wait_for(lambda: _mongo_answers(port), timeout, f"mongod on port {port}", log)
     _ensure_primary(port, timeout)
+    _limit_transaction_lifetime(port)
     return mongo_url(port)
+
+
+def _limit_transaction_lifetime(port: int) -> None:
+    """Our transactions last milliseconds; one left open by a killed process holds its locks
+    until this limit (MongoDB's default is 60 s), stalling whoever retries the same work."""
+    with _direct_client(port, timeout_ms=5000) as client:
+        client.admin.command(
+            "setParameter", 1, transactionLifetimeLimitSeconds=TRANSACTION_LIFETIME_SECONDS
+        )
 
 
 def mongod_binary() -> Path:

@@ -116,7 +116,7 @@ class System:
         """Services that died on their own since they were started: name -> exit code."""
         return {name: code for name, p in self._processes.items() if (code := p.poll()) is not None}
 
-    def start(self, names: Iterable[str] | None = None, timeout: float = 30.0) -> None:
+    def start(self, names: Iterable[str] | None = None, timeout: float = 60.0) -> None:
         """Start the named services (default: all not running) and wait until each is healthy.
 
         The gateway starts after the services it routes to. If one does not come up, the ones
@@ -163,7 +163,7 @@ class System:
             self._killpg(process, signal.SIGKILL)
             process.wait()
 
-    def restart(self, name: str, timeout: float = 30.0) -> None:
+    def restart(self, name: str, timeout: float = 60.0) -> None:
         self.stop([name])
         self.start([name], timeout=timeout)
 

@@ -21,8 +21,8 @@ from typing import Any, TypeVar
 import structlog
 from contracts import DomainEvent, Envelope
 from faststream import AckPolicy
-from faststream.rabbit import Channel, ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
 from faststream.message import StreamMessage
+from faststream.rabbit import Channel, ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
 from faststream.rabbit.annotations import RabbitMessage
 from pamqp.commands import Basic
 from pydantic import BaseModel, ValidationError

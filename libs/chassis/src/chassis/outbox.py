@@ -80,6 +80,7 @@ class OutboxRelay:
         self._poll_interval = poll_interval
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._owner = uuid.uuid4().hex
 
     def notify(self) -> None:
@@ -87,17 +88,20 @@ class OutboxRelay:
         self._wake.set()
 
     def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
         if self._task:
+            # The flag ends the loop even if a library swallows the cancellation.
+            self._stopping = True
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
     async def _run(self) -> None:
         failures = 0
-        while True:
+        while not self._stopping:
             try:
                 relayed = await self.relay_once()
                 failures = 0
@@ -109,8 +113,11 @@ class OutboxRelay:
                 relayed = 0
                 await asyncio.sleep(min(0.2 * 2**failures, 5.0))
             if relayed < self._batch_size:
+                # Not wait_for: on Python 3.11 it swallows a cancel that arrives together with
+                # notify(), and stop() would then wait forever.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+                    async with asyncio.timeout(self._poll_interval):
+                        await self._wake.wait()
                 self._wake.clear()
 
     async def relay_once(self) -> int:

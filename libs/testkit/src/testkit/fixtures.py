@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from devstack import infra
 from pymongo import AsyncMongoClient
 
-from devstack import infra
 from testkit.tokens import DevSigningKey
 
 

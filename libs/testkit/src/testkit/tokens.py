@@ -105,6 +105,15 @@ class DevSigningKey:
         return token
 
 
+def unsigned_token(claims: dict[str, Any]) -> str:
+    """A token with `alg: none` and no signature, as an attacker would send it."""
+
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--keys-dir", type=Path, required=True)

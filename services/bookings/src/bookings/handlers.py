@@ -15,7 +15,9 @@ def subscribe(subscriptions: Subscriptions, repo: BookingRepository) -> None:
         await repo.car_registered(envelope.tenant_id or "", event.model_dump(), tx.session)
 
     async def car_deleted(tx: Tx, event: CarDeleted, envelope: Envelope) -> None:
-        await repo.car_deleted(envelope.tenant_id or "", event.car_id, tx.session)
+        await repo.car_deleted(
+            envelope.tenant_id or "", event.car_id, envelope.occurred_at, tx.session
+        )
 
     subscriptions.on_event("car_registered", CarRegistered, car_registered)
     subscriptions.on_event("car_deleted", CarDeleted, car_deleted)

@@ -12,7 +12,6 @@ from bookings.domain import Booking, Status
 
 BOOKINGS = "bookings"
 CARS = "cars"
-FLEETS = "fleets"
 
 INDEXES = {
     BOOKINGS: [
@@ -27,7 +26,6 @@ class BookingRepository:
     def __init__(self, mongo: Mongo) -> None:
         self._bookings = mongo.collection(BOOKINGS)
         self._cars = mongo.collection(CARS)
-        self._fleets = mongo.collection(FLEETS)
 
     async def add(self, booking: Booking, session: Session) -> None:
         await self._bookings.insert_one(_doc(booking), session=session)
@@ -56,31 +54,35 @@ class BookingRepository:
         return [_booking(d) async for d in cursor.skip(offset).limit(limit)]
 
     async def cars(self, tenant_id: str, car_ids: set[str]) -> dict[str, dict[str, Any]]:
-        cursor = self._cars.find({"_id": {"$in": sorted(car_ids)}, "tenant_id": tenant_id})
+        cursor = self._cars.find(
+            {
+                "_id": {"$in": sorted(car_ids)},
+                "tenant_id": tenant_id,
+                "deleted_at": {"$exists": False},
+            }
+        )
         return {d["_id"]: d async for d in cursor}
 
     async def car_registered(self, tenant_id: str, car: dict[str, Any], session: Session) -> None:
-        await self._cars.replace_one(
+        # `events_applied` is a plain increment: only the inbox keeps a redelivered event from
+        # counting twice, which is what the crash tests check.
+        await self._cars.update_one(
             {"_id": car["car_id"]},
-            {"_id": car["car_id"], "tenant_id": tenant_id, **car},
+            {"$set": {"tenant_id": tenant_id, **car}, "$inc": {"events_applied": 1}},
             upsert=True,
             session=session,
         )
-        await self._count(tenant_id, 1, session)
 
-    async def car_deleted(self, tenant_id: str, car_id: str, session: Session) -> None:
-        removed = await self._cars.delete_one({"_id": car_id}, session=session)
-        if removed.deleted_count:
-            await self._count(tenant_id, -1, session)
-
-    async def fleet_size(self, tenant_id: str) -> int:
-        doc = await self._fleets.find_one({"_id": tenant_id})
-        return int(doc["cars"]) if doc else 0
-
-    async def _count(self, tenant_id: str, delta: int, session: Session) -> None:
-        # Not idempotent on purpose: only the inbox keeps a redelivered event from counting twice.
-        await self._fleets.update_one(
-            {"_id": tenant_id}, {"$inc": {"cars": delta}}, upsert=True, session=session
+    async def car_deleted(
+        self, tenant_id: str, car_id: str, deleted_at: datetime, session: Session
+    ) -> None:
+        # A tombstone, not a delete: the two events travel on different queues, so the
+        # deletion may arrive before the registration it ends.
+        await self._cars.update_one(
+            {"_id": car_id},
+            {"$set": {"tenant_id": tenant_id, "deleted_at": deleted_at}},
+            upsert=True,
+            session=session,
         )
 
 

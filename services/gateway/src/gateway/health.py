@@ -17,9 +17,16 @@ def _upstream_check(session: aiohttp.ClientSession, url: str, timeout: float) ->
     client_timeout = aiohttp.ClientTimeout(total=timeout)
 
     async def check() -> None:
-        async with session.get(url, timeout=client_timeout, allow_redirects=False) as response:
-            if response.status != 200:
-                raise UpstreamUnhealthy(f"{url} answered {response.status}")
+        # The report is public: say what went wrong without naming internal addresses.
+        try:
+            async with session.get(url, timeout=client_timeout, allow_redirects=False) as r:
+                status = r.status
+        except TimeoutError as exc:
+            raise UpstreamUnhealthy(f"no answer within {timeout} s") from exc
+        except aiohttp.ClientError as exc:
+            raise UpstreamUnhealthy("unreachable") from exc
+        if status != 200:
+            raise UpstreamUnhealthy(f"answered {status}")
 
     return check
 

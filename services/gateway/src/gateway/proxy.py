@@ -47,7 +47,7 @@ class Proxy:
         try:
             upstream = await self._session.request(
                 request.method,
-                URL(base_url + request.raw_path, encoded=True),
+                URL(base_url + request.rel_url.raw_path_qs, encoded=True),
                 headers=upstream_headers(request, request_id, correlation_id),
                 data=self._body(request),
                 allow_redirects=False,

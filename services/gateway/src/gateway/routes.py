@@ -12,7 +12,10 @@ ROUTES: Mapping[str, str] = {
 
 
 class RouteTable:
-    """Longest prefix wins, matched on whole path segments ("/carsx" is not "/cars")."""
+    """Longest prefix wins, matched on whole path segments ("/carsx" is not "/cars").
+
+    `path` is the decoded path: "%2F" and "%2e" count as the characters they stand for.
+    """
 
     def __init__(self, routes: Mapping[str, str]) -> None:
         for prefix in routes:
@@ -21,6 +24,9 @@ class RouteTable:
         self._routes = dict(routes)
 
     def match(self, path: str) -> str | None:
+        # "/cars/../bookings" would reach cars while naming bookings: route no such path.
+        if "/." in path and any(segment in (".", "..") for segment in path.split("/")):
+            return None
         candidate = path
         while candidate:
             service = self._routes.get(candidate)

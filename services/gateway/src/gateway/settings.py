@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
+from chassis.health import CHECK_TIMEOUT
 from chassis.settings import WebSettings
 from pydantic import Field, field_validator
 
@@ -18,7 +19,8 @@ class GatewaySettings(WebSettings):
     # Longest silence allowed while waiting for or reading an upstream response.
     upstream_read_timeout: float = Field(default=30.0, gt=0)
     upstream_max_connections: int = Field(default=512, ge=1)
-    health_timeout: float = Field(default=1.0, gt=0)
+    # Each upstream's /health; the chassis gives up on any check after CHECK_TIMEOUT.
+    health_timeout: float = Field(default=1.0, gt=0, le=CHECK_TIMEOUT)
 
     # Tokens verified at the edge are remembered this long (at most until they expire).
     verified_token_ttl: float = Field(default=60.0, gt=0)

@@ -1,0 +1,67 @@
+"""`GET /health` at the gateway asks every upstream's own `/health`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import aiohttp
+from aiohttp import web
+
+
+async def test_all_upstreams_up_is_200(gateway: str, http: aiohttp.ClientSession) -> None:
+    async with http.get(f"{gateway}/health") as r:
+        assert r.status == 200
+        body = await r.json()
+    assert body == {
+        "service": "gateway",
+        "status": "ok",
+        "checks": {"cars": "ok", "bookings": "ok"},
+    }
+
+
+async def test_an_unhealthy_upstream_is_503_naming_it(
+    gateway: str, http: aiohttp.ClientSession, bookings
+) -> None:
+    bookings.health_status = 503
+    async with http.get(f"{gateway}/health") as r:
+        assert r.status == 503
+        body = await r.json()
+    assert body["status"] == "down"
+    assert body["checks"]["cars"] == "ok"
+    assert body["checks"]["bookings"] == "down: UpstreamUnhealthy('answered 503')"
+
+
+async def test_an_unreachable_upstream_is_503_naming_it(
+    make_gateway, http: aiohttp.ClientSession, cars, dead_upstream_url: str
+) -> None:
+    gateway = await make_gateway(upstreams={"cars": cars.url, "images": dead_upstream_url})
+    async with http.get(f"{gateway}/health") as r:
+        assert r.status == 503
+        checks = (await r.json())["checks"]
+    assert checks == {"cars": "ok", "images": "down: UpstreamUnhealthy('unreachable')"}
+
+
+async def test_upstreams_are_asked_concurrently_with_a_short_timeout(
+    make_gateway, http: aiohttp.ClientSession, cars, serve_app
+) -> None:
+    async def hanging(_: web.Request) -> web.Response:
+        await asyncio.sleep(10)
+        return web.Response()
+
+    async with contextlib.AsyncExitStack() as stack:
+        slow = {}
+        for name in ("images", "emails", "audits", "usages"):
+            app = web.Application()
+            app.router.add_get("/health", hanging)
+            slow[name] = await stack.enter_async_context(serve_app(app))
+        gateway = await make_gateway(upstreams={"cars": cars.url, **slow}, health_timeout=0.3)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        async with http.get(f"{gateway}/health") as r:
+            assert r.status == 503
+            checks = (await r.json())["checks"]
+        # One after another they would take 4 x 0.3 s.
+        assert loop.time() - started < 1.1
+    assert checks["cars"] == "ok"
+    assert all(checks[name] == "down: UpstreamUnhealthy('no answer within 0.3 s')" for name in slow)
