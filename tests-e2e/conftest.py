@@ -12,9 +12,10 @@ from typing import Any
 
 import aiohttp
 import pytest
+from pymongo import MongoClient
+
 from devstack.services import SERVICES
 from devstack.system import StackSettings, System, free_ports
-from pymongo import MongoClient
 from testkit.fixtures import TestInfra
 
 pytestmark = pytest.mark.e2e

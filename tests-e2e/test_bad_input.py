@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+
 from testkit.clock import hours_from_now
 from testkit.tokens import DevSigningKey, unsigned_token
 

@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 import aiohttp
+
 from testkit.clock import hours_from_now
 
 

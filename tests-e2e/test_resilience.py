@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+
 from devstack.infra import ensure_rabbitmq
 from devstack.system import System
 from testkit.clock import hours_from_now

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from devstack.paths import repo_root
 from devstack.services import GATEWAY, SERVICES, Service, backends, by_name
 

@@ -8,8 +8,9 @@ import uuid
 
 import aio_pika
 import pytest
-from devstack.infra import amqp_url, create_vhost, delete_vhost, ensure_infra, mongo_url
 from pymongo import MongoClient
+
+from devstack.infra import amqp_url, create_vhost, delete_vhost, ensure_infra, mongo_url
 
 
 def test_amqp_url_quotes_the_vhost() -> None:

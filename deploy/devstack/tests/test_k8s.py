@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from devstack.paths import repo_root
 from devstack.services import SERVICES, Service, backends
 

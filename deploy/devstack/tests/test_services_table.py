@@ -7,6 +7,7 @@ import json
 import tomllib
 
 import pytest
+
 from devstack.paths import repo_root
 from devstack.services import GATEWAY, SERVICES, Service, backends, select, upstreams_json
 

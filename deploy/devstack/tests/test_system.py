@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from devstack.paths import DevstackError
 from devstack.services import GATEWAY, Service
 from devstack.system import StackSettings, System, free_ports

@@ -21,6 +21,7 @@ import pytest
 import structlog
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 from aiohttp import web
+
 from chassis import messaging, outbox
 from chassis.service import Chassis
 from chassis.settings import ServiceSettings

@@ -12,10 +12,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from chassis import auth
-from chassis.auth import Caller, InvalidToken, JwksVerifier
 from cryptography.hazmat.primitives import serialization
 from jose import jwt
+
+from chassis import auth
+from chassis.auth import Caller, InvalidToken, JwksVerifier
 from testkit.tokens import AUDIENCE, ISSUER, DevSigningKey
 
 

@@ -7,10 +7,11 @@ import random
 import time
 
 import pytest
+from pydantic import BaseModel
+
 from chassis.commands import CommandClient, CommandTimeout, CommandUnavailable
 from chassis.logging import bound_ids, current_ids
 from chassis.messaging import create_broker
-from pydantic import BaseModel
 
 
 class Echo(BaseModel):

@@ -7,6 +7,8 @@ import re
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from pydantic import BaseModel, Field
+
 from chassis.auth import JwksVerifier, auth_middleware, require_caller, require_tenant
 from chassis.http import (
     Page,
@@ -18,7 +20,6 @@ from chassis.http import (
 )
 from chassis.logging import current_ids
 from chassis.problems import PROBLEM_CONTENT_TYPE, Problem
-from pydantic import BaseModel, Field
 from testkit.tokens import AUDIENCE, ISSUER
 
 HEX_ID = re.compile(r"^[0-9a-f]{32}$")

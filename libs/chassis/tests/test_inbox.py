@@ -6,6 +6,7 @@ import asyncio
 import uuid
 
 import pytest
+
 from chassis.inbox import INBOX, apply_once
 from chassis.mongo import Mongo
 from chassis.outbox import OUTBOX

@@ -9,6 +9,9 @@ from datetime import timedelta
 
 import aio_pika
 import pytest
+from faststream.rabbit import RabbitBroker
+from pymongo.errors import ConnectionFailure
+
 from chassis.inbox import INBOX
 from chassis.logging import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, bound_ids
 from chassis.messaging import create_broker, events_exchange
@@ -17,8 +20,6 @@ from chassis.outbox import OUTBOX, PENDING, SENT, OutboxRelay
 from chassis.settings import ServiceSettings
 from chassis.uow import Tx, UnitOfWork
 from contracts import DomainEvent, Envelope
-from faststream.rabbit import RabbitBroker
-from pymongo.errors import ConnectionFailure
 
 
 class Boom(Exception):

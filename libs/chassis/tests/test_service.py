@@ -5,6 +5,7 @@ from __future__ import annotations
 import aiohttp
 import structlog
 from aiohttp import web
+
 from chassis.logging import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, current_ids
 from chassis.outbox import OUTBOX, SENT
 from contracts import Envelope

@@ -10,6 +10,7 @@ import uuid
 from datetime import UTC, datetime
 
 import structlog
+
 from chassis.inbox import INBOX
 from chassis.messaging import ATTEMPT_HEADER, DEAD_REASON_HEADER
 

@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 import pytest
+
 from bookings.main import BookingsSettings, create_app
 from cars.main import CarsSettings
 from cars.main import create_app as create_cars_app

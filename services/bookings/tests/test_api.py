@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+
 from bookings.repository import CARS
 from chassis.service import Chassis
 from testkit.clock import hours_from_now

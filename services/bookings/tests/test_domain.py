@@ -1,6 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from bookings.domain import (
     Booking,
     BookingNotCancellable,

@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 import pytest
+
 from cars.main import CarsSettings, create_app
 from chassis.service import Chassis
 from testkit.fixtures import TestInfra

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+
 from chassis.service import Chassis
 from contracts.cars import (
     RELEASE_CAR_QUEUE,

@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+
 from gateway.main import create_app
 from gateway.settings import GatewaySettings
 from testkit.tokens import DevSigningKey

@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+
 from chassis.auth import Caller, InvalidToken, JwksVerifier
 from gateway.auth import CachingVerifier
 from testkit.tokens import DevSigningKey

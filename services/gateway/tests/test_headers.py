@@ -4,8 +4,9 @@ from unittest import mock
 
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
-from gateway.headers import downstream_headers, upstream_headers
 from multidict import CIMultiDict, CIMultiDictProxy
+
+from gateway.headers import downstream_headers, upstream_headers
 
 
 def client_request(headers: list[tuple[str, str]]) -> web.Request:

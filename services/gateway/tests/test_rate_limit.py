@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import aiohttp
+
 from testkit.tokens import DevSigningKey
 
 

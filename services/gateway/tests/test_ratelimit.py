@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from gateway.ratelimit import RateLimiter, retry_after
 
 

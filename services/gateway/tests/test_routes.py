@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from gateway.routes import ROUTES, RouteTable
 
 TABLE = RouteTable({"/cars": "cars", "/cars/reports": "reports", "/bookings": "bookings"})

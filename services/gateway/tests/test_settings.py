@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import pytest
-from gateway.settings import GatewaySettings
 from pydantic import ValidationError
+
+from gateway.settings import GatewaySettings
 
 
 def test_upstreams_and_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import structlog
-from contracts import DomainEvent, Envelope
 from faststream import AckPolicy
 from faststream.message import StreamMessage
 from faststream.rabbit import Channel, ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
@@ -31,6 +30,7 @@ from chassis.inbox import apply_once
 from chassis.logging import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, bound_ids, get_logger
 from chassis.settings import ServiceSettings
 from chassis.uow import Tx, UnitOfWork
+from contracts import DomainEvent, Envelope
 
 log = get_logger(__name__)
 

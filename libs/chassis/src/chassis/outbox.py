@@ -14,13 +14,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from contracts import Envelope
 from faststream.rabbit import RabbitBroker, RabbitExchange
 from pamqp.commands import Basic
 from pymongo import ASCENDING, IndexModel
 
 from chassis.logging import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, get_logger
 from chassis.mongo import Mongo, Session
+from contracts import Envelope
 
 log = get_logger(__name__)
 

@@ -6,11 +6,11 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import structlog
-from contracts import DomainEvent, Envelope
 
 from chassis.logging import current_ids, new_id
 from chassis.mongo import Mongo, Session
 from chassis.outbox import OutboxRelay, add_to_outbox
+from contracts import DomainEvent, Envelope
 
 T = TypeVar("T")
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from devstack import infra
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, MongoClient
 
+from devstack import infra
 from testkit.tokens import DevSigningKey
 
 
@@ -65,8 +65,7 @@ def test_infra(
 
 
 def _drop_databases(mongo_url: str, prefix: str) -> None:
-    from pymongo import MongoClient
-
+    client: MongoClient[dict[str, Any]]
     with MongoClient(mongo_url) as client:
         for name in client.list_database_names():
             if name.startswith(prefix):

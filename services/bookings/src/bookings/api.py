@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from chassis.auth import require_tenant
-from chassis.http import Page, json_response, read_json, read_query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from bookings.domain import Booking, Status
 from bookings.service import BookingService
+from chassis.auth import require_tenant
+from chassis.http import Page, json_response, read_json, read_query
 
 
 class MakeBooking(BaseModel):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from bookings.repository import BookingRepository
 from chassis.messaging import Subscriptions
 from chassis.uow import Tx
 from contracts import Envelope
 from contracts.cars import CarDeleted, CarRegistered
-
-from bookings.repository import BookingRepository
 
 
 def subscribe(subscriptions: Subscriptions, repo: BookingRepository) -> None:

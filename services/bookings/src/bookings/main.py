@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from aiohttp import web
-from chassis.service import Chassis
-from chassis.settings import ServiceSettings
 from pydantic import Field
 
 from bookings import api, handlers
@@ -19,6 +17,8 @@ from bookings.service import (
     UnknownCar,
     utc_now,
 )
+from chassis.service import Chassis
+from chassis.settings import ServiceSettings
 
 
 class BookingsSettings(ServiceSettings):

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chassis.mongo import Mongo, Session
 from pymongo import ASCENDING, IndexModel
 
 from bookings.domain import Booking, Status
+from chassis.mongo import Mongo, Session
 
 BOOKINGS = "bookings"
 CARS = "cars"

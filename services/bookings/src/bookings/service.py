@@ -6,6 +6,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from bookings.domain import Booking
+from bookings.repository import BookingRepository
 from chassis.commands import CommandClient, CommandUnavailable
 from chassis.logging import get_logger
 from chassis.uow import Tx, UnitOfWork
@@ -18,9 +20,6 @@ from contracts.cars import (
     ReservationReply,
     ReserveCar,
 )
-
-from bookings.domain import Booking
-from bookings.repository import BookingRepository
 
 log = get_logger(__name__)
 Clock = Callable[[], datetime]

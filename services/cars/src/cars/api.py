@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from aiohttp import web
-from chassis.auth import require_tenant
-from chassis.http import Handler, Page, json_response, read_json, read_query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from cars.domain import Car, Cause, TimeFrame, UnavailabilitySlot
 from cars.service import CarService
+from chassis.auth import require_tenant
+from chassis.http import Handler, Page, json_response, read_json, read_query
 
 
 class RegisterCar(BaseModel):

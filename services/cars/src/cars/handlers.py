@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from cars.domain import CarRuleViolation
+from cars.service import CarService
 from chassis.messaging import Subscriptions
 from chassis.uow import Tx
 from contracts import Envelope
@@ -14,9 +16,6 @@ from contracts.cars import (
     ReservationReply,
     ReserveCar,
 )
-
-from cars.domain import CarRuleViolation
-from cars.service import CarService
 
 
 def subscribe(subscriptions: Subscriptions, cars: CarService) -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from aiohttp import web
-from chassis.service import Chassis
-from chassis.settings import ServiceSettings
 
 from cars import api, handlers
 from cars.domain import CarInUse, CarRuleViolation, SlotConflict
 from cars.repository import INDEXES, CarRepository, PlateTaken
 from cars.service import CarNotFound, CarService, Clock, utc_now
+from chassis.service import Chassis
+from chassis.settings import ServiceSettings
 
 
 class CarsSettings(ServiceSettings):

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chassis.mongo import Mongo, Session
 from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
 from cars.domain import Car, CarSpec, Cause, TimeFrame, UnavailabilitySlot
+from chassis.mongo import Mongo, Session
 
 CARS = "cars"
 SLOTS = "unavailabilities"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from cars.domain import Car, CarSpec, Cause, SlotConflict, TimeFrame, UnavailabilitySlot
+from cars.repository import CarRepository
 from chassis.uow import Tx, UnitOfWork
 from contracts.cars import (
     CarDeleted,
@@ -18,9 +20,6 @@ from contracts.cars import (
     ReservationReply,
     ReserveCar,
 )
-
-from cars.domain import Car, CarSpec, Cause, SlotConflict, TimeFrame, UnavailabilitySlot
-from cars.repository import CarRepository
 
 Clock = Callable[[], datetime]
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from chassis.auth import Caller, JwksVerifier
 from jose import jwt
+
+from chassis.auth import Caller, JwksVerifier
 
 
 class CachingVerifier(JwksVerifier):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from aiohttp import web
-from chassis.logging import CORRELATION_ID_HEADER, REQUEST_ID_HEADER
 from multidict import CIMultiDict, CIMultiDictProxy
+
+from chassis.logging import CORRELATION_ID_HEADER, REQUEST_ID_HEADER
 
 # RFC 9110 7.6.1: meaningful for one connection only, never forwarded.
 HOP_BY_HOP = frozenset(

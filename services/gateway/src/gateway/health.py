@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import aiohttp
 from aiohttp import web
+
 from chassis.health import Check, health_route
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import aiohttp
 from aiohttp import web
+
 from chassis.auth import auth_middleware
 from chassis.http import context_middleware, problem_middleware
 from chassis.logging import configure_logging
-
 from gateway.auth import CachingVerifier
 from gateway.health import upstreams_health_route
 from gateway.proxy import Proxy

@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator, Mapping
 
 import aiohttp
 from aiohttp import web
-from chassis.logging import current_ids, get_logger, new_id
-from chassis.problems import Problem
 from multidict import CIMultiDict
 from yarl import URL
 
+from chassis.logging import current_ids, get_logger, new_id
+from chassis.problems import Problem
 from gateway.headers import downstream_headers, upstream_headers
 from gateway.routes import RouteTable
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
+
 from chassis.auth import CALLER_KEY, Caller
 from chassis.http import Handler
 from chassis.problems import Problem

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
+from pydantic import Field, field_validator
+
 from chassis.health import CHECK_TIMEOUT
 from chassis.settings import WebSettings
-from pydantic import Field, field_validator
 
 
 class GatewaySettings(WebSettings):
