@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
 
-from bookings.repository import CARS
+from bookings.domain import Booking
+from bookings.repository import CARS, BookingRepository
+from bookings.service import BookingService
 from chassis.service import Chassis
+from contracts.cars import RESERVE_CAR_QUEUE, ReservationOutcome, ReservationReply, ReserveCar
 from testkit.clock import hours_from_now
 
 Auth = Callable[..., dict[str, str]]
@@ -160,3 +164,44 @@ async def test_car_events_reach_the_projection_once(
     assert {d["make"] for d in docs} == {"Kia"}
     gone = await projected.find_one({"_id": cars[0]})
     assert gone is not None and gone["deleted_at"]
+
+
+async def test_abandoned_pending_bookings_release_their_cars(
+    http: aiohttp.ClientSession, services: tuple[str, str, Chassis], auth: Auth
+) -> None:
+    cars_url, url, chassis = services
+    tenant = f"t-{uuid.uuid4().hex[:6]}"
+    car = await new_car(http, cars_url, auth(tenant))
+    repo = BookingRepository(chassis.mongo)
+    now = datetime.now(UTC)
+    start = now.replace(microsecond=0) + timedelta(days=1)
+    # What a crash between reserving and confirming leaves: a pending booking with a slot.
+    stranded = Booking.request(tenant, "u1", car, start, start + timedelta(hours=1), now)
+    await repo.add_pending(stranded)
+    reserve = ReserveCar(
+        tenant_id=tenant,
+        car_id=car,
+        booking_id=stranded.id,
+        from_utc=stranded.start,
+        to_utc=stranded.end,
+    )
+    reply = await chassis.commands.send(RESERVE_CAR_QUEUE, reserve, ReservationReply, 5)
+    assert reply.outcome is ReservationOutcome.RESERVED
+
+    on_time = BookingService(chassis.uow, repo, chassis.commands, 5.0, lambda: now)
+    assert await on_time.release_abandoned() == 0
+    later = BookingService(
+        chassis.uow, repo, chassis.commands, 5.0, lambda: now + timedelta(minutes=5)
+    )
+    assert await later.release_abandoned() == 1
+
+    async with http.get(f"{cars_url}/cars/{car}/unavailabilities", headers=auth(tenant)) as resp:
+        assert await resp.json() == []
+    assert await repo.pending_since_before(now + timedelta(minutes=5)) == []
+    trip = {
+        "car_id": car,
+        "start_utc": stranded.start.isoformat(),
+        "end_utc": stranded.end.isoformat(),
+    }
+    async with http.post(f"{url}/bookings", json=trip, headers=auth(tenant)) as resp:
+        assert resp.status == 201

@@ -15,7 +15,9 @@ NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 
 def booking(start_h: float = 1, hours: float = 2) -> Booking:
     start = NOW + timedelta(hours=start_h)
-    return Booking.request("t", "u1", "car", start, start + timedelta(hours=hours), NOW)
+    made = Booking.request("t", "u1", "car", start, start + timedelta(hours=hours), NOW)
+    made.confirm()
+    return made
 
 
 @pytest.mark.parametrize(
@@ -30,6 +32,17 @@ def test_rules_of_a_booking(start_h: float, hours: float) -> None:
 def test_limits_are_inclusive() -> None:
     assert booking(1, 0.25).status is Status.CONFIRMED
     assert booking(1, 8).status is Status.CONFIRMED
+
+
+def test_a_booking_is_pending_until_confirmed_once() -> None:
+    start = NOW + timedelta(hours=1)
+    made = Booking.request("t", "u1", "car", start, start + timedelta(hours=1), NOW)
+    assert made.status is Status.PENDING
+    with pytest.raises(BookingNotCancellable):
+        made.cancel("u1", False, NOW)
+    made.confirm()
+    with pytest.raises(BookingNotCancellable):
+        made.confirm()
 
 
 def test_cancel_only_before_start_and_once() -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 
 from aiohttp import web
@@ -53,6 +54,21 @@ class Chassis:
             cache_seconds=settings.jwks_cache_seconds,
         )
         self._indexes = {OUTBOX: OUTBOX_INDEXES, INBOX: INBOX_INDEXES, **(indexes or {})}
+        self._jobs: list[tuple[str, float, Callable[[], Awaitable[object]]]] = []
+        self._job_tasks: list[asyncio.Task[None]] = []
+
+    def every(self, seconds: float, name: str, job: Callable[[], Awaitable[object]]) -> None:
+        """Run `job` every `seconds` while the service runs; a failing run is only logged."""
+        self._jobs.append((name, seconds, job))
+
+    @staticmethod
+    async def _repeat(name: str, seconds: float, job: Callable[[], Awaitable[object]]) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await job()
+            except Exception:
+                log.exception("job.failed", job=name)
 
     async def start(self) -> None:
         await self.mongo.ensure_indexes(self._indexes)
@@ -61,9 +77,15 @@ class Chassis:
         await self.broker.start()
         await self.commands.start()
         self.relay.start()
+        self._job_tasks = [
+            asyncio.create_task(self._repeat(*job), name=job[0]) for job in self._jobs
+        ]
         log.info("service.started", port=self.settings.port)
 
     async def stop(self) -> None:
+        for task in self._job_tasks:
+            task.cancel()
+        await asyncio.gather(*self._job_tasks, return_exceptions=True)
         await self.relay.stop()
         for subscriber in self.broker.subscribers:
             await subscriber.stop()

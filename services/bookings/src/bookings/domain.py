@@ -27,6 +27,8 @@ class NotYourBooking(Exception):
 
 
 class Status(StrEnum):
+    # Recorded before the car is reserved, so a reservation is never left without a booking.
+    PENDING = "pending"
     CONFIRMED = "confirmed"
     CANCELLED = "cancelled"
 
@@ -53,7 +55,7 @@ class Booking:
         end: datetime,
         now: datetime,
     ) -> Booking:
-        """A booking about to be made; the car still has to be reserved for it."""
+        """A pending booking; it is confirmed once the car is reserved for it."""
         if start.tzinfo is None or end.tzinfo is None:
             raise BookingRuleViolation("times must carry a UTC offset")
         if start >= end:
@@ -64,13 +66,18 @@ class Booking:
             raise BookingRuleViolation("a booking cannot start in the past")
         if start > now + MAX_LEAD:
             raise BookingRuleViolation("a booking can be made at most a year ahead")
-        return cls(uuid.uuid4().hex, tenant_id, user_id, car_id, start, end, Status.CONFIRMED, now)
+        return cls(uuid.uuid4().hex, tenant_id, user_id, car_id, start, end, Status.PENDING, now)
+
+    def confirm(self) -> None:
+        if self.status is not Status.PENDING:
+            raise BookingNotCancellable(f"a {self.status} booking cannot be confirmed")
+        self.status = Status.CONFIRMED
 
     def cancel(self, user_id: str, is_operator: bool, now: datetime) -> None:
         if user_id != self.user_id and not is_operator:
             raise NotYourBooking("only the person who made the booking can cancel it")
-        if self.status is Status.CANCELLED:
-            raise BookingNotCancellable("the booking is cancelled already")
+        if self.status is not Status.CONFIRMED:
+            raise BookingNotCancellable(f"the booking is {self.status}, not confirmed")
         if self.start <= now:
             raise BookingNotCancellable("a booking can only be cancelled before it starts")
         self.status = Status.CANCELLED

@@ -25,6 +25,7 @@ class BookingsSettings(ServiceSettings):
     service_name: str = "bookings"
     port: int = 8102
     reserve_timeout_seconds: float = Field(default=5.0, gt=0)
+    abandoned_sweep_seconds: float = Field(default=30.0, gt=0)
 
 
 ERRORS: dict[type[Exception], int] = {
@@ -47,6 +48,7 @@ def create_app(
         chassis.uow, repo, chassis.commands, settings.reserve_timeout_seconds, clock
     )
     handlers.subscribe(chassis.subscriptions, repo)
+    chassis.every(settings.abandoned_sweep_seconds, "release_abandoned", bookings.release_abandoned)
     return chassis.web_app(api.routes(bookings), ERRORS), chassis
 
 

@@ -17,6 +17,7 @@ INDEXES = {
     BOOKINGS: [
         IndexModel([("tenant_id", ASCENDING), ("start", ASCENDING), ("end", ASCENDING)]),
         IndexModel([("car_id", ASCENDING)]),
+        IndexModel([("status", ASCENDING), ("created_at", ASCENDING)]),
     ],
     CARS: [IndexModel([("tenant_id", ASCENDING)])],
 }
@@ -27,8 +28,26 @@ class BookingRepository:
         self._bookings = mongo.collection(BOOKINGS)
         self._cars = mongo.collection(CARS)
 
-    async def add(self, booking: Booking, session: Session) -> None:
-        await self._bookings.insert_one(_doc(booking), session=session)
+    async def add_pending(self, booking: Booking) -> None:
+        await self._bookings.insert_one(_doc(booking))
+
+    async def confirm(self, booking: Booking, session: Session) -> bool:
+        """False when the pending booking is gone (given up on as abandoned)."""
+        result = await self._bookings.update_one(
+            {"_id": booking.id, "status": Status.PENDING.value},
+            {"$set": {"status": Status.CONFIRMED.value}},
+            session=session,
+        )
+        return result.modified_count == 1
+
+    async def discard_pending(self, booking_id: str) -> None:
+        await self._bookings.delete_one({"_id": booking_id, "status": Status.PENDING.value})
+
+    async def pending_since_before(self, moment: datetime, limit: int = 100) -> list[Booking]:
+        cursor = self._bookings.find(
+            {"status": Status.PENDING.value, "created_at": {"$lt": moment}}
+        ).limit(limit)
+        return [_booking(d) async for d in cursor]
 
     async def get(
         self, tenant_id: str, booking_id: str, session: Session | None = None
@@ -49,7 +68,12 @@ class BookingRepository:
         self, tenant_id: str, start: datetime, end: datetime, limit: int, offset: int
     ) -> list[Booking]:
         cursor = self._bookings.find(
-            {"tenant_id": tenant_id, "start": {"$lt": end}, "end": {"$gt": start}}
+            {
+                "tenant_id": tenant_id,
+                "start": {"$lt": end},
+                "end": {"$gt": start},
+                "status": {"$ne": Status.PENDING.value},
+            }
         ).sort([("start", 1), ("_id", 1)])
         return [_booking(d) async for d in cursor.skip(offset).limit(limit)]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bookings.domain import Booking
@@ -24,6 +24,8 @@ from contracts.cars import (
 log = get_logger(__name__)
 Clock = Callable[[], datetime]
 OPERATIONS_ROLE = "operations"
+# A pending booking this many reservation timeouts old was abandoned by whoever made it.
+ABANDONED_AFTER_TIMEOUTS = 3
 
 
 class CarUnavailable(Exception):
@@ -64,17 +66,26 @@ class BookingService:
     async def book(
         self, tenant_id: str, user_id: str, car_id: str, start: datetime, end: datetime
     ) -> Booking:
+        """Record the booking as pending, reserve the car for it, then confirm it.
+
+        The pending record comes first so that a reservation whose booking never got
+        confirmed (a crash, a timeout) is always found and released by `release_abandoned`.
+        """
         booking = Booking.request(
             tenant_id, user_id, car_id, start.astimezone(UTC), end.astimezone(UTC), self._clock()
         )
+        await self._repo.add_pending(booking)
         reply = await self._reserve(booking)
-        if reply.outcome is ReservationOutcome.UNKNOWN_CAR:
-            raise UnknownCar(f"there is no car {car_id}")
         if reply.outcome is not ReservationOutcome.RESERVED:
+            await self._repo.discard_pending(booking.id)
+            if reply.outcome is ReservationOutcome.UNKNOWN_CAR:
+                raise UnknownCar(f"there is no car {car_id}")
             raise CarUnavailable(reply.detail or "the car is not available then")
 
         async def work(tx: Tx) -> None:
-            await self._repo.add(booking, tx.session)
+            booking.confirm()
+            if not await self._repo.confirm(booking, tx.session):
+                raise ReservationsUnavailable("the booking took too long; try again")
             tx.publish(
                 BookingMade(
                     booking_id=booking.id,
@@ -89,9 +100,18 @@ class BookingService:
         try:
             await self._uow.run(work)
         except Exception:
-            await self._release(booking)
+            await self._give_up(booking)
             raise
         return booking
+
+    async def release_abandoned(self) -> int:
+        """Release the cars of bookings left pending well past the reservation timeout."""
+        cutoff = self._clock() - timedelta(seconds=self._timeout * ABANDONED_AFTER_TIMEOUTS)
+        abandoned = await self._repo.pending_since_before(cutoff)
+        for booking in abandoned:
+            log.warning("booking.abandoned", booking_id=booking.id)
+            await self._give_up(booking)
+        return len(abandoned)
 
     async def cancel(
         self, tenant_id: str, user_id: str, roles: frozenset[str], booking_id: str
@@ -135,10 +155,16 @@ class BookingService:
             )
         except CommandUnavailable as exc:
             # The reservation may still have been taken just after we stopped waiting.
-            await self._release(booking)
+            await self._give_up(booking)
             raise ReservationsUnavailable("cars did not answer; try again shortly") from exc
 
-    async def _release(self, booking: Booking) -> None:
+    async def _give_up(self, booking: Booking) -> None:
+        """Release the car; the pending booking goes once that is confirmed, else it stays
+        for `release_abandoned` to try again."""
+        if await self._release(booking):
+            await self._repo.discard_pending(booking.id)
+
+    async def _release(self, booking: Booking) -> bool:
         command = ReleaseCar(
             tenant_id=booking.tenant_id, car_id=booking.car_id, booking_id=booking.id
         )
@@ -146,3 +172,5 @@ class BookingService:
             await self._cars.send(RELEASE_CAR_QUEUE, command, ReservationReply, self._timeout)
         except CommandUnavailable:
             log.warning("booking.release_not_confirmed", booking_id=booking.id)
+            return False
+        return True
