@@ -9,9 +9,9 @@ import time
 import pytest
 from pydantic import BaseModel
 
+from chassis.broker import create_broker
 from chassis.commands import CommandClient, CommandTimeout, CommandUnavailable
 from chassis.logging import bound_ids, current_ids
-from chassis.messaging import create_broker
 
 
 class Echo(BaseModel):

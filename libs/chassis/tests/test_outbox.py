@@ -12,9 +12,9 @@ import pytest
 from faststream.rabbit import RabbitBroker
 from pymongo.errors import ConnectionFailure
 
+from chassis.broker import create_broker, events_exchange
 from chassis.inbox import INBOX
 from chassis.logging import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, bound_ids
-from chassis.messaging import create_broker, events_exchange
 from chassis.mongo import Mongo
 from chassis.outbox import OUTBOX, PENDING, SENT, OutboxRelay
 from chassis.settings import ServiceSettings

@@ -21,11 +21,11 @@ from typing import Any, TypeVar
 import structlog
 from faststream import AckPolicy
 from faststream.message import StreamMessage
-from faststream.rabbit import Channel, ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
+from faststream.rabbit import RabbitBroker, RabbitExchange, RabbitQueue
 from faststream.rabbit.annotations import RabbitMessage
-from pamqp.commands import Basic
 from pydantic import BaseModel, ValidationError
 
+from chassis.broker import dead_letter_exchange, ensure_confirmed, events_exchange
 from chassis.inbox import apply_once
 from chassis.logging import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, bound_ids, get_logger
 from chassis.settings import ServiceSettings
@@ -43,24 +43,6 @@ DEAD_REASON_HEADER = "x-dead-reason"
 
 class PoisonMessage(Exception):
     """The message can never be handled (malformed, wrong schema): dead-letter it at once."""
-
-
-def events_exchange(settings: ServiceSettings) -> RabbitExchange:
-    return RabbitExchange(settings.events_exchange, type=ExchangeType.TOPIC, durable=True)
-
-
-def dead_letter_exchange(settings: ServiceSettings) -> RabbitExchange:
-    return RabbitExchange(f"{settings.events_exchange}.dlx", type=ExchangeType.DIRECT, durable=True)
-
-
-def create_broker(settings: ServiceSettings) -> RabbitBroker:
-    return RabbitBroker(
-        settings.amqp_url,
-        app_id=settings.service_name,
-        reconnect_interval=1.0,
-        default_channel=Channel(prefetch_count=settings.prefetch_count),
-        logger=None,
-    )
 
 
 @dataclass(frozen=True)
@@ -199,7 +181,7 @@ class Subscriptions:
 
     async def _retry_later(self, queue: _Queue, message: RabbitMessage, attempt: int) -> None:
         raw = message.raw_message
-        await self._broker.publish(
+        confirmation = await self._broker.publish(
             message.body,
             routing_key=f"{queue.name}.retry",
             persist=True,
@@ -210,6 +192,7 @@ class Subscriptions:
             reply_to=message.reply_to or None,
             headers={**(message.headers or {}), ATTEMPT_HEADER: attempt + 1},
         )
+        ensure_confirmed(confirmation, f"the retry of {message.message_id}")
         await message.ack()
 
     async def _dead_letter(self, queue: _Queue, message: RabbitMessage, reason: str) -> None:
@@ -232,8 +215,7 @@ class Subscriptions:
                 message_type=raw.type,
                 headers={**(raw.headers or {}), DEAD_REASON_HEADER: reason[:1000]},
             )
-            if not isinstance(confirmation, Basic.Ack):
-                raise RuntimeError(f"broker did not confirm: {confirmation!r}")
+            ensure_confirmed(confirmation, f"the dead letter {message.message_id}")
         except Exception as exc:
             log.warning("message.dead_letter_copy_failed", error=repr(exc))
             await message.reject(requeue=False)

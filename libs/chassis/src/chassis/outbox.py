@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from faststream.rabbit import RabbitBroker, RabbitExchange
-from pamqp.commands import Basic
 from pymongo import ASCENDING, IndexModel
 
+from chassis.broker import ensure_confirmed
 from chassis.logging import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, get_logger
 from chassis.mongo import Mongo, Session
 from contracts import Envelope
@@ -192,5 +192,4 @@ class OutboxRelay:
             headers=headers,
             timeout=10,
         )
-        if not isinstance(confirmation, Basic.Ack):
-            raise RuntimeError(f"broker did not confirm event {doc['_id']}: {confirmation!r}")
+        ensure_confirmed(confirmation, f"event {doc['_id']}")

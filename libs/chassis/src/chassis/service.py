@@ -10,12 +10,13 @@ from aiohttp import web
 from pymongo import IndexModel
 
 from chassis.auth import JwksVerifier, auth_middleware
+from chassis.broker import create_broker, events_exchange
 from chassis.commands import CommandClient
 from chassis.health import health_route
 from chassis.http import context_middleware, domain_errors, problem_middleware
 from chassis.inbox import INBOX, INBOX_INDEXES
 from chassis.logging import configure_logging, get_logger
-from chassis.messaging import Subscriptions, create_broker, events_exchange
+from chassis.messaging import Subscriptions
 from chassis.mongo import Mongo
 from chassis.outbox import OUTBOX, OUTBOX_INDEXES, OutboxRelay
 from chassis.settings import ServiceSettings
