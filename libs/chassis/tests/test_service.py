@@ -7,6 +7,7 @@ import structlog
 from aiohttp import web
 
 from chassis.logging import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, current_ids
+from chassis.openapi import Route
 from chassis.outbox import OUTBOX, SENT
 from contracts import Envelope
 
@@ -79,7 +80,7 @@ async def test_ids_flow_from_the_request_to_the_consumer(
         tx.publish(reacted(n=event.n + 1), tenant_id=envelope.tenant_id, actor_id=None)
 
     chassis.subscriptions.on_event("record", happened, consume)
-    url = await serve(chassis.web_app([web.post("/things", record)]))
+    url = await serve(chassis.web_app([Route("POST", "/things", record, "Record", public=True)]))
 
     headers = {REQUEST_ID_HEADER: "req-e2e", CORRELATION_ID_HEADER: "corr-e2e"}
     async with aiohttp.ClientSession() as http, http.post(f"{url}/things", headers=headers) as r:
@@ -118,3 +119,21 @@ async def test_ids_flow_from_the_request_to_the_consumer(
         return await chassis.mongo.collection(OUTBOX).count_documents({"status": SENT}) == 2
 
     await eventually(all_sent)
+
+
+async def test_openapi_document_is_public_and_describes_every_route(make_chassis, serve):
+    async def thing(_: web.Request) -> web.Response:
+        return web.json_response({})
+
+    chassis = make_chassis("docs")
+    app = chassis.web_app([Route("GET", "/things", thing, "Things")])
+    url = await serve(app)
+    async with aiohttp.ClientSession() as http, http.get(f"{url}/openapi.json") as response:
+        assert response.status == 200
+        document = await response.json()
+    served = {(r.method, r.resource.canonical) for r in app.router.routes() if r.method != "HEAD"}
+    documented = {(m.upper(), p) for p, item in document["paths"].items() for m in item}
+    assert (
+        served == documented == {("GET", "/things"), ("GET", "/health"), ("GET", "/openapi.json")}
+    )
+    assert document["info"]["title"] == chassis.settings.service_name

@@ -13,7 +13,9 @@ from testkit.fixtures import TestInfra
 from testkit.web import serving
 
 
-@pytest.fixture(scope="session")
+# Module scope: its cars instance consumes the one `cars.reserve` queue, so left running it
+# would answer other tests' commands from its own database.
+@pytest.fixture(scope="module")
 async def services(test_infra: TestInfra) -> AsyncIterator[tuple[str, str, Chassis]]:
     """Cars and bookings, each with its own database, on the real broker."""
     cars_app, _ = create_cars_app(CarsSettings(**test_infra.env("cars_b")))

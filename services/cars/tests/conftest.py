@@ -11,7 +11,9 @@ from testkit.fixtures import TestInfra
 from testkit.web import serving
 
 
-@pytest.fixture(scope="session")
+# Module scope: every cars instance consumes the one `cars.reserve` queue, so an instance left
+# running would answer other tests' commands from its own database.
+@pytest.fixture(scope="module")
 async def cars_service(test_infra: TestInfra) -> AsyncIterator[tuple[str, Chassis]]:
     app, chassis = create_app(CarsSettings(**test_infra.env("cars")))
     async with serving(app) as url:

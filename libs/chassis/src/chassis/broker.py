@@ -23,6 +23,10 @@ def create_broker(settings: ServiceSettings) -> RabbitBroker:
         reconnect_interval=1.0,
         default_channel=Channel(prefetch_count=settings.prefetch_count),
         logger=None,
+        # No dependency injection: handlers take the message as it is (see messaging.py).
+        # Resolving a `Context` argument runs a worker thread per message, the largest cost
+        # of consuming when it was on.
+        apply_types=False,
     )
 
 

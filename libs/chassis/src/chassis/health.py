@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Literal
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from chassis.http import json_response
+from chassis.openapi import Route
 
 Check = Callable[[], Awaitable[None]]
 CHECK_TIMEOUT = 2.0
@@ -26,10 +29,23 @@ async def run_checks(checks: Mapping[str, Check]) -> tuple[bool, dict[str, str]]
     return all(r == "ok" for r in results), report
 
 
-def health_route(service_name: str, checks: Mapping[str, Check]) -> web.RouteDef:
+class HealthReport(BaseModel):
+    service: str
+    status: Literal["ok", "down"]
+    checks: dict[str, str]
+
+
+def health_route(service_name: str, checks: Mapping[str, Check]) -> Route:
     async def health(_: web.Request) -> web.Response:
         healthy, report = await run_checks(checks)
-        body = {"service": service_name, "status": "ok" if healthy else "down", "checks": report}
+        body = HealthReport(service=service_name, status="ok" if healthy else "down", checks=report)
         return json_response(body, 200 if healthy else 503)
 
-    return web.get("/health", health)
+    return Route(
+        "GET",
+        "/health",
+        health,
+        "Whether every dependency answers: 200, or 503 with the same report naming the ones down",
+        response=HealthReport,
+        public=True,
+    )

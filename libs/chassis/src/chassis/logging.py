@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 import structlog
 
@@ -61,16 +60,14 @@ def current_correlation_id() -> str:
     return current_ids()[1] or new_id()
 
 
-@contextmanager
 def bound_ids(
     request_id: str | None, correlation_id: str | None, **extra: object
-) -> Iterator[None]:
+) -> AbstractContextManager[None]:
     """Bind ids (generating missing ones) for the duration of one request or message."""
     request_id = request_id or new_id()
-    with structlog.contextvars.bound_contextvars(
+    return structlog.contextvars.bound_contextvars(
         request_id=request_id, correlation_id=correlation_id or request_id, **extra
-    ):
-        yield
+    )
 
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -26,7 +27,7 @@ from faststream.rabbit.annotations import RabbitMessage
 from pydantic import BaseModel, ValidationError
 
 from chassis.broker import dead_letter_exchange, ensure_confirmed, events_exchange
-from chassis.inbox import apply_once
+from chassis.inbox import Effect, apply_each_once, apply_once
 from chassis.logging import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, bound_ids, get_logger
 from chassis.settings import ServiceSettings
 from chassis.uow import Tx, UnitOfWork
@@ -36,6 +37,7 @@ log = get_logger(__name__)
 
 E = TypeVar("E", bound=DomainEvent)
 EventHandler = Callable[[Tx, E, Envelope], Awaitable[None]]
+Process = Callable[[RabbitMessage], Awaitable[None]]
 
 ATTEMPT_HEADER = "x-attempt"
 DEAD_REASON_HEADER = "x-dead-reason"
@@ -83,26 +85,27 @@ class Subscriptions:
             events_exchange(self._settings),
         )
 
-        async def process(message: RabbitMessage) -> None:
+        def effect_of(message: RabbitMessage) -> tuple[str, Effect]:
             envelope = _parse(Envelope, message.body)
             try:
                 data = envelope.payload(event)
             except (ValidationError, ValueError) as exc:
                 raise PoisonMessage(str(exc)) from exc
-            with structlog.contextvars.bound_contextvars(
-                causation_id=str(envelope.id),
-                event_type=envelope.type,
-                tenant_id=envelope.tenant_id,
-            ):
-                applied = await apply_once(
-                    self._uow,
-                    queue.name,
-                    str(envelope.id),
-                    lambda tx: handler(tx, data, envelope),
-                )
-                log.info("event.handled" if applied else "event.duplicate_skipped")
 
-        self._add(queue, process)
+            async def effect(tx: Tx) -> None:
+                # Events the handler raises are caused by this one and share its correlation.
+                with self._context(queue, message), _event_context(envelope):
+                    await handler(tx, data, envelope)
+
+            return str(envelope.id), effect
+
+        async def process(message: RabbitMessage) -> None:
+            event_id, effect = effect_of(message)
+            applied = await apply_once(self._uow, queue.name, event_id, effect)
+            log.info("event.handled" if applied else "event.duplicate_skipped")
+
+        batches = _Batches(self, queue, effect_of, process)
+        self._add(queue, process, batches.add)
 
     def on_command(
         self,
@@ -126,21 +129,31 @@ class Subscriptions:
 
         self._add(queue, process)
 
-    def _add(self, queue: _Queue, process: Callable[[RabbitMessage], Awaitable[None]]) -> None:
+    def _add(
+        self,
+        queue: _Queue,
+        process: Process,
+        accept: Callable[[RabbitMessage], None] | None = None,
+    ) -> None:
+        """Consume `queue`: each message goes to `accept`, or by default to its own task."""
         self._queues.append(queue)
         handler_queue = queue.handler_queue(self._settings)
 
         async def receive(message: RabbitMessage) -> None:
-            self._spawn(self._handle(queue, message, process))
+            if accept is not None:
+                accept(message)
+            else:
+                self._spawn(self._handle(queue, message, process))
 
         self._broker.subscriber(
             handler_queue,
             queue.exchange,
             ack_policy=AckPolicy.MANUAL,
             no_reply=True,
-            # The chassis parses bodies itself. Left to FastStream, a body that is not the JSON
-            # its content type claims fails before `receive` and is never acked or rejected.
-            decoder=_undecoded,
+            # The handler gets the message itself and the chassis parses the body: left to
+            # FastStream, a body that is not the JSON its content type claims fails before
+            # `receive` and is never acked or rejected.
+            decoder=_the_message,
         )(receive)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -148,21 +161,22 @@ class Subscriptions:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _handle(
-        self,
-        queue: _Queue,
-        message: RabbitMessage,
-        process: Callable[[RabbitMessage], Awaitable[None]],
-    ) -> None:
+    @staticmethod
+    def _context(queue: _Queue, message: RabbitMessage) -> AbstractContextManager[None]:
+        """Log context of one message: its request and correlation ids, queue and attempt."""
         headers = message.headers or {}
-        attempt = int(headers.get(ATTEMPT_HEADER, 1))
-        with bound_ids(
+        return bound_ids(
             headers.get(REQUEST_ID_HEADER),
             headers.get(CORRELATION_ID_HEADER) or message.correlation_id,
             queue=queue.name,
             message_id=message.message_id,
-            attempt=attempt,
-        ):
+            attempt=_attempt(message),
+        )
+
+    async def _handle(self, queue: _Queue, message: RabbitMessage, process: Process) -> None:
+        """Process one message: ack, retry later, or dead-letter it."""
+        attempt = _attempt(message)
+        with self._context(queue, message):
             try:
                 await process(message)
             except PoisonMessage as exc:
@@ -250,8 +264,83 @@ class Subscriptions:
 M = TypeVar("M", bound=BaseModel)
 
 
-async def _undecoded(message: StreamMessage[Any]) -> bytes:
-    return message.body
+class _Batches:
+    """Applies the events waiting in one queue together, one transaction per batch.
+
+    While a batch commits, the next deliveries wait here and form the next batch, so a busy
+    queue gets large batches and a quiet one single events with no added delay. A batch that
+    fails is taken apart and each event goes the single way, with its own retries.
+    """
+
+    WORKERS = 2
+
+    def __init__(
+        self,
+        subscriptions: Subscriptions,
+        queue: _Queue,
+        effect_of: Callable[[RabbitMessage], tuple[str, Effect]],
+        process: Process,
+    ) -> None:
+        self._subs = subscriptions
+        self._queue = queue
+        self._effect_of = effect_of
+        self._process = process
+        self._max = max(1, subscriptions._settings.prefetch_count // self.WORKERS)
+        self._waiting: list[RabbitMessage] = []
+        self._workers = 0
+
+    def add(self, message: RabbitMessage) -> None:
+        self._waiting.append(message)
+        if self._workers < self.WORKERS:
+            self._workers += 1
+            self._subs._spawn(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            while self._waiting:
+                batch = self._waiting[: self._max]
+                del self._waiting[: self._max]
+                await self._apply(batch)
+        finally:
+            self._workers -= 1
+
+    async def _apply(self, batch: list[RabbitMessage]) -> None:
+        subs, queue = self._subs, self._queue
+        if len(batch) == 1:
+            await subs._handle(queue, batch[0], self._process)
+            return
+        parsed: list[tuple[RabbitMessage, tuple[str, Effect]]] = []
+        for message in batch:
+            try:
+                parsed.append((message, self._effect_of(message)))
+            except PoisonMessage as exc:
+                with subs._context(queue, message):
+                    await subs._dead_letter(queue, message, str(exc))
+        try:
+            applied = await apply_each_once(subs._uow, queue.name, [e for _, e in parsed])
+        except Exception as exc:
+            log.warning("events.batch_failed", queue=queue.name, error=repr(exc))
+            for message, _ in parsed:
+                await subs._handle(queue, message, self._process)
+            return
+        for (message, _), fresh in zip(parsed, applied, strict=True):
+            with subs._context(queue, message):
+                log.info("event.handled" if fresh else "event.duplicate_skipped")
+            await message.ack()
+
+
+def _attempt(message: RabbitMessage) -> int:
+    return int((message.headers or {}).get(ATTEMPT_HEADER, 1))
+
+
+def _event_context(envelope: Envelope) -> AbstractContextManager[None]:
+    return structlog.contextvars.bound_contextvars(
+        causation_id=str(envelope.id), event_type=envelope.type, tenant_id=envelope.tenant_id
+    )
+
+
+async def _the_message(message: StreamMessage[Any]) -> StreamMessage[Any]:
+    return message
 
 
 def _parse(model: type[M], body: bytes) -> M:

@@ -8,9 +8,25 @@ from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class ProblemDetails(BaseModel):
+    """The body of every error answer; the OpenAPI documents describe errors with it."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldError] | None = None
 
 
 class Problem(Exception):
@@ -33,14 +49,16 @@ class Problem(Exception):
         self.headers = dict(headers or {})
 
     def body(self, instance: str | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {"type": "about:blank", "title": self.title, "status": self.status}
-        if self.detail:
-            body["detail"] = self.detail
-        if instance:
-            body["instance"] = instance
-        if self.errors:
-            body["errors"] = self.errors
-        return body
+        details = ProblemDetails.model_validate(
+            {
+                "title": self.title,
+                "status": self.status,
+                "detail": self.detail or None,
+                "instance": instance or None,
+                "errors": self.errors,
+            }
+        )
+        return details.model_dump(exclude_none=True)
 
     def response(self, instance: str | None = None) -> web.Response:
         return web.Response(

@@ -18,6 +18,7 @@ from chassis.inbox import INBOX, INBOX_INDEXES
 from chassis.logging import configure_logging, get_logger
 from chassis.messaging import Subscriptions
 from chassis.mongo import Mongo
+from chassis.openapi import OPENAPI_KEY, OPENAPI_ROUTE, Route, openapi_document
 from chassis.outbox import OUTBOX, OUTBOX_INDEXES, OutboxRelay
 from chassis.settings import ServiceSettings
 from chassis.uow import UnitOfWork
@@ -101,10 +102,13 @@ class Chassis:
 
     def web_app(
         self,
-        routes: Sequence[web.RouteDef],
+        routes: Sequence[Route],
         errors: Mapping[type[Exception], int] | None = None,
     ) -> web.Application:
-        """The service's aiohttp app; `errors` maps its domain exceptions to HTTP statuses."""
+        """The service's aiohttp app; `errors` maps its domain exceptions to HTTP statuses.
+
+        Adds `GET /health` and `GET /openapi.json`, the document of every route it serves.
+        """
         app = web.Application(
             middlewares=[
                 context_middleware,
@@ -113,15 +117,12 @@ class Chassis:
                 domain_errors(errors or {}),
             ]
         )
-        app.add_routes(routes)
-        app.add_routes(
-            [
-                health_route(
-                    self.settings.service_name,
-                    {"mongo": self.mongo.ping, "broker": self._broker_ping},
-                )
-            ]
+        health = health_route(
+            self.settings.service_name, {"mongo": self.mongo.ping, "broker": self._broker_ping}
         )
+        served = [*routes, health, OPENAPI_ROUTE]
+        app.add_routes([route.definition() for route in served])
+        app[OPENAPI_KEY] = openapi_document(self.settings.service_name, served)
 
         async def lifecycle(_: web.Application) -> AsyncIterator[None]:
             await self.start()

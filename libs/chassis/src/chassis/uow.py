@@ -44,14 +44,17 @@ class UnitOfWork:
         self._relay = relay
 
     async def run(self, work: Callable[[Tx], Awaitable[T]]) -> T:
+        raised: list[Envelope] = []
+
         async def in_transaction(session: Session) -> T:
             # A fresh Tx per attempt: PyMongo may re-run the callback after a write conflict.
             tx = Tx(session)
             result = await work(tx)
             await add_to_outbox(self.mongo, session, tx.events, current_ids()[0])
+            raised[:] = tx.events
             return result
 
         result = await self.mongo.transaction(in_transaction)
-        if self._relay:
+        if self._relay and raised:
             self._relay.notify()
         return result

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from contracts.commands import Command
 from contracts.envelope import DomainEvent
 
 
@@ -62,28 +63,8 @@ class CarReleased(DomainEvent):
     booking_id: str
 
 
-# Commands travel on their own queues (default exchange, routing key = queue name) with a
-# reply-to queue; they are not domain events and are never stored in an outbox.
 RESERVE_CAR_QUEUE = "cars.reserve"
 RELEASE_CAR_QUEUE = "cars.release"
-
-
-class Command(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ReserveCar(Command):
-    tenant_id: str
-    car_id: str
-    booking_id: str
-    from_utc: AwareDatetime
-    to_utc: AwareDatetime
-
-
-class ReleaseCar(Command):
-    tenant_id: str
-    car_id: str
-    booking_id: str
 
 
 class ReservationOutcome(StrEnum):
@@ -99,3 +80,23 @@ class ReservationReply(BaseModel):
 
     outcome: ReservationOutcome
     detail: str | None = None
+
+
+class ReserveCar(Command):
+    queue: ClassVar[str] = RESERVE_CAR_QUEUE
+    reply: ClassVar[type[BaseModel]] = ReservationReply
+
+    tenant_id: str
+    car_id: str
+    booking_id: str
+    from_utc: AwareDatetime
+    to_utc: AwareDatetime
+
+
+class ReleaseCar(Command):
+    queue: ClassVar[str] = RELEASE_CAR_QUEUE
+    reply: ClassVar[type[BaseModel]] = ReservationReply
+
+    tenant_id: str
+    car_id: str
+    booking_id: str

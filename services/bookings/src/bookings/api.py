@@ -12,6 +12,7 @@ from bookings.domain import Booking, Status
 from bookings.service import BookingService
 from chassis.auth import require_tenant
 from chassis.http import Page, json_response, read_json, read_query
+from chassis.openapi import Route
 
 
 class MakeBooking(BaseModel):
@@ -65,7 +66,7 @@ class BookingOut(BaseModel):
         )
 
 
-def routes(bookings: BookingService) -> list[web.RouteDef]:
+def routes(bookings: BookingService) -> list[Route]:
     async def book(request: web.Request) -> web.Response:
         caller, tenant = require_tenant(request)
         body = await read_json(request, MakeBooking)
@@ -92,7 +93,31 @@ def routes(bookings: BookingService) -> list[web.RouteDef]:
         return json_response([BookingOut.of(b, cars.get(b.car_id)) for b in found])
 
     return [
-        web.post("/bookings", book),
-        web.delete("/bookings/{booking_id}", cancel),
-        web.get("/bookings", in_frame),
+        Route(
+            "POST",
+            "/bookings",
+            book,
+            "Book a car for 15 minutes to 8 hours; 409 when it is not free, 422 for an unknown car",
+            body=MakeBooking,
+            response=BookingOut,
+            status=201,
+            errors=(403, 409, 503),
+        ),
+        Route(
+            "DELETE",
+            "/bookings/{booking_id}",
+            cancel,
+            "Cancel a booking before it starts (its booker or `operations`); frees the car",
+            status=204,
+            errors=(403, 404, 409),
+        ),
+        Route(
+            "GET",
+            "/bookings",
+            in_frame,
+            "The tenant's bookings overlapping the time frame",
+            query=FrameQuery,
+            response=list[BookingOut],
+            errors=(403,),
+        ),
     ]

@@ -11,6 +11,7 @@ from cars.domain import Car, Cause, TimeFrame, UnavailabilitySlot
 from cars.service import CarService
 from chassis.auth import require_tenant
 from chassis.http import Handler, Page, json_response, read_json, read_query
+from chassis.openapi import Route
 
 
 class RegisterCar(BaseModel):
@@ -86,7 +87,7 @@ class SlotOut(BaseModel):
         )
 
 
-def routes(cars: CarService) -> list[web.RouteDef]:
+def routes(cars: CarService) -> list[Route]:
     async def register(request: web.Request) -> web.Response:
         caller, tenant = require_tenant(request)
         body = await read_json(request, RegisterCar)
@@ -135,12 +136,75 @@ def routes(cars: CarService) -> list[web.RouteDef]:
         return json_response([SlotOut.of(s) for s in slots])
 
     return [
-        web.post("/cars", register),
-        web.get("/cars", list_cars),
-        web.get("/cars/available", available),
-        web.get("/cars/{car_id}", inspect),
-        web.delete("/cars/{car_id}", delete),
-        web.put("/cars/{car_id}/maintain", unavailable(Cause.MAINTENANCE)),
-        web.put("/cars/{car_id}/offline", unavailable(Cause.OFFLINE)),
-        web.get("/cars/{car_id}/unavailabilities", unavailabilities),
+        Route(
+            "POST",
+            "/cars",
+            register,
+            "Register a car; its number plate is unique in its jurisdiction",
+            body=RegisterCar,
+            response=CarOut,
+            status=201,
+            errors=(403, 409),
+        ),
+        Route(
+            "GET",
+            "/cars",
+            list_cars,
+            "The tenant's cars",
+            query=Page,
+            response=list[CarOut],
+            errors=(403,),
+        ),
+        Route(
+            "GET",
+            "/cars/available",
+            available,
+            "Cars with no unavailability overlapping the time frame",
+            query=AvailableQuery,
+            response=list[CarOut],
+            errors=(403,),
+        ),
+        Route(
+            "GET",
+            "/cars/{car_id}",
+            inspect,
+            "One car",
+            response=CarOut,
+            errors=(403, 404),
+        ),
+        Route(
+            "DELETE",
+            "/cars/{car_id}",
+            delete,
+            "Delete a car that has no reservations still to end",
+            status=204,
+            errors=(403, 404, 409),
+        ),
+        Route(
+            "PUT",
+            "/cars/{car_id}/maintain",
+            unavailable(Cause.MAINTENANCE),
+            "Schedule maintenance; the frame must not overlap another slot",
+            body=Frame,
+            response=SlotOut,
+            errors=(403, 404, 409),
+        ),
+        Route(
+            "PUT",
+            "/cars/{car_id}/offline",
+            unavailable(Cause.OFFLINE),
+            "Take the car offline; the frame must not overlap another slot",
+            body=Frame,
+            response=SlotOut,
+            errors=(403, 404, 409),
+        ),
+        Route(
+            "GET",
+            "/cars/{car_id}/unavailabilities",
+            unavailabilities,
+            "The car's unavailability slots and their causes",
+            query=Page,
+            response=list[SlotOut],
+            errors=(403, 404),
+        ),
     ]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import aiohttp
-from aiohttp import web
 
 from chassis.health import Check, health_route
+from chassis.openapi import Route
 
 
 class UpstreamUnhealthy(Exception):
@@ -37,7 +37,7 @@ def upstreams_health_route(
     session: aiohttp.ClientSession,
     upstreams: Mapping[str, str],
     timeout: float,
-) -> web.RouteDef:
+) -> Route:
     checks = {
         name: _upstream_check(session, f"{base}/health", timeout)
         for name, base in upstreams.items()

@@ -8,6 +8,7 @@ from aiohttp import web
 from chassis.auth import auth_middleware
 from chassis.http import context_middleware, problem_middleware
 from chassis.logging import configure_logging
+from gateway.apidocs import ApiDocs
 from gateway.auth import CachingVerifier
 from gateway.health import upstreams_health_route
 from gateway.proxy import Proxy
@@ -51,14 +52,24 @@ async def create_app(settings: GatewaySettings) -> web.Application:
             settings.rate_limit_max_callers,
         )
         middlewares.append(rate_limit_middleware(limiter))
-    proxy = Proxy(RouteTable(ROUTES), settings.upstreams, session, settings.max_body_bytes)
+    routes = RouteTable(ROUTES)
+    proxy = Proxy(routes, settings.upstreams, session, settings.max_body_bytes)
+    health = upstreams_health_route(
+        settings.service_name, session, settings.upstreams, settings.health_timeout
+    )
+    docs = ApiDocs(
+        [health],
+        routes,
+        settings.upstreams,
+        session,
+        timeout=settings.docs_timeout,
+        cache_seconds=settings.docs_cache_seconds,
+    )
     # Request bodies are forwarded still encoded, like responses.
     app = web.Application(middlewares=middlewares, handler_args={"auto_decompress": False})
     app.add_routes(
         [
-            upstreams_health_route(
-                settings.service_name, session, settings.upstreams, settings.health_timeout
-            ),
+            *(route.definition() for route in [health, *docs.routes]),
             web.route("*", "/{path:.*}", proxy.handle),
         ]
     )

@@ -22,6 +22,9 @@ class GatewaySettings(WebSettings):
     upstream_max_connections: int = Field(default=512, ge=1)
     # Each upstream's /health; the chassis gives up on any check after CHECK_TIMEOUT.
     health_timeout: float = Field(default=1.0, gt=0, le=CHECK_TIMEOUT)
+    # Each upstream's /openapi.json, for the merged document, kept this long.
+    docs_timeout: float = Field(default=1.0, gt=0)
+    docs_cache_seconds: float = Field(default=10.0, ge=0)
 
     # Tokens verified at the edge are remembered this long (at most until they expire).
     verified_token_ttl: float = Field(default=60.0, gt=0)

@@ -1,0 +1,177 @@
+"""Latency and throughput of `POST /bookings` through the gateway, at concurrency 1 and 16.
+
+A booking crosses the gateway, the bookings service, a reserve command to the cars service
+over RabbitMQ (request/reply) and two MongoDB transactions. Every request books its own car
+and time slot, so each one succeeds with 201.
+
+Baseline in the same run: `POST /cars` (register a car: one service, one transaction)
+through the gateway at the same concurrency; those registrations are the cars then booked.
+No target is set for bookings; the ratio shows what the reserve round trip costs.
+
+    uv run python bench/booking_latency.py [--requests-c1 150] [--requests-c16 600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as `python bench/booking_latency.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import aiohttp
+
+from bench.common import (
+    BenchEnv,
+    Request,
+    Stats,
+    banner,
+    bench_env,
+    client_session,
+    command,
+    cpu_snapshot,
+    drive,
+    report_errors,
+    running_system,
+    settle,
+    system_pids,
+    table,
+)
+from devstack.system import System
+
+WARMUP = 48
+SLOT = timedelta(hours=1)
+SLOT_STRIDE = timedelta(hours=2)  # slots on one car never touch
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--requests-c1", type=int, default=150, help="requests at concurrency 1")
+    p.add_argument("--requests-c16", type=int, default=600, help="requests at concurrency 16")
+    p.add_argument("--log-level", default="INFO", help="of the service processes")
+    return p
+
+
+def register_request(gateway: str, headers: dict[str, str], plate: str, cars: list[str]) -> Request:
+    async def request(session: aiohttp.ClientSession, index: int) -> tuple[int, bytes]:
+        body = {
+            "make": "Toyota",
+            "model": "Corolla",
+            "year": 2022,
+            "jurisdiction": "NZ",
+            "number_plate": f"{plate}-{index:06d}",
+        }
+        async with session.post(f"{gateway}/cars", json=body, headers=headers) as response:
+            raw = await response.read()
+            if response.status == 201:
+                cars.append(json.loads(raw)["id"])
+            return response.status, raw
+
+    return request
+
+
+def booking_request(gateway: str, headers: dict[str, str], cars: list[str]) -> Request:
+    """Request i books car i mod len(cars) in slot i div len(cars): never the same twice."""
+    base = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
+
+    async def request(session: aiohttp.ClientSession, index: int) -> tuple[int, bytes]:
+        car, slot = cars[index % len(cars)], index // len(cars)
+        start = base + slot * SLOT_STRIDE
+        body = {
+            "car_id": car,
+            "start_utc": start.isoformat(),
+            "end_utc": (start + SLOT).isoformat(),
+        }
+        async with session.post(f"{gateway}/bookings", json=body, headers=headers) as response:
+            return response.status, await response.read()
+
+    return request
+
+
+Measured = tuple[Stats, dict[str, float]]  # and the CPU seconds each process used
+
+
+async def run(env: BenchEnv, system: System, args: argparse.Namespace) -> list[Measured]:
+    headers = env.bearer()
+    pids = system_pids(system, ["gateway", "bookings", "cars"])
+    gateway = system.gateway_url
+    cars: list[str] = []
+    register = register_request(gateway, headers, env.run_id[:6].upper(), cars)
+    book = booking_request(gateway, headers, cars)
+    plan = [(1, args.requests_c1), (16, args.requests_c16)]
+    results: list[Measured] = []
+    async with client_session(16) as session:
+
+        async def series(request: Request, label: str) -> None:
+            # Warm-up: connections, JWKS, caches, the reserve reply queue (not measured).
+            await drive(
+                session, request, total=WARMUP, concurrency=16, label="warm-up", expect=[201]
+            )
+            index = WARMUP
+            for concurrency, total in plan:
+                await settle(env, ["cars", "bookings"])
+                before = cpu_snapshot(pids)
+                stats = await drive(
+                    session,
+                    request,
+                    total=total,
+                    concurrency=concurrency,
+                    label=label,
+                    expect=[201],
+                    first_index=index,
+                )
+                after = cpu_snapshot(pids)
+                results.append((stats, {p: after[p] - before[p] for p in pids}))
+                index += total
+
+        await series(register, "POST /cars")  # the cars that the bookings then take
+        await series(book, "POST /bookings")
+    return results
+
+
+def report(measured: list[Measured]) -> None:
+    results = [stats for stats, _ in measured]
+    rows: list[list[object]] = [
+        [s.label, s.concurrency, s.requests, s.rps, s.ms(0.5), s.ms(0.95), s.ms(0.99), s.errors]
+        for s in results
+    ]
+    headers = ["request", "concurrency", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms"]
+    print(table([*headers, "errors"], rows))
+    report_errors(results)
+    processes = list(measured[0][1])
+    cpu_rows: list[list[object]] = []
+    for stats, cpu in measured:
+        per_request = [cpu[p] / stats.requests * 1000 for p in processes]
+        cpu_rows.append([stats.label, stats.concurrency, *per_request, sum(per_request)])
+    print("CPU milliseconds per request, by process (RabbitMQ not counted):")
+    print(table(["request", "concurrency", *processes, "total"], cpu_rows))
+    registers = {s.concurrency: s for s in results if s.label == "POST /cars"}
+    for s in (s for s in results if s.label == "POST /bookings"):
+        base = registers[s.concurrency]
+        print(
+            f"concurrency {s.concurrency}: bookings reach {s.rps / base.rps:.1%} of the "
+            f"registration throughput; p50 {s.ms(0.5) / base.ms(0.5):.2f}x, "
+            f"p99 {s.ms(0.99) / base.ms(0.99):.2f}x the registration latency"
+        )
+    print("Target: none set for bookings (reference figures); the baseline is POST /cars.")
+
+
+def measure(env: BenchEnv, system: System, args: argparse.Namespace, cmd: str) -> None:
+    banner("Booking latency: POST /bookings through the gateway", cmd)
+    report(asyncio.run(run(env, system, args)))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    given = list(sys.argv[1:] if argv is None else argv)
+    args = parser().parse_args(given)
+    with bench_env() as env, running_system(env, args.log_level) as system:
+        measure(env, system, args, command("booking_latency.py", given))
+
+
+if __name__ == "__main__":
+    main()

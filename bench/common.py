@@ -1,0 +1,359 @@
+"""What every benchmark shares: throwaway infrastructure, a light load generator, tables.
+
+Each run gets its own RabbitMQ vhost, its own MongoDB database prefix and a fresh signing
+key whose JWKS is a file; all of it is removed when the run ends, whatever happened.
+
+The machine has two cores, and the load generator shares them with the processes it
+measures: it is one asyncio process with a pooled aiohttp client and a fixed concurrency.
+Figures are only ever compared with a baseline measured in the same run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from pymongo import AsyncMongoClient, MongoClient
+
+from chassis.inbox import INBOX
+from chassis.outbox import OUTBOX, PENDING
+from devstack import infra, paths
+from devstack.services import SERVICES
+from devstack.system import StackSettings, System, free_ports
+from testkit.tokens import DevSigningKey
+
+BENCH_DIR = Path(__file__).resolve().parent
+LOCALHOST = "127.0.0.1"
+
+# --- infrastructure -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BenchEnv:
+    """One run's throwaway vhost, database prefix, scratch directory and signing key."""
+
+    mongo_url: str
+    amqp_url: str
+    vhost: str
+    run_id: str
+    workdir: Path
+    key: DevSigningKey
+    jwks_url: str
+
+    @property
+    def db_prefix(self) -> str:
+        return f"bench{self.run_id}_"
+
+    def db_name(self, service: str) -> str:
+        return f"{self.db_prefix}{service}"
+
+    def bearer(self, user_id: str = "bench-user") -> dict[str, str]:
+        token = self.key.mint(tenant_id=f"tenant-{self.run_id}", user_id=user_id)
+        return {"Authorization": f"Bearer {token}"}
+
+
+@contextmanager
+def bench_env() -> Iterator[BenchEnv]:
+    """MongoDB and RabbitMQ (started if absent), a fresh vhost and DB prefix; cleaned up after."""
+    started = infra.ensure_infra()
+    run_id = uuid.uuid4().hex[:8]
+    vhost = f"bench-{run_id}"
+    workdir = Path(tempfile.mkdtemp(prefix=f"bench-{run_id}-"))
+    try:
+        amqp_url = infra.create_vhost(vhost)
+        key = DevSigningKey.generate()
+        jwks = key.write_jwks(workdir / "jwks.json")
+        yield BenchEnv(started.mongo_url, amqp_url, vhost, run_id, workdir, key, jwks.as_uri())
+    finally:
+        infra.delete_vhost(vhost)
+        drop_databases(started.mongo_url, f"bench{run_id}_")
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def drop_databases(mongo_url: str, prefix: str) -> None:
+    client: MongoClient[dict[str, object]] = MongoClient(mongo_url)
+    with client:
+        for name in client.list_database_names():
+            if name.startswith(prefix):
+                client.drop_database(name)
+
+
+# The gateway's default rate limit (100/s per caller) would answer 429 to a benchmark.
+SYSTEM_ENV = {"RATE_LIMIT_PER_SECOND": "0"}
+
+
+@contextmanager
+def running_system(env: BenchEnv, log_level: str = "INFO") -> Iterator[System]:
+    """Every service as its own process (devstack), on free ports, in this run's vhost."""
+    settings = StackSettings(
+        mongo_url=env.mongo_url,
+        amqp_url=env.amqp_url,
+        jwks_url=env.jwks_url,
+        log_dir=env.workdir / "logs",
+        ports=free_ports(s.name for s in SERVICES),
+        db_prefix=env.db_prefix,
+        log_level=log_level,
+        env=SYSTEM_ENV,
+        python=sys.executable,
+    )
+    system = System(settings)
+    system.start(timeout=60)
+    try:
+        yield system
+    finally:
+        system.stop()
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    pid: int
+
+
+@contextmanager
+def hello_server(env: BenchEnv) -> Iterator[Server]:
+    """bench/hello_server.py as its own process on a free port."""
+    port = free_ports(["hello"])["hello"]
+    log = env.workdir / "hello.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, str(BENCH_DIR / "hello_server.py"), str(port)],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 20
+        while not _accepts(port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"hello server did not start:\n{log.read_text()[-2000:]}")
+            time.sleep(0.05)
+        yield Server(f"http://{LOCALHOST}:{port}", process.pid)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((LOCALHOST, port)) == 0
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system) used so far by process `pid`, or by this process."""
+    if pid is None:
+        return time.process_time()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # Fields 14 and 15 of stat(5), counted after the ")" that ends the command name.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot(pids: Mapping[str, int | None]) -> dict[str, float]:
+    """CPU seconds used so far by each named process (None: this process)."""
+    return {name: cpu_seconds(pid) for name, pid in pids.items()}
+
+
+def system_pids(system: System, names: Sequence[str]) -> dict[str, int | None]:
+    """This process (the load generator), the named services, and mongod when known."""
+    pids: dict[str, int | None] = {"load generator": None}
+    pids.update({name: system.pid(name) for name in names})
+    if (mongod := mongod_pid()) is not None:
+        pids["mongod"] = mongod
+    return pids
+
+
+def mongod_pid() -> int | None:
+    """The local mongod's pid when devstack started it (its pidfile), else None."""
+    try:
+        pid = int((paths.data_dir() / "mongod.pid").read_text().strip())
+        cpu_seconds(pid)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+async def settle(env: BenchEnv, services: Sequence[str], timeout: float = 30.0) -> None:
+    """Wait until the services' background work is done: nothing pending in any outbox and
+    no inbox still growing, so one measurement does not pay for the previous one's events."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(env.mongo_url)
+    try:
+        previous: list[int] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pending, received = [], []
+            for service in services:
+                db = client[env.db_name(service)]
+                pending.append(await db[OUTBOX].count_documents({"status": PENDING}))
+                received.append(await db[INBOX].count_documents({}))
+            if not any(pending) and received == previous:
+                return
+            previous = received
+            await asyncio.sleep(0.3)
+        print(f"! the services were still busy after {timeout:.0f}s; measuring anyway")
+    finally:
+        await client.close()
+
+
+# --- load generation ----------------------------------------------------------------------------
+
+# One request: given the session and the request's index, answer (status, body).
+Request = Callable[[aiohttp.ClientSession, int], Awaitable[tuple[int, bytes]]]
+
+
+@dataclass(frozen=True)
+class Stats:
+    label: str
+    concurrency: int
+    requests: int
+    errors: int
+    elapsed: float  # seconds, first request sent to last answer read
+    latencies: tuple[float, ...]  # seconds, sorted
+    first_error: str | None = None
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.elapsed if self.elapsed > 0 else 0.0
+
+    def ms(self, q: float) -> float:
+        """The q-quantile of latency in milliseconds (nearest rank)."""
+        if not self.latencies:
+            return float("nan")
+        rank = max(0, min(len(self.latencies) - 1, round(q * len(self.latencies)) - 1))
+        return self.latencies[rank] * 1000
+
+
+def client_session(concurrency: int) -> aiohttp.ClientSession:
+    """A pooled keep-alive client with exactly `concurrency` connections."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency),
+        timeout=aiohttp.ClientTimeout(total=60),
+    )
+
+
+async def drive(
+    session: aiohttp.ClientSession,
+    request: Request,
+    *,
+    total: int,
+    concurrency: int,
+    label: str,
+    expect: Sequence[int] = (200,),
+    first_index: int = 0,
+) -> Stats:
+    """Send `total` requests, `concurrency` at a time (closed loop), and time each one."""
+    next_index = first_index
+    end = first_index + total
+    latencies: list[float] = []
+    errors = 0
+    first_error: str | None = None
+
+    async def worker() -> None:
+        nonlocal next_index, errors, first_error
+        while next_index < end:
+            index = next_index
+            next_index += 1
+            started = time.perf_counter()
+            try:
+                status, body = await request(session, index)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                status, body = -1, repr(exc).encode()
+            latencies.append(time.perf_counter() - started)
+            if status not in expect:
+                errors += 1
+                if first_error is None:
+                    first_error = f"{status}: {body[:300].decode(errors='replace')}"
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, total)))))
+    elapsed = time.perf_counter() - started
+    return Stats(label, concurrency, total, errors, elapsed, tuple(sorted(latencies)), first_error)
+
+
+def get(url: str, headers: Mapping[str, str] | None = None) -> Request:
+    async def request(session: aiohttp.ClientSession, _: int) -> tuple[int, bytes]:
+        async with session.get(url, headers=headers) as response:
+            return response.status, await response.read()
+
+    return request
+
+
+def median_by_rps(runs: Sequence[Stats]) -> Stats:
+    """The run with the median throughput (the lower middle one for an even count)."""
+    ordered = sorted(runs, key=lambda s: s.rps)
+    return ordered[(len(ordered) - 1) // 2]
+
+
+# --- reporting ----------------------------------------------------------------------------------
+
+
+def command(script: str, argv: Sequence[str]) -> str:
+    return "uv run python " + shlex.join([f"bench/{script}", *argv])
+
+
+def banner(title: str, cmd: str) -> None:
+    print()
+    print(f"=== {title} ===")
+    print(f"$ {cmd}")
+    print(
+        f"# {platform.python_implementation()} {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}"
+    )
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A plain-text table; numbers are right-aligned."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    numeric = [all(isinstance(row[i], int | float) for row in rows) for i in range(len(headers))]
+
+    def line(values: Sequence[str]) -> str:
+        parts = [
+            v.rjust(w) if num else v.ljust(w)
+            for v, w, num in zip(values, widths, numeric, strict=True)
+        ]
+        return "| " + " | ".join(parts) + " |"
+
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(list(headers)), rule, *(line(r) for r in cells)])
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def verdict(what: str, ratio: float, target: float) -> str:
+    outcome = "MET" if ratio >= target else "MISSED"
+    return f"Target: {what} >= {target:.0%}: got {ratio:.1%} -> {outcome}"
+
+
+def report_errors(runs: Sequence[Stats]) -> None:
+    for stats in runs:
+        if stats.errors:
+            print(
+                f"! {stats.label} (concurrency {stats.concurrency}): {stats.errors} of "
+                f"{stats.requests} requests failed; first: {stats.first_error}"
+            )

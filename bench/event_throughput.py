@@ -1,0 +1,425 @@
+"""Events per second from a producer's outbox into a consumer's inbox, against raw aio-pika.
+
+Chassis pipeline: N events are written into a producer's outbox (through its UnitOfWork, in
+large transactions) while its relay is stopped, so writing them is not timed. A consumer
+Chassis subscribes (`Subscriptions.on_event`, the real inbox, a trivial idempotent upsert as
+its effect). The clock starts when the relay starts and stops when all N are in the inbox.
+
+Baseline, same run, same vhost, same body size: raw aio-pika publishes N persistent messages
+with publisher confirms to a durable queue, from one connection, while a consumer on another
+connection (prefetch as the chassis) acks them; timed from the first publish to the last ack.
+Publishing runs with a bounded number in flight (the relay's batch size: the baseline) and
+one at a time (for reference).
+
+Diagnostics, to show where the time goes: the relay alone (the consumer's queue bound but not
+consumed), the consumer alone (its queue filled beforehand), and raw aio-pika whose consumer
+runs the same MongoDB transaction per message as the inbox (insert the id, apply the upsert)
+without the chassis around it.
+
+Target: the chassis pipeline reaches at least 50% of the raw events per second.
+
+    uv run python bench/event_throughput.py [--events 2000] [--prefetch 32] [--batch-size 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+if __package__ in (None, ""):  # run as `python bench/event_throughput.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage
+from pamqp.commands import Basic
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from bench.common import BenchEnv, banner, bench_env, command, table, verdict
+from chassis.inbox import INBOX
+from chassis.outbox import OUTBOX, SENT
+from chassis.service import Chassis
+from chassis.settings import ServiceSettings
+from chassis.uow import Tx
+from contracts import DomainEvent, Envelope
+
+TARGET = 0.50
+PER_TRANSACTION = 500  # events written per outbox transaction while pre-filling
+WAIT_LIMIT = 180.0  # seconds; a stage that takes longer has failed
+POLL = 0.05
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--events", type=int, default=2000)
+    p.add_argument("--prefetch", type=int, default=None, help="default: the chassis setting")
+    p.add_argument("--batch-size", type=int, default=None, help="default: the chassis setting")
+    p.add_argument(
+        "--no-diagnostics", action="store_true", help="skip the relay/consumer breakdown"
+    )
+    return p
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    in_flight: str
+    events: int
+    first_done: float  # seconds until publishing finished (relay: all marked sent)
+    all_done: float  # seconds until the last event was consumed
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.all_done
+
+
+def tick(name: str) -> type[DomainEvent]:
+    """An event type of its own per stage, so no stage's messages reach another's queue."""
+
+    class Tick(DomainEvent):
+        event_type: ClassVar[str] = f"bench.{name}"
+
+        n: int
+
+    return Tick
+
+
+def settings(env: BenchEnv, name: str, args: argparse.Namespace) -> ServiceSettings:
+    overrides: dict[str, Any] = {}
+    if args.prefetch is not None:
+        overrides["prefetch_count"] = args.prefetch
+    if args.batch_size is not None:
+        overrides["outbox_batch_size"] = args.batch_size
+    return ServiceSettings(
+        service_name=name,
+        mongo_url=env.mongo_url,
+        mongo_db=env.db_name(name),
+        amqp_url=env.amqp_url,
+        jwks_url=env.jwks_url,
+        log_level="WARNING",
+        **overrides,
+    )
+
+
+def consumer(
+    env: BenchEnv, name: str, event: type[DomainEvent], args: argparse.Namespace
+) -> Chassis:
+    chassis = Chassis(settings(env, name, args))
+    effects = chassis.mongo.collection("ticks")
+
+    async def apply(tx: Tx, _: DomainEvent, envelope: Envelope) -> None:
+        await effects.update_one(
+            {"_id": str(envelope.id)},
+            {"$set": {"n": envelope.data["n"]}},
+            upsert=True,
+            session=tx.session,
+        )
+
+    chassis.subscriptions.on_event("sink", event, apply)
+    return chassis
+
+
+async def running(stack: AsyncExitStack, chassis: Chassis) -> Chassis:
+    """Start `chassis` and have `stack` stop it."""
+    await chassis.start()
+    stack.push_async_callback(chassis.stop)
+    return chassis
+
+
+async def idle_producer(
+    stack: AsyncExitStack, env: BenchEnv, name: str, args: argparse.Namespace
+) -> Chassis:
+    """A started producer whose relay is stopped (its outbox fills but nothing is sent)."""
+    producer = await running(stack, Chassis(settings(env, name, args)))
+    await producer.relay.stop()
+    return producer
+
+
+async def prefill(producer: Chassis, event: type[DomainEvent], n: int) -> None:
+    for first in range(0, n, PER_TRANSACTION):
+        numbers = range(first, min(n, first + PER_TRANSACTION))
+
+        async def write(tx: Tx, numbers: range = numbers) -> None:
+            for i in numbers:
+                tx.publish(event.model_validate({"n": i}), tenant_id="bench", actor_id="bench")
+
+        await producer.uow.run(write)
+
+
+async def wait_for(what: str, count: Callable[[], Awaitable[int]], n: int) -> float:
+    """Poll until `count()` reaches n; returns the perf_counter() at which it did."""
+    deadline = time.monotonic() + WAIT_LIMIT
+    while (seen := await count()) < n:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what}: only {seen} of {n} after {WAIT_LIMIT:.0f}s")
+        await asyncio.sleep(POLL)
+    return time.perf_counter()
+
+
+def sent_count(producer: Chassis) -> Callable[[], Awaitable[int]]:
+    async def count() -> int:
+        return await producer.mongo.collection(OUTBOX).count_documents({"status": SENT})
+
+    return count
+
+
+def inbox_count(chassis: Chassis) -> Callable[[], Awaitable[int]]:
+    async def count() -> int:
+        return await chassis.mongo.collection(INBOX).count_documents({})
+
+    return count
+
+
+# --- the chassis pipeline -----------------------------------------------------------------------
+
+
+async def chassis_pipeline(env: BenchEnv, args: argparse.Namespace) -> Stage:
+    n = args.events
+    event = tick("pipeline")
+    async with AsyncExitStack() as stack:
+        sink = await running(stack, consumer(env, "consumer_pipeline", event, args))
+        producer = await idle_producer(stack, env, "producer_pipeline", args)
+        await prefill(producer, event, n)
+        started = time.perf_counter()
+        producer.relay.start()
+        relayed = asyncio.create_task(wait_for("relay", sent_count(producer), n))
+        try:
+            all_done = await wait_for("inbox", inbox_count(sink), n) - started
+            relay_done = await relayed - started
+        finally:
+            relayed.cancel()
+    in_flight = (
+        f"batch {producer.settings.outbox_batch_size} / prefetch {sink.settings.prefetch_count}"
+    )
+    return Stage("chassis: outbox -> relay -> inbox", in_flight, n, relay_done, all_done)
+
+
+async def chassis_split(env: BenchEnv, args: argparse.Namespace) -> tuple[Stage, Stage]:
+    """The relay alone into a bound queue nobody consumes, then the consumer alone."""
+    n = args.events
+    event = tick("split")
+    # Start and stop the consumer once: its durable queue is declared and bound, and stays.
+    async with AsyncExitStack() as stack:
+        await running(stack, consumer(env, "consumer_split", event, args))
+    async with AsyncExitStack() as stack:
+        producer = await idle_producer(stack, env, "producer_split", args)
+        await prefill(producer, event, n)
+        started = time.perf_counter()
+        producer.relay.start()
+        relay = await wait_for("relay", sent_count(producer), n) - started
+    async with AsyncExitStack() as stack:
+        started = time.perf_counter()
+        sink = await running(stack, consumer(env, "consumer_split", event, args))
+        consume = await wait_for("inbox", inbox_count(sink), n) - started
+    return (
+        Stage(
+            "relay alone (queue not consumed)",
+            f"batch {producer.settings.outbox_batch_size}",
+            n,
+            relay,
+            relay,
+        ),
+        Stage(
+            "consumer alone (queue pre-filled)",
+            f"prefetch {sink.settings.prefetch_count}",
+            n,
+            consume,
+            consume,
+        ),
+    )
+
+
+# --- raw aio-pika -------------------------------------------------------------------------------
+
+
+Effect = Callable[[AbstractIncomingMessage], Awaitable[None]]
+
+
+async def raw_pipeline(
+    env: BenchEnv,
+    n: int,
+    in_flight: int,
+    prefetch: int,
+    body: bytes,
+    effect: Effect | None = None,
+    consume: bool = True,
+) -> tuple[float, float]:
+    """(seconds until every publish was confirmed, seconds until every message was acked).
+
+    Without `consume` the queue is left unconsumed and both figures are the publishing time.
+    """
+    queue_name = f"bench.raw.{uuid.uuid4().hex[:8]}"
+    publisher = await aio_pika.connect(env.amqp_url)
+    receiver = await aio_pika.connect(env.amqp_url)
+    try:
+        channel = await publisher.channel(publisher_confirms=True)
+        inbound = await receiver.channel()
+        await inbound.set_qos(prefetch_count=prefetch)
+        queue = await inbound.declare_queue(queue_name, durable=True)
+        received = 0
+        done = asyncio.Event()
+
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            nonlocal received
+            if effect is not None:
+                await effect(message)
+            await message.ack()
+            received += 1
+            if received >= n:
+                done.set()
+
+        consumer_tag = await queue.consume(on_message) if consume else None
+        window = asyncio.Semaphore(in_flight)
+
+        async def publish(i: int) -> None:
+            async with window:
+                confirmation = await channel.default_exchange.publish(
+                    aio_pika.Message(
+                        body,
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                        message_id=f"{queue_name}-{i}",
+                        content_type="application/json",
+                    ),
+                    routing_key=queue_name,
+                    timeout=10,
+                )
+                if not isinstance(confirmation, Basic.Ack):
+                    raise RuntimeError(f"not confirmed: {confirmation!r}")
+
+        started = time.perf_counter()
+        if in_flight == 1:
+            for i in range(n):
+                await publish(i)
+        else:
+            await asyncio.gather(*(publish(i) for i in range(n)))
+        published = time.perf_counter() - started
+        if consumer_tag is not None:
+            async with asyncio.timeout(WAIT_LIMIT):
+                await done.wait()
+            await queue.cancel(consumer_tag)
+        consumed = time.perf_counter() - started
+        await queue.delete(if_unused=False, if_empty=False)
+        return published, consumed
+    finally:
+        await publisher.close()
+        await receiver.close()
+
+
+def inbox_transaction(env: BenchEnv, client: AsyncMongoClient[dict[str, Any]]) -> Effect:
+    """What the inbox does per message, without the chassis: one transaction, two writes."""
+    db = client[env.db_name("raw_inbox")]
+
+    async def effect(message: AbstractIncomingMessage) -> None:
+        message_id = message.message_id or ""
+
+        async def work(session: AsyncClientSession) -> None:
+            await db["inbox"].insert_one(
+                {"_id": f"raw:{message_id}", "received_at": datetime.now(UTC)}, session=session
+            )
+            await db["ticks"].update_one(
+                {"_id": message_id}, {"$set": {"n": 1}}, upsert=True, session=session
+            )
+
+        async with client.start_session() as session:
+            await session.with_transaction(work)
+
+    return effect
+
+
+def sample_body() -> bytes:
+    event = tick("pipeline").model_validate({"n": 123456})
+    envelope = Envelope.wrap(event, tenant_id="bench", actor_id="bench", correlation_id="x" * 32)
+    return envelope.model_dump_json().encode()
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+
+async def run(env: BenchEnv, args: argparse.Namespace) -> tuple[list[Stage], list[Stage]]:
+    n = args.events
+    defaults = ServiceSettings(service_name="defaults")
+    prefetch = args.prefetch or defaults.prefetch_count
+    window = args.batch_size or defaults.outbox_batch_size
+    body = sample_body()
+    seq_pub, seq_all = await raw_pipeline(env, n, 1, prefetch, body)
+    con_pub, con_all = await raw_pipeline(env, n, window, prefetch, body)
+    main = [
+        Stage("raw aio-pika, sequential publish", f"1 / prefetch {prefetch}", n, seq_pub, seq_all),
+        Stage(
+            "raw aio-pika, concurrent publish [baseline]",
+            f"{window} / prefetch {prefetch}",
+            n,
+            con_pub,
+            con_all,
+        ),
+        await chassis_pipeline(env, args),
+    ]
+    diagnostics: list[Stage] = []
+    if not args.no_diagnostics:
+        relay, sink = await chassis_split(env, args)
+        pub, _ = await raw_pipeline(env, n, window, prefetch, body, consume=False)
+        diagnostics += [relay, Stage("raw aio-pika publish alone", f"{window}", n, pub, pub), sink]
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(env.mongo_url)
+        try:
+            pub, total = await raw_pipeline(
+                env, n, window, prefetch, body, inbox_transaction(env, client)
+            )
+        finally:
+            await client.close()
+        diagnostics.append(
+            Stage(
+                "raw aio-pika + inbox-like Mongo transaction",
+                f"{window} / prefetch {prefetch}",
+                n,
+                pub,
+                total,
+            )
+        )
+    return main, diagnostics
+
+
+def rows(stages: Sequence[Stage]) -> list[list[object]]:
+    return [[s.name, s.in_flight, s.events, s.first_done, s.all_done, s.rate] for s in stages]
+
+
+def report(main: list[Stage], diagnostics: list[Stage]) -> None:
+    headers = ["pipeline", "in flight", "events", "published s", "consumed s", "events/s"]
+    print(table(headers, rows(main)))
+    print("('published s' is for the chassis the moment the relay had marked all of them sent)")
+    raw, chassis = main[1], main[2]
+    ratio = chassis.rate / raw.rate
+    print(
+        f"chassis {chassis.rate:,.0f} events/s vs raw {raw.rate:,.0f} events/s "
+        f"(sequential raw: {main[0].rate:,.0f}/s): ratio {ratio:.1%}"
+    )
+    if diagnostics:
+        print()
+        print("Where the time goes (same run, same event count):")
+        print(table(headers, rows(diagnostics)))
+    print(verdict("chassis events/s / raw aio-pika events/s", ratio, TARGET))
+
+
+def measure(env: BenchEnv, args: argparse.Namespace, cmd: str) -> None:
+    banner("Event throughput: outbox -> RabbitMQ -> inbox", cmd)
+    main, diagnostics = asyncio.run(run(env, args))
+    report(main, diagnostics)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    given = list(sys.argv[1:] if argv is None else argv)
+    args = parser().parse_args(given)
+    with bench_env() as env:
+        measure(env, args, command("event_throughput.py", given))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""What the gateway costs: `GET /cars/{id}` through the gateway vs straight to the cars service.
+
+Every service runs as its own process (devstack). A bare aiohttp hello-world server, also its
+own process, shows the ceiling of one Python HTTP process on this machine. After a warm-up,
+each target gets the same number of requests at the same concurrency, in rounds whose order
+alternates; the round with the median throughput is reported per target.
+
+Target: the gateway keeps at least 60% of the direct throughput.
+
+    uv run python bench/gateway_overhead.py [--requests 1500] [--rounds 3] [--concurrency 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as `python bench/gateway_overhead.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import (
+    BenchEnv,
+    Server,
+    Stats,
+    banner,
+    bench_env,
+    client_session,
+    command,
+    cpu_snapshot,
+    drive,
+    get,
+    hello_server,
+    median_by_rps,
+    report_errors,
+    running_system,
+    system_pids,
+    table,
+    verdict,
+)
+from devstack.system import System
+
+TARGET = 0.60
+HELLO, DIRECT, GATEWAY = "hello (bare aiohttp)", "cars direct", "gateway -> cars"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--requests", type=int, default=1500, help="per target per round")
+    p.add_argument("--warmup", type=int, default=500, help="per target, not measured")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--concurrency", type=int, default=32)
+    p.add_argument("--log-level", default="INFO", help="of the service processes")
+    return p
+
+
+async def register_car(gateway: str, headers: dict[str, str]) -> str:
+    body = {
+        "make": "Toyota",
+        "model": "Corolla",
+        "year": 2022,
+        "jurisdiction": "NZ",
+        "number_plate": uuid.uuid4().hex[:8],
+    }
+    async with (
+        client_session(1) as session,
+        session.post(f"{gateway}/cars", json=body, headers=headers) as response,
+    ):
+        if response.status != 201:
+            raise RuntimeError(f"POST /cars answered {response.status}: {await response.text()}")
+        car_id: str = (await response.json())["id"]
+        return car_id
+
+
+@dataclass(frozen=True)
+class Round:
+    stats: Stats
+    cpu: dict[str, float]  # CPU seconds each process used during the round
+
+
+async def run(
+    env: BenchEnv, system: System, hello: Server, args: argparse.Namespace
+) -> dict[str, list[Round]]:
+    headers = env.bearer()
+    car_id = await register_car(system.gateway_url, headers)
+    pids = {**system_pids(system, ["gateway", "cars"]), "hello": hello.pid}
+    targets = {
+        HELLO: get(f"{hello.url}/"),
+        DIRECT: get(f"{system.url('cars')}/cars/{car_id}", headers),
+        GATEWAY: get(f"{system.gateway_url}/cars/{car_id}", headers),
+    }
+    runs: dict[str, list[Round]] = {name: [] for name in targets}
+    async with client_session(args.concurrency) as session:
+        for name, request in targets.items():
+            await drive(
+                session, request, total=args.warmup, concurrency=args.concurrency, label=name
+            )
+        for round_no in range(args.rounds):
+            # Alternate the order so that drift (caches, GC, a neighbour) hits every target.
+            order = list(targets) if round_no % 2 == 0 else list(reversed(targets))
+            for name in order:
+                before = cpu_snapshot(pids)
+                stats = await drive(
+                    session,
+                    targets[name],
+                    total=args.requests,
+                    concurrency=args.concurrency,
+                    label=name,
+                )
+                after = cpu_snapshot(pids)
+                used = {p: after[p] - before[p] for p in pids}
+                runs[name].append(Round(stats, used))
+    return runs
+
+
+def median_round(rounds: list[Round]) -> Round:
+    chosen = median_by_rps([r.stats for r in rounds])
+    return next(r for r in rounds if r.stats is chosen)
+
+
+def report(runs: dict[str, list[Round]], args: argparse.Namespace) -> None:
+    rows: list[list[object]] = []
+    cpu_rows: list[list[object]] = []
+    picked = {name: median_round(rounds) for name, rounds in runs.items()}
+    chosen = {name: r.stats for name, r in picked.items()}
+    processes = list(next(iter(picked.values())).cpu)
+    for name, rounds in runs.items():
+        median = chosen[name]
+        rows.append(
+            [
+                name,
+                median.rps,
+                max(r.stats.rps for r in rounds),
+                median.ms(0.50),
+                median.ms(0.99),
+                sum(r.stats.errors for r in rounds),
+            ]
+        )
+        per_request = [picked[name].cpu[p] / median.requests * 1000 for p in processes]
+        cpu_rows.append([name, *per_request, sum(per_request)])
+    print(
+        f"{args.rounds} rounds x {args.requests} requests per target, concurrency "
+        f"{args.concurrency}, after {args.warmup} warm-up requests each; "
+        "the median-throughput round is shown"
+    )
+    print(table(["target", "req/s", "best req/s", "p50 ms", "p99 ms", "errors"], rows))
+    report_errors([r.stats for rounds in runs.values() for r in rounds])
+    print("CPU milliseconds per request, by process (same rounds; 2 cores = 2,000 ms/s):")
+    print(table(["target", *processes, "total"], cpu_rows))
+    direct, gateway, hello = chosen[DIRECT], chosen[GATEWAY], chosen[HELLO]
+    ratio = gateway.rps / direct.rps
+    best = max(r.stats.rps for r in runs[GATEWAY]) / max(r.stats.rps for r in runs[DIRECT])
+    print(f"gateway / direct throughput: {ratio:.1%} (median rounds), {best:.1%} (best rounds)")
+    print(
+        f"gateway adds {gateway.ms(0.5) - direct.ms(0.5):.2f} ms at p50, "
+        f"{gateway.ms(0.99) - direct.ms(0.99):.2f} ms at p99"
+    )
+    print(f"cars direct / bare hello-world throughput: {direct.rps / hello.rps:.1%}")
+    print(verdict("gateway throughput / direct throughput", ratio, TARGET))
+
+
+def measure(env: BenchEnv, system: System, args: argparse.Namespace, cmd: str) -> None:
+    banner("Gateway overhead: GET /cars/{id}", cmd)
+    with hello_server(env) as hello:
+        runs = asyncio.run(run(env, system, hello, args))
+    report(runs, args)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    given = list(sys.argv[1:] if argv is None else argv)
+    args = parser().parse_args(given)
+    with bench_env() as env, running_system(env, args.log_level) as system:
+        measure(env, system, args, command("gateway_overhead.py", given))
+
+
+if __name__ == "__main__":
+    main()

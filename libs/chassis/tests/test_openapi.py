@@ -1,0 +1,168 @@
+"""OpenAPI documents built from the same `Route` records the app registers."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+import jsonschema
+from aiohttp import web
+from openapi_spec_validator import validate
+from pydantic import BaseModel
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from chassis.http import Page, json_response
+from chassis.openapi import Route, openapi_document
+from chassis.problems import PROBLEM_CONTENT_TYPE, Problem
+
+
+class Colour(StrEnum):
+    RED = "red"
+    BLUE = "blue"
+
+
+class NewThing(BaseModel):
+    name: str
+    colour: Colour
+
+
+class ThingOut(BaseModel):
+    id: str
+    name: str
+    colour: Colour
+
+
+class Search(Page):
+    colour: Colour
+    name: str | None = None
+
+
+async def handler(_: web.Request) -> web.Response:
+    return json_response({})
+
+
+ROUTES = [
+    Route("POST", "/things", handler, "Make a thing", body=NewThing, response=ThingOut, status=201),
+    Route("GET", "/things", handler, "Find things", query=Search, response=list[ThingOut]),
+    Route("GET", "/things/{thing_id}", handler, "One thing", response=ThingOut, errors=(404,)),
+    Route("DELETE", "/things/{thing_id:[a-z0-9]+}", handler, "Delete", status=204),
+    Route("GET", "/page", handler, "A page", response=str, media_type="text/html", public=True),
+]
+
+
+def document() -> dict[str, Any]:
+    return openapi_document("things", ROUTES)
+
+
+def test_the_document_is_valid_openapi_3_1() -> None:
+    doc = document()
+    validate(doc)
+    assert doc["openapi"] == "3.1.0"
+    assert doc["info"]["title"] == "things"
+
+
+def test_every_route_is_an_operation_with_its_method() -> None:
+    paths = document()["paths"]
+    operations = {(m.upper(), p) for p, item in paths.items() for m in item}
+    assert operations == {
+        ("POST", "/things"),
+        ("GET", "/things"),
+        ("GET", "/things/{thing_id}"),
+        ("DELETE", "/things/{thing_id}"),
+        ("GET", "/page"),
+    }
+    ids = [op["operationId"] for item in paths.values() for op in item.values()]
+    assert len(set(ids)) == len(ids)
+
+
+def test_bodies_and_responses_refer_to_shared_schemas() -> None:
+    doc = document()
+    post = doc["paths"]["/things"]["post"]
+    assert post["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/NewThing"
+    }
+    created = post["responses"]["201"]["content"]["application/json"]["schema"]
+    assert created == {"$ref": "#/components/schemas/ThingOut"}
+    listed = doc["paths"]["/things"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert listed["schema"] == {"type": "array", "items": {"$ref": "#/components/schemas/ThingOut"}}
+    page = doc["paths"]["/page"]["get"]["responses"]["200"]["content"]
+    assert page == {"text/html": {"schema": {"type": "string"}}}
+    assert doc["paths"]["/things/{thing_id}"]["delete"]["responses"]["204"] == {
+        "description": "No Content"
+    }
+    assert set(doc["components"]["schemas"]) == {
+        "Colour",
+        "FieldError",
+        "NewThing",
+        "ProblemDetails",
+        "ThingOut",
+    }
+
+
+def test_path_and_query_parameters() -> None:
+    paths = document()["paths"]
+    [thing_id] = paths["/things/{thing_id}"]["delete"]["parameters"]
+    assert thing_id == {
+        "name": "thing_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+    }
+    query = {p["name"]: p for p in paths["/things"]["get"]["parameters"]}
+    assert set(query) == {"limit", "offset", "colour", "name"}
+    assert all(p["in"] == "query" for p in query.values())
+    assert query["colour"]["required"] and not query["limit"]["required"]
+    assert query["colour"]["schema"] == {"$ref": "#/components/schemas/Colour"}
+    assert query["limit"]["schema"]["maximum"] == 500
+
+
+def test_error_statuses_are_problems_including_those_the_chassis_answers() -> None:
+    paths = document()["paths"]
+
+    def errors(path: str, method: str) -> list[str]:
+        responses = paths[path][method]["responses"]
+        problem = {
+            PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}
+        }
+        found = [s for s, r in responses.items() if s.startswith(("4", "5"))]
+        assert all(responses[s]["content"] == problem for s in found)
+        return found
+
+    assert errors("/things", "post") == ["400", "401", "415", "422"]
+    assert errors("/things", "get") == ["401", "422"]
+    assert errors("/things/{thing_id}", "get") == ["401", "404"]
+    assert errors("/page", "get") == []
+
+
+def test_routes_need_a_bearer_token_unless_public() -> None:
+    doc = document()
+    assert doc["components"]["securitySchemes"]["bearer"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+    }
+    assert doc["paths"]["/things"]["post"]["security"] == [{"bearer": []}]
+    assert "security" not in doc["paths"]["/page"]["get"]
+
+
+def test_the_problem_schema_describes_the_problems_answered() -> None:
+    doc = document()
+    registry = Registry().with_resource("urn:doc", Resource(doc, DRAFT202012))
+    validator = jsonschema.Draft202012Validator(
+        {"$ref": "urn:doc#/components/schemas/ProblemDetails"}, registry=registry
+    )
+    invalid = Problem(
+        422, "bad", title="Validation failed", errors=[{"field": "x", "message": "m"}]
+    )
+    for problem in (Problem(404), Problem(409, "taken"), invalid):
+        validator.validate(problem.body("/things"))
+    assert not validator.is_valid({"title": "no status"})
+
+
+def test_a_route_registers_as_aiohttp_would_with_head_for_get() -> None:
+    app = web.Application()
+    app.add_routes([route.definition() for route in ROUTES])
+    registered = {(r.method, r.resource.canonical) for r in app.router.routes() if r.resource}
+    assert ("HEAD", "/things/{thing_id}") in registered
+    assert ("DELETE", "/things/{thing_id}") in registered
