@@ -296,7 +296,8 @@ async def test_relay_stops_when_woken_at_the_moment_it_is_stopped(producer):
     try:
         done, _ = await asyncio.wait({stopping}, timeout=2)
         assert done, "OutboxRelay.stop() hangs when notify() comes with the cancel"
-        assert relay._task.done()
+        assert all(task.done() for task in relay._tasks)
     finally:
-        relay._task.cancel()  # if it hung, do not leave it polling for the whole session
+        for task in relay._tasks:  # if it hung, do not leave it polling for the whole session
+            task.cancel()
         stopping.cancel()

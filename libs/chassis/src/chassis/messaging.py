@@ -28,7 +28,7 @@ from pydantic import BaseModel, ValidationError
 
 from chassis.broker import dead_letter_exchange, ensure_confirmed, events_exchange
 from chassis.inbox import Effect, apply_each_once, apply_once
-from chassis.logging import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, bound_ids, get_logger
+from chassis.logging import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, get_logger
 from chassis.settings import ServiceSettings
 from chassis.uow import Tx, UnitOfWork
 from contracts import DomainEvent, Envelope
@@ -94,7 +94,13 @@ class Subscriptions:
 
             async def effect(tx: Tx) -> None:
                 # Events the handler raises are caused by this one and share its correlation.
-                with self._context(queue, message), _event_context(envelope):
+                with self._context(
+                    queue,
+                    message,
+                    causation_id=str(envelope.id),
+                    event_type=envelope.type,
+                    tenant_id=envelope.tenant_id,
+                ):
                     await handler(tx, data, envelope)
 
             return str(envelope.id), effect
@@ -162,16 +168,11 @@ class Subscriptions:
         task.add_done_callback(self._tasks.discard)
 
     @staticmethod
-    def _context(queue: _Queue, message: RabbitMessage) -> AbstractContextManager[None]:
+    def _context(
+        queue: _Queue, message: RabbitMessage, **extra: object
+    ) -> AbstractContextManager[None]:
         """Log context of one message: its request and correlation ids, queue and attempt."""
-        headers = message.headers or {}
-        return bound_ids(
-            headers.get(REQUEST_ID_HEADER),
-            headers.get(CORRELATION_ID_HEADER) or message.correlation_id,
-            queue=queue.name,
-            message_id=message.message_id,
-            attempt=_attempt(message),
-        )
+        return structlog.contextvars.bound_contextvars(**_message_fields(queue, message), **extra)
 
     async def _handle(self, queue: _Queue, message: RabbitMessage, process: Process) -> None:
         """Process one message: ack, retry later, or dead-letter it."""
@@ -267,9 +268,11 @@ M = TypeVar("M", bound=BaseModel)
 class _Batches:
     """Applies the events waiting in one queue together, one transaction per batch.
 
-    While a batch commits, the next deliveries wait here and form the next batch, so a busy
-    queue gets large batches and a quiet one single events with no added delay. A batch that
-    fails is taken apart and each event goes the single way, with its own retries.
+    While a batch commits, the next deliveries wait here and form the next batch. A batch that
+    is not full lingers a few milliseconds for more (`consumer_linger_ms`): without it a
+    consumer that keeps up commits one transaction per event or two, and spends most of its
+    time committing. A batch that fails is taken apart and each event goes the single way,
+    with its own retries.
     """
 
     WORKERS = 2
@@ -286,6 +289,7 @@ class _Batches:
         self._effect_of = effect_of
         self._process = process
         self._max = max(1, subscriptions._settings.prefetch_count // self.WORKERS)
+        self._linger = subscriptions._settings.consumer_linger_ms / 1000
         self._waiting: list[RabbitMessage] = []
         self._workers = 0
 
@@ -298,9 +302,12 @@ class _Batches:
     async def _drain(self) -> None:
         try:
             while self._waiting:
+                if len(self._waiting) < self._max and self._linger:
+                    await asyncio.sleep(self._linger)
                 batch = self._waiting[: self._max]
                 del self._waiting[: self._max]
-                await self._apply(batch)
+                if batch:  # the other worker may have taken them while this one lingered
+                    await self._apply(batch)
         finally:
             self._workers -= 1
 
@@ -324,8 +331,10 @@ class _Batches:
                 await subs._handle(queue, message, self._process)
             return
         for (message, _), fresh in zip(parsed, applied, strict=True):
-            with subs._context(queue, message):
-                log.info("event.handled" if fresh else "event.duplicate_skipped")
+            log.info(
+                "event.handled" if fresh else "event.duplicate_skipped",
+                **_message_fields(queue, message),
+            )
             await message.ack()
 
 
@@ -333,10 +342,17 @@ def _attempt(message: RabbitMessage) -> int:
     return int((message.headers or {}).get(ATTEMPT_HEADER, 1))
 
 
-def _event_context(envelope: Envelope) -> AbstractContextManager[None]:
-    return structlog.contextvars.bound_contextvars(
-        causation_id=str(envelope.id), event_type=envelope.type, tenant_id=envelope.tenant_id
-    )
+def _message_fields(queue: _Queue, message: RabbitMessage) -> dict[str, Any]:
+    headers = message.headers or {}
+    correlation_id = headers.get(CORRELATION_ID_HEADER) or message.correlation_id
+    return {
+        # A message caused by no request is traced by its correlation id alone.
+        "request_id": headers.get(REQUEST_ID_HEADER) or correlation_id,
+        "correlation_id": correlation_id,
+        "queue": queue.name,
+        "message_id": message.message_id,
+        "attempt": _attempt(message),
+    }
 
 
 async def _the_message(message: StreamMessage[Any]) -> StreamMessage[Any]:

@@ -32,7 +32,6 @@ SENT_RETENTION = timedelta(days=7)
 
 OUTBOX_INDEXES = [
     IndexModel([("status", ASCENDING), ("created_at", ASCENDING)]),
-    IndexModel([("lease_owner", ASCENDING)], sparse=True),
     # Sent events are kept a week for inspection, then MongoDB drops them.
     IndexModel([("sent_at", ASCENDING)], expireAfterSeconds=int(SENT_RETENTION.total_seconds())),
 ]
@@ -72,6 +71,7 @@ class OutboxRelay:
         batch_size: int = 200,
         lease: timedelta = timedelta(seconds=30),
         poll_interval: float = 0.5,
+        workers: int = 2,
     ) -> None:
         self._mongo = mongo
         self._broker = broker
@@ -80,7 +80,10 @@ class OutboxRelay:
         self._lease = lease
         self._poll_interval = poll_interval
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        # Two batches in flight: one is claimed and published while the other waits for its
+        # confirms and is marked, instead of the relay idling through every round trip.
+        self._workers = workers
+        self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self._owner = uuid.uuid4().hex
 
@@ -90,15 +93,18 @@ class OutboxRelay:
 
     def start(self) -> None:
         self._stopping = False
-        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+        self._tasks = [
+            asyncio.create_task(self._run(), name=f"outbox-relay-{n}") for n in range(self._workers)
+        ]
 
     async def stop(self) -> None:
-        if self._task:
-            # The flag ends the loop even if a library swallows the cancellation.
-            self._stopping = True
-            self._task.cancel()
+        # The flag ends the loops even if a library swallows the cancellation.
+        self._stopping = True
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
 
     async def _run(self) -> None:
         failures = 0
@@ -158,23 +164,30 @@ class OutboxRelay:
             "status": PENDING,
             "$or": [{"lease_until": {"$exists": False}}, {"lease_until": {"$lt": now}}],
         }
-        ids = [
-            doc["_id"]
-            async for doc in coll.find(claimable, {"_id": 1})
+        candidates = [
+            doc
+            async for doc in coll.find(claimable)
             .sort("created_at", ASCENDING)
             .limit(self._batch_size)
         ]
-        if not ids:
+        if not candidates:
             return []
+        ids = [doc["_id"] for doc in candidates]
         token = f"{self._owner}:{uuid.uuid4().hex}"
-        await coll.update_many(
+        claim = await coll.update_many(
             {"_id": {"$in": ids}, **claimable},
             {
                 "$set": {"lease_owner": token, "lease_until": now + self._lease},
                 "$inc": {"attempts": 1},
             },
         )
-        return [doc async for doc in coll.find({"lease_owner": token}).sort("created_at", 1)]
+        if claim.modified_count == len(ids):
+            for doc in candidates:
+                doc["lease_owner"] = token
+            return candidates
+        # Another relay took some of them in between: publish only what this one holds.
+        claimed = coll.find({"_id": {"$in": ids}, "lease_owner": token}).sort("created_at", 1)
+        return [doc async for doc in claimed]
 
     async def _publish(self, doc: dict[str, Any]) -> None:
         headers: dict[str, Any] = {CORRELATION_ID_HEADER: doc["correlation_id"]}

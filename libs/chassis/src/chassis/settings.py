@@ -33,6 +33,8 @@ class ServiceSettings(WebSettings):
     prefetch_count: int = Field(default=32, ge=1)
     max_delivery_attempts: int = Field(default=5, ge=1)
     retry_delay_ms: int = Field(default=2000, ge=10)
+    # How long a consumer waits to fill a batch of events (see messaging._Batches).
+    consumer_linger_ms: float = Field(default=5.0, ge=0)
 
     outbox_batch_size: int = Field(default=200, ge=1)
     outbox_lease_seconds: float = Field(default=30.0, gt=0)
