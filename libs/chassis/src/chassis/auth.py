@@ -14,7 +14,9 @@ from urllib.parse import urlparse
 import aiohttp
 from aiohttp import web
 from aiohttp.typedefs import Middleware
-from jose import JWTError, jwt
+from jose import JWTError, jwk, jwt
+from jose.backends.base import Key
+from jose.exceptions import JWKError
 from tenacity import AsyncRetrying
 
 from chassis.http import Handler
@@ -51,7 +53,7 @@ class JwksVerifier:
         self._issuer = issuer
         self._audience = audience
         self._cache_seconds = cache_seconds
-        self._keys: dict[str, Mapping[str, Any]] = {}
+        self._keys: dict[str, Key] = {}
         # Never fetched: monotonic time starts near zero at boot, so 0.0 could look recent.
         self._fetched_at = float("-inf")
         self._lock = asyncio.Lock()
@@ -67,7 +69,7 @@ class JwksVerifier:
         try:
             claims = jwt.decode(
                 token,
-                dict(key),
+                key,
                 algorithms=ALGORITHMS,
                 audience=self._audience,
                 issuer=self._issuer,
@@ -81,7 +83,7 @@ class JwksVerifier:
         tenant = claims.get("tenant_id")
         return Caller(str(claims["sub"]), str(tenant) if tenant else None, frozenset(roles))
 
-    async def _key(self, kid: str) -> Mapping[str, Any]:
+    async def _key(self, kid: str) -> Key:
         now = time.monotonic()
         stale = now - self._fetched_at > self._cache_seconds
         if stale or (kid not in self._keys and now - self._fetched_at > MIN_REFRESH_SECONDS):
@@ -102,7 +104,7 @@ class JwksVerifier:
             if not self._keys:
                 raise InvalidToken(f"signing keys unavailable: {exc!r}") from exc
             return
-        self._keys = {k["kid"]: k for k in jwks.get("keys", []) if "kid" in k}
+        self._keys = _rsa_keys(jwks)
         self._fetched_at = time.monotonic()
 
     async def _fetch(self) -> dict[str, Any]:
@@ -122,6 +124,19 @@ class JwksVerifier:
                     fetched: dict[str, Any] = await response.json()
                     return fetched
         raise AssertionError("unreachable: tenacity reraises")
+
+
+def _rsa_keys(jwks: Mapping[str, Any]) -> dict[str, Key]:
+    """The set's RS256 keys by kid, each built once here rather than on every request."""
+    keys: dict[str, Key] = {}
+    for jwk_dict in jwks.get("keys", []):
+        if "kid" not in jwk_dict or jwk_dict.get("kty") != "RSA":
+            continue
+        try:
+            keys[jwk_dict["kid"]] = jwk.construct(jwk_dict, ALGORITHMS[0])
+        except JWKError:
+            continue
+    return keys
 
 
 def bearer_token(request: web.Request) -> str | None:
