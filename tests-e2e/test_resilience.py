@@ -18,7 +18,7 @@ import pytest
 from devstack.infra import ensure_rabbitmq
 from devstack.system import System
 from testkit.clock import hours_from_now
-from testkit.fixtures import TestInfra
+from testkit.fixtures import Stack
 
 
 async def register_cars(
@@ -94,7 +94,7 @@ async def test_consumer_killed_mid_stream_applies_every_event_once(
     tenant: str,
     system: System,
     database: Callable[[str], Any],
-    test_infra: TestInfra,
+    stack: Stack,
 ) -> None:
     registered: list[str] = []
     for batch in range(6):
@@ -107,7 +107,7 @@ async def test_consumer_killed_mid_stream_applies_every_event_once(
     assert len(registered) == 140
     counted = await projected_once(database, tenant, 140)
     assert counted == (140, 140), await asyncio.to_thread(
-        diagnose, database, test_infra.vhost, registered, tenant
+        diagnose, database, stack.vhost, registered, tenant
     )
 
 

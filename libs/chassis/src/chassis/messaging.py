@@ -244,6 +244,8 @@ class Subscriptions:
         for queue in self._queues:
             dlq = await self._broker.declare_queue(RabbitQueue(f"{queue.name}.dlq", durable=True))
             await dlq.bind(dlx, routing_key=queue.name)
+            if not queue.retry:
+                continue
             await self._broker.declare_queue(
                 RabbitQueue(
                     f"{queue.name}.retry",

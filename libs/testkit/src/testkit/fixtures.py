@@ -45,6 +45,15 @@ class TestInfra:
         }
 
 
+@dataclass(frozen=True)
+class Stack:
+    """Where a system under test keeps its queues and databases, apart from other tests'."""
+
+    amqp_url: str
+    vhost: str
+    db_prefix: str
+
+
 @pytest.fixture(scope="session")
 def signing_key() -> DevSigningKey:
     return DevSigningKey.generate()
