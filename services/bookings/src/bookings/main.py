@@ -12,11 +12,10 @@ from bookings.service import (
     BookingNotFound,
     BookingService,
     CarUnavailable,
-    Clock,
     ReservationsUnavailable,
     UnknownCar,
-    utc_now,
 )
+from chassis.clock import Clock, utc_now
 from chassis.service import Chassis
 from chassis.settings import ServiceSettings
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bookings.domain import Booking
 from bookings.repository import BookingRepository
+from chassis.clock import Clock, utc_now
 from chassis.commands import CommandClient, CommandUnavailable
 from chassis.logging import get_logger
 from chassis.uow import Tx, UnitOfWork
@@ -22,7 +22,6 @@ from contracts.cars import (
 )
 
 log = get_logger(__name__)
-Clock = Callable[[], datetime]
 OPERATIONS_ROLE = "operations"
 # A pending booking this many reservation timeouts old was abandoned by whoever made it.
 ABANDONED_AFTER_TIMEOUTS = 3
@@ -42,10 +41,6 @@ class ReservationsUnavailable(Exception):
 
 class BookingNotFound(Exception):
     pass
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class BookingService:

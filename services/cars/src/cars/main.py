@@ -7,7 +7,8 @@ from aiohttp import web
 from cars import api, handlers
 from cars.domain import CarInUse, CarRuleViolation, SlotConflict
 from cars.repository import INDEXES, CarRepository, PlateTaken
-from cars.service import CarNotFound, CarService, Clock, utc_now
+from cars.service import CarNotFound, CarService
+from chassis.clock import Clock, utc_now
 from chassis.service import Chassis
 from chassis.settings import ServiceSettings
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from cars.domain import Car, CarSpec, Cause, SlotConflict, TimeFrame, UnavailabilitySlot
 from cars.repository import CarRepository
+from chassis.clock import Clock, utc_now
 from chassis.uow import Tx, UnitOfWork
 from contracts.cars import (
     CarDeleted,
@@ -21,15 +21,9 @@ from contracts.cars import (
     ReserveCar,
 )
 
-Clock = Callable[[], datetime]
-
 
 class CarNotFound(Exception):
     pass
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class CarService:
