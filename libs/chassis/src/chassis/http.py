@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, Field, ValidationError, model_validator
 
 from chassis.logging import (
     CORRELATION_ID_HEADER,
@@ -110,6 +110,19 @@ def json_response(
     else:
         text = json.dumps(data, default=str)
     return web.Response(text=text, status=status, content_type="application/json", headers=headers)
+
+
+class TimeWindow(BaseModel):
+    """`from_utc`/`to_utc` of routes that take a time frame: both with an offset, in order."""
+
+    from_utc: AwareDatetime
+    to_utc: AwareDatetime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.from_utc >= self.to_utc:
+            raise ValueError("from_utc must be before to_utc")
+        return self
 
 
 class Page(BaseModel):

@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from bookings.domain import Booking, Status
 from bookings.service import BookingService
 from chassis.auth import require_tenant
-from chassis.http import Page, json_response, read_json, read_query
+from chassis.http import Page, TimeWindow, json_response, read_json, read_query
 from chassis.openapi import Route
 
 
@@ -23,15 +23,8 @@ class MakeBooking(BaseModel):
     end_utc: AwareDatetime
 
 
-class FrameQuery(Page):
-    from_utc: AwareDatetime
-    to_utc: AwareDatetime
-
-    @model_validator(mode="after")
-    def _ordered(self) -> FrameQuery:
-        if self.from_utc >= self.to_utc:
-            raise ValueError("from_utc must be before to_utc")
-        return self
+class FrameQuery(TimeWindow, Page):
+    pass
 
 
 class CarSummary(BaseModel):

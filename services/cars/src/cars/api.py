@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from cars.domain import Car, Cause, TimeFrame, UnavailabilitySlot
 from cars.service import CarService
 from chassis.auth import require_tenant
-from chassis.http import Handler, Page, json_response, read_json, read_query
+from chassis.http import Handler, Page, TimeWindow, json_response, read_json, read_query
 from chassis.openapi import Route
 
 
@@ -24,17 +24,8 @@ class RegisterCar(BaseModel):
     number_plate: str = Field(min_length=1, max_length=15)
 
 
-class Frame(BaseModel):
+class Frame(TimeWindow):
     model_config = ConfigDict(extra="forbid")
-
-    from_utc: AwareDatetime
-    to_utc: AwareDatetime
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Frame:
-        if self.from_utc >= self.to_utc:
-            raise ValueError("from_utc must be before to_utc")
-        return self
 
     def frame(self) -> TimeFrame:
         return TimeFrame.of(self.from_utc, self.to_utc)
