@@ -41,14 +41,21 @@ def frame(start: float, end: float) -> dict[str, str]:
 async def test_book_conflict_cancel_and_rebook(
     http: aiohttp.ClientSession, services: tuple[str, str, Chassis], auth: Auth
 ) -> None:
-    cars_url, url, _ = services
+    cars_url, url, chassis = services
     me = auth(f"t-{uuid.uuid4().hex[:6]}")
     car = await new_car(http, cars_url, me)
+    # The booking answer shows the car as bookings learnt it from `car_registered`.
+    projected = chassis.mongo.collection(CARS)
+    for _ in range(100):
+        if await projected.find_one({"_id": car}):
+            break
+        await asyncio.sleep(0.05)
     async with http.post(
         f"{url}/bookings", json={"car_id": car, **frame(1, 3)}, headers=me
     ) as resp:
         assert resp.status == 201, await resp.text()
         booking: dict[str, Any] = await resp.json()
+        assert (booking["car"]["make"], booking["car"]["model"]) == ("Kia", "Niro")
     async with http.post(
         f"{url}/bookings", json={"car_id": car, **frame(2, 4)}, headers=me
     ) as resp:

@@ -66,8 +66,11 @@ def routes(bookings: BookingService) -> list[Route]:
         booking = await bookings.book(
             tenant, caller.user_id, body.car_id, body.start_utc, body.end_utc
         )
+        cars = await bookings.cars_of(tenant, [booking])
         return json_response(
-            BookingOut.of(booking), 201, headers={"Location": f"/bookings/{booking.id}"}
+            BookingOut.of(booking, cars.get(booking.car_id)),
+            201,
+            headers={"Location": f"/bookings/{booking.id}"},
         )
 
     async def cancel(request: web.Request) -> web.Response:

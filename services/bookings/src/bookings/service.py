@@ -134,7 +134,11 @@ class BookingService:
     ) -> tuple[list[Booking], dict[str, dict[str, Any]]]:
         """Bookings overlapping the frame, and what is known of their cars."""
         found = await self._repo.overlapping(tenant_id, start, end, limit, offset)
-        return found, await self._repo.cars(tenant_id, {b.car_id for b in found})
+        return found, await self.cars_of(tenant_id, found)
+
+    async def cars_of(self, tenant_id: str, bookings: list[Booking]) -> dict[str, dict[str, Any]]:
+        """What the car events told this service of the bookings' cars, by car id."""
+        return await self._repo.cars(tenant_id, {b.car_id for b in bookings})
 
     async def _reserve(self, booking: Booking) -> ReservationReply:
         command = ReserveCar(
