@@ -56,10 +56,6 @@ def current_ids() -> tuple[str | None, str | None]:
     return ctx.get("request_id"), ctx.get("correlation_id")
 
 
-def current_correlation_id() -> str:
-    return current_ids()[1] or new_id()
-
-
 def bound_ids(
     request_id: str | None, correlation_id: str | None, **extra: object
 ) -> AbstractContextManager[None]:

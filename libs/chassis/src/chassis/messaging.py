@@ -6,8 +6,9 @@ Every handler queue `<consumer>.<handler>` gets two companions:
 - `<queue>.dlq`: bound to the dead-letter exchange; poison messages land here with the
   reason in their headers and in the log.
 
-FastStream consumes one message at a time per subscriber, so handlers are started as tasks
-and ack by hand; the channel's prefetch bounds how many run at once.
+FastStream hands over one message at a time per subscriber and the chassis acks by hand:
+events gather into batches applied in one transaction each (`_Batches`), commands each run
+in a task of their own. The channel's prefetch bounds how many are in hand at once.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from aiohttp import web
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
+from chassis.auth import require_caller
 from chassis.http import Handler, json_response
 from chassis.problems import PROBLEM_CONTENT_TYPE, ProblemDetails
 
@@ -49,7 +50,17 @@ class Route:
     public: bool = False
 
     def definition(self) -> web.RouteDef:
-        return web.route(self.method, self.path, self.handler)
+        """The aiohttp route; one not `public` refuses a caller without a token, so the
+        document and the behaviour cannot disagree on that."""
+        if self.public:
+            return web.route(self.method, self.path, self.handler)
+        handler = self.handler
+
+        async def signed_in(request: web.Request) -> web.StreamResponse:
+            require_caller(request)
+            return await handler(request)
+
+        return web.route(self.method, self.path, signed_in)
 
     @property
     def openapi_path(self) -> str:
