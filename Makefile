@@ -5,28 +5,36 @@ SHELL := /bin/bash
 # uv from PATH, else the copy `pip install uv` put next to python3 (resolved at use, after install).
 UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 DEV_KEYS := .data/dev-keys
-MYPY_PATHS := libs/*/src services/*/src deploy/devstack/src
+# Every package of the workspace, checked as installed (editable) in the venv.
+MYPY_PACKAGES := $(addprefix -p ,$(notdir $(wildcard libs/*/src/* services/*/src/* deploy/*/src/*)))
 PYTEST_ARGS ?=
 TOKEN_ARGS ?=
+ARGS ?=
 
-.PHONY: help install run infra keys token test lint bench clean
+.PHONY: help install run infra keys token test test-compose lint bench generate compose clean
 
 help:
-	@echo "make install  uv (via pip if missing) and the locked workspace with dev tools"
-	@echo "make run      MongoDB, RabbitMQ and every service; gateway on http://localhost:8080"
-	@echo "make infra    only make sure MongoDB (27017) and RabbitMQ (5672) run"
-	@echo "make keys     write the development JWKS to $(DEV_KEYS)/jwks.json"
-	@echo "make token    print a development access token (TOKEN_ARGS='--roles a,b --tenant t')"
-	@echo "make test     the whole test suite (PYTEST_ARGS='-k cars' to narrow it)"
-	@echo "make lint     ruff check, ruff format --check, mypy"
-	@echo "make bench    bench/run_all.py"
-	@echo "make clean    caches and service logs (keeps .data/mongo and the dev keys)"
+	@echo "make install       uv (via pip if missing) and the locked workspace with dev tools"
+	@echo "make run           MongoDB, RabbitMQ and every service; gateway on http://localhost:8080"
+	@echo "make infra         only make sure MongoDB (27017) and RabbitMQ (5672) run"
+	@echo "make keys          write the development JWKS to $(DEV_KEYS)/jwks.json"
+	@echo "make token         print a development access token (TOKEN_ARGS='--roles a,b --tenant t')"
+	@echo "make test          the whole test suite (PYTEST_ARGS='-k cars' to narrow it)"
+	@echo "make test-compose  build the images, run docker-compose.yml and drive it (not in make test)"
+	@echo "make lint          ruff check, ruff format --check, mypy"
+	@echo "make bench         bench/run_all.py"
+	@echo "make generate      write docker-compose.yml, deploy/docker/offline.yml and deploy/k8s/"
+	@echo "                   from the service table (deploy/devstack/src/devstack/services.py)"
+	@echo "make compose       docker-compose with the official images, or local ones where no"
+	@echo "                   registry answers: ARGS='up --build' (gateway on localhost:8000)"
+	@echo "make clean         caches, service logs and the image builds' copies (keeps .data/mongo"
+	@echo "                   and the dev keys)"
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
 		|| python3 -m pip install --quiet uv \
 		|| python3 -m pip install --quiet --break-system-packages uv
-	$(UV) sync --frozen
+	$(UV) sync --frozen --all-packages
 
 run: install
 	$(UV) run python -m devstack run
@@ -44,14 +52,24 @@ token:
 test: install
 	$(UV) run pytest $(PYTEST_ARGS)
 
+test-compose: install
+	$(UV) run pytest -m compose -s deploy/devstack/tests/test_compose_up.py $(PYTEST_ARGS)
+
 lint: install
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
-	$(UV) run mypy $(MYPY_PATHS)
+	$(UV) run mypy $(MYPY_PACKAGES)
 
 bench: install
 	$(UV) run python bench/run_all.py
 
+generate: install
+	$(UV) run python -m devstack generate
+
+compose: keys
+	$(UV) run python -m devstack compose $(ARGS)
+
 clean:
 	find . -path ./.venv -prune -o -type d -name __pycache__ -exec rm -rf {} +
 	rm -rf .pytest_cache .mypy_cache .ruff_cache dist .data/logs
+	rm -f deploy/docker/ca/*.crt deploy/docker/mongo/mongod

@@ -30,8 +30,9 @@ from typing import Any
 import aiohttp
 from pymongo import AsyncMongoClient, MongoClient
 
-from chassis.inbox import INBOX
-from chassis.outbox import OUTBOX, PENDING
+from chassis.logging import configure_logging
+from chassis.storage.inbox import INBOX
+from chassis.storage.outbox import OUTBOX, PENDING
 from devstack import infra, paths
 from devstack.services import SERVICES
 from devstack.system import StackSettings, System, free_ports
@@ -62,14 +63,18 @@ class BenchEnv:
     def db_name(self, service: str) -> str:
         return f"{self.db_prefix}{service}"
 
-    def bearer(self, user_id: str = "bench-user") -> dict[str, str]:
-        token = self.key.mint(tenant_id=f"tenant-{self.run_id}", user_id=user_id)
-        return {"Authorization": f"Bearer {token}"}
+    def token(self, user_id: str = "bench-user") -> str:
+        """An access token of this run's tenant."""
+        return self.key.mint(tenant_id=f"tenant-{self.run_id}", user_id=user_id)
 
 
 @contextmanager
 def bench_env() -> Iterator[BenchEnv]:
-    """MongoDB and RabbitMQ (started if absent), a fresh vhost and DB prefix; cleaned up after."""
+    """MongoDB and RabbitMQ (started if absent), a fresh vhost and DB prefix; cleaned up after.
+
+    Chassis parts run in this process log warnings and worse only, as the services do.
+    """
+    configure_logging("bench", "WARNING")
     started = infra.ensure_infra()
     run_id = uuid.uuid4().hex[:8]
     vhost = f"bench-{run_id}"

@@ -14,9 +14,10 @@ Publishing runs with a bounded number in flight (the relay's batch size: the bas
 one at a time (for reference).
 
 Diagnostics, to show where the time goes: the relay alone (the consumer's queue bound but not
-consumed), the consumer alone (its queue filled beforehand), and raw aio-pika whose consumer
-runs the same MongoDB transaction per message as the inbox (insert the id, apply the upsert)
-without the chassis around it.
+consumed), the same relay publishing through FastStream's `broker.publish` instead of
+aio-pika's exchange object (why the chassis does the latter), the consumer alone (its queue
+filled beforehand), and raw aio-pika whose consumer runs the same MongoDB transaction per
+message as the inbox (insert the id, apply the upsert) without the chassis around it.
 
 Target: the chassis pipeline reaches at least 50% of the raw events per second.
 
@@ -42,17 +43,21 @@ if __package__ in (None, ""):  # run as `python bench/event_throughput.py`
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
+from bench.common import BenchEnv, banner, bench_env, command, table, verdict
+from faststream.rabbit import RabbitBroker
 from pamqp.commands import Basic
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from bench.common import BenchEnv, banner, bench_env, command, table, verdict
-from chassis.inbox import INBOX
-from chassis.outbox import OUTBOX, SENT
-from chassis.service import Chassis
-from chassis.settings import ServiceSettings
-from chassis.uow import Tx
-from contracts import DomainEvent, Envelope
+from chassis.config import ServiceSettings
+from chassis.messaging.broker import create_broker, ensure_confirmed
+from chassis.messaging.relay import OutgoingEvent, Publish
+from chassis.messaging.subscriptions import EventContext
+from chassis.storage.inbox import INBOX
+from chassis.storage.outbox import OUTBOX, SENT
+from chassis.storage.unit_of_work import Scope
+from contracts import Envelope, IntegrationEvent
+from testkit.node import Node
 
 TARGET = 0.50
 PER_TRANSACTION = 500  # events written per outbox transaction while pre-filling
@@ -85,10 +90,10 @@ class Stage:
         return self.events / self.all_done
 
 
-def tick(name: str) -> type[DomainEvent]:
+def tick(name: str) -> type[IntegrationEvent]:
     """An event type of its own per stage, so no stage's messages reach another's queue."""
 
-    class Tick(DomainEvent):
+    class Tick(IntegrationEvent):
         event_type: ClassVar[str] = f"bench.{name}"
 
         n: int
@@ -116,52 +121,77 @@ def settings(env: BenchEnv, name: str, args: argparse.Namespace) -> ServiceSetti
 def consumer(
     env: BenchEnv,
     name: str,
-    event: type[DomainEvent],
+    event: type[IntegrationEvent],
     args: argparse.Namespace,
     writes: bool = False,
-) -> Chassis:
+) -> Node:
     """A consumer whose handler does nothing, or (`writes`) upserts one document per event."""
-    chassis = Chassis(settings(env, name, args))
-    effects = chassis.mongo.collection("ticks")
+    node = Node(settings(env, name, args))
 
-    async def apply(tx: Tx, _: DomainEvent, envelope: Envelope) -> None:
+    async def apply(tx: Scope, _: IntegrationEvent, context: EventContext) -> None:
         if writes:
-            await effects.update_one(
-                {"_id": str(envelope.id)},
-                {"$set": {"n": envelope.data["n"]}},
-                upsert=True,
-                session=tx.session,
+            await tx.collection("ticks").update_one(
+                {"_id": context.event_id}, {"$set": {"n": 1}}, upsert=True
             )
 
-    chassis.subscriptions.on_event("sink", event, apply)
-    return chassis
+    node.subscriptions.on_event(event, apply, name="sink")
+    return node
 
 
-async def running(stack: AsyncExitStack, chassis: Chassis) -> Chassis:
-    """Start `chassis` and have `stack` stop it."""
-    await chassis.start()
-    stack.push_async_callback(chassis.stop)
-    return chassis
+async def running(stack: AsyncExitStack, node: Node) -> Node:
+    """Start `node` and have `stack` stop it."""
+    await node.start()
+    stack.push_async_callback(node.stop)
+    return node
+
+
+def faststream_publisher(broker: RabbitBroker, exchange: str) -> Publish:
+    """The relay's publishing done through FastStream's `broker.publish`, as the diagnostic
+    that shows why the chassis publishes on aio-pika's exchange object instead."""
+
+    async def publish(event: OutgoingEvent) -> None:
+        confirmation = await broker.publish(
+            event.body,
+            exchange=exchange,
+            routing_key=event.routing_key,
+            persist=True,
+            message_id=event.id,
+            correlation_id=event.correlation_id,
+            message_type=event.routing_key,
+            content_type="application/json",
+            headers=event.headers(),
+            timeout=10,
+        )
+        ensure_confirmed(confirmation, f"event {event.id}")
+
+    return publish
 
 
 async def idle_producer(
-    stack: AsyncExitStack, env: BenchEnv, name: str, args: argparse.Namespace
-) -> Chassis:
+    stack: AsyncExitStack,
+    env: BenchEnv,
+    name: str,
+    args: argparse.Namespace,
+    through_faststream: bool = False,
+) -> Node:
     """A started producer whose relay is stopped (its outbox fills but nothing is sent)."""
-    producer = await running(stack, Chassis(settings(env, name, args)))
-    await producer.relay.stop()
+    chosen = settings(env, name, args)
+    broker = create_broker(chosen)
+    publish = faststream_publisher(broker, chosen.events_exchange) if through_faststream else None
+    producer = await running(stack, Node(chosen, broker=broker, publish=publish))
+    await producer.bus.relay.stop()
     return producer
 
 
-async def prefill(producer: Chassis, event: type[DomainEvent], n: int) -> None:
+async def prefill(producer: Node, event: type[IntegrationEvent], n: int) -> None:
     for first in range(0, n, PER_TRANSACTION):
         numbers = range(first, min(n, first + PER_TRANSACTION))
 
-        async def write(tx: Tx, numbers: range = numbers) -> None:
+        async def write(tx: Scope, numbers: range = numbers) -> None:
             for i in numbers:
-                tx.publish(event.model_validate({"n": i}), tenant_id="bench", actor_id="bench")
+                tx.publish(event.model_validate({"n": i}))
 
-        await producer.uow.run(write)
+        await producer.uow.run(write, tenant_id="bench", actor_id="bench")
 
 
 async def wait_for(what: str, count: Callable[[], Awaitable[int]], n: int) -> float:
@@ -174,26 +204,24 @@ async def wait_for(what: str, count: Callable[[], Awaitable[int]], n: int) -> fl
     return time.perf_counter()
 
 
-def sent_count(producer: Chassis) -> Callable[[], Awaitable[int]]:
+def sent_count(producer: Node) -> Callable[[], Awaitable[int]]:
     async def count() -> int:
-        return await producer.mongo.collection(OUTBOX).count_documents({"status": SENT})
+        return await producer.mongo.raw(OUTBOX).count_documents({"status": SENT})
 
     return count
 
 
-async def last_sent_at(producer: Chassis) -> datetime:
-    last = await producer.mongo.collection(OUTBOX).find_one(
-        {"status": SENT}, sort=[("sent_at", -1)]
-    )
+async def last_sent_at(producer: Node) -> datetime:
+    last = await producer.mongo.raw(OUTBOX).find_one({"status": SENT}, sort=[("sent_at", -1)])
     assert last is not None
     sent_at: datetime = last["sent_at"]
     return sent_at
 
 
-def inbox_count(chassis: Chassis) -> Callable[[], Awaitable[int]]:
+def inbox_count(node: Node) -> Callable[[], Awaitable[int]]:
     async def count() -> int:
         # Metadata, not a scan: the poll must not take CPU from the pipeline it measures.
-        return await chassis.mongo.collection(INBOX).estimated_document_count()
+        return await node.mongo.raw(INBOX).estimated_document_count()
 
     return count
 
@@ -212,7 +240,7 @@ async def chassis_pipeline(
         producer = await idle_producer(stack, env, f"producer_{label}", args)
         await prefill(producer, event, n)
         started, started_at = time.perf_counter(), datetime.now(UTC)
-        producer.relay.start()
+        producer.bus.relay.start()
         # Only the inbox is polled, and cheaply: polling takes CPU from the process measured.
         all_done = await wait_for("inbox", inbox_count(sink), n) - started
         # The last confirms may come after the consumer's acks; the relay marks them then.
@@ -229,30 +257,51 @@ async def chassis_pipeline(
     return Stage(name, in_flight, n, relay_done, all_done)
 
 
-async def chassis_split(env: BenchEnv, args: argparse.Namespace) -> tuple[Stage, Stage]:
-    """The relay alone into a bound queue nobody consumes, then the consumer alone."""
+async def relay_alone(
+    env: BenchEnv, args: argparse.Namespace, label: str, through_faststream: bool = False
+) -> tuple[float, Node]:
+    """Seconds for the relay to publish N events into a bound queue nobody consumes."""
+    event = tick(label)
+    # Start and stop a consumer once: its durable queue is declared and bound, and stays.
+    async with AsyncExitStack() as stack:
+        await running(stack, consumer(env, f"consumer_{label}", event, args))
+    async with AsyncExitStack() as stack:
+        producer = await idle_producer(stack, env, f"producer_{label}", args, through_faststream)
+        await prefill(producer, event, args.events)
+        started = time.perf_counter()
+        producer.bus.relay.start()
+        return await wait_for("relay", sent_count(producer), args.events) - started, producer
+
+
+async def chassis_split(env: BenchEnv, args: argparse.Namespace) -> list[Stage]:
+    """The relay alone, publishing as the chassis does and through FastStream's publish in
+    alternating rounds (the median of each), then the consumer alone, draining what the
+    first round of the chassis' relay published."""
     n = args.events
-    event = tick("split")
-    # Start and stop the consumer once: its durable queue is declared and bound, and stays.
+    ours: list[float] = []
+    theirs: list[float] = []
+    # Event types are letters only: the rounds are a, b, c...
+    for index, round_ in enumerate("abcdefghi"[: args.rounds]):
+        if index % 2:
+            theirs.append((await relay_alone(env, args, f"split_fs_{round_}", True))[0])
+        seconds, producer = await relay_alone(env, args, f"split_{round_}")
+        ours.append(seconds)
+        if not index % 2:
+            theirs.append((await relay_alone(env, args, f"split_fs_{round_}", True))[0])
     async with AsyncExitStack() as stack:
-        await running(stack, consumer(env, "consumer_split", event, args))
-    async with AsyncExitStack() as stack:
-        producer = await idle_producer(stack, env, "producer_split", args)
-        await prefill(producer, event, n)
         started = time.perf_counter()
-        producer.relay.start()
-        relay = await wait_for("relay", sent_count(producer), n) - started
-    async with AsyncExitStack() as stack:
-        started = time.perf_counter()
-        sink = await running(stack, consumer(env, "consumer_split", event, args))
+        sink = await running(stack, consumer(env, "consumer_split_a", tick("split_a"), args))
         consume = await wait_for("inbox", inbox_count(sink), n) - started
-    return (
+    batch = f"batch {producer.settings.outbox_batch_size}"
+    relay, through_faststream = sorted(ours)[len(ours) // 2], sorted(theirs)[len(theirs) // 2]
+    return [
+        Stage("relay alone (queue not consumed)", batch, n, relay, relay),
         Stage(
-            "relay alone (queue not consumed)",
-            f"batch {producer.settings.outbox_batch_size}",
+            "relay alone, publishing through FastStream",
+            batch,
             n,
-            relay,
-            relay,
+            through_faststream,
+            through_faststream,
         ),
         Stage(
             "consumer alone (queue pre-filled)",
@@ -261,7 +310,7 @@ async def chassis_split(env: BenchEnv, args: argparse.Namespace) -> tuple[Stage,
             consume,
             consume,
         ),
-    )
+    ]
 
 
 # --- raw aio-pika -------------------------------------------------------------------------------
@@ -401,9 +450,10 @@ async def run(env: BenchEnv, args: argparse.Namespace) -> tuple[list[Stage], lis
     ]
     diagnostics: list[Stage] = []
     if not args.no_diagnostics:
-        relay, sink = await chassis_split(env, args)
+        relay, faststream, sink = await chassis_split(env, args)
         pub, _ = await raw_pipeline(env, n, window, prefetch, body, consume=False)
-        diagnostics += [relay, Stage("raw aio-pika publish alone", f"{window}", n, pub, pub), sink]
+        raw_publish = Stage("raw aio-pika publish alone", f"{window}", n, pub, pub)
+        diagnostics += [relay, faststream, raw_publish, sink]
         client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(env.mongo_url)
         try:
             pub, total = await raw_pipeline(

@@ -1,7 +1,7 @@
 """Every benchmark in one run (`make bench`): one throwaway vhost and DB prefix, one stack.
 
 The service processes are started once and shared by the HTTP benchmarks, then stopped
-before the event benchmark, which runs its producers and consumers in this process.
+before the messaging benchmarks, which run their producers and consumers in this process.
 Each benchmark prints its own table, ratio and verdict; a missed target does not fail the run.
 
     uv run python bench/run_all.py
@@ -16,7 +16,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as `python bench/run_all.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import booking_latency, event_throughput, gateway_overhead
+from bench import booking_latency, command_round_trips, event_throughput, gateway_overhead
 from bench.common import bench_env, command, running_system
 
 
@@ -27,11 +27,13 @@ def main() -> None:
     http_args = gateway_overhead.parser().parse_args([])
     booking_args = booking_latency.parser().parse_args([])
     event_args = event_throughput.parser().parse_args([])
+    command_args = command_round_trips.parser().parse_args([])
     with bench_env() as env:
         with running_system(env, http_args.log_level) as system:
             gateway_overhead.measure(env, system, http_args, f"{cmd}  # gateway_overhead.py")
             booking_latency.measure(env, system, booking_args, f"{cmd}  # booking_latency.py")
         event_throughput.measure(env, event_args, f"{cmd}  # event_throughput.py")
+        command_round_trips.measure(env, command_args, f"{cmd}  # command_round_trips.py")
     print()
     print(f"All benchmarks done in {time.perf_counter() - started:.0f} s.")
 

@@ -1,6 +1,8 @@
 """The whole system as processes behind the gateway, driven over HTTP only.
 
-Only the resilience tests look into a service's database, to count what was applied.
+Tests call the API as `PlatformClient`s, one per caller. Only the resilience tests look into
+the services' databases: what cars stored, and the writes MongoDB recorded for bookings'
+projection, to count what was applied.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ from typing import Any
 
 import aiohttp
 import pytest
-from pymongo import MongoClient
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 from devstack import infra
 from devstack.services import SERVICES
 from devstack.system import StackSettings, System, free_ports
+from testkit.api import PlatformClient
 from testkit.fixtures import Stack, TestInfra
 
 pytestmark = pytest.mark.e2e
@@ -58,24 +62,49 @@ def gateway(system: System) -> str:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
 def tenant() -> str:
     return f"tenant-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture
-def headers(token: Callable[..., str], tenant: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token(tenant_id=tenant, user_id='driver-1')}"}
+def caller(
+    http: aiohttp.ClientSession, gateway: str, token: Callable[..., str], tenant: str
+) -> Callable[..., PlatformClient]:
+    """`caller(user_id=..., tenant_id=..., roles=[...])`: a client of the gateway for another
+    caller, by default a new user of the test's tenant (`tenant_id=None`: a token naming none).
+    """
+
+    def make(
+        *,
+        tenant_id: str | None = tenant,
+        user_id: str | None = None,
+        roles: list[str] | None = None,
+    ) -> PlatformClient:
+        return PlatformClient(
+            http, gateway, token(tenant_id=tenant_id, user_id=user_id, roles=roles)
+        )
+
+    return make
 
 
 @pytest.fixture
-def database(test_infra: TestInfra, stack: Stack) -> Iterator[Callable[[str], Any]]:
-    """A service's database by service name, for counting what was applied."""
-    client: MongoClient[dict[str, Any]] = MongoClient(test_infra.mongo_url)
+def client(caller: Callable[..., PlatformClient]) -> PlatformClient:
+    """The test's own caller: one driver of the test's tenant."""
+    return caller(user_id="driver-1")
+
+
+@pytest.fixture
+def anonymous(http: aiohttp.ClientSession, gateway: str) -> PlatformClient:
+    """A caller that sends no credentials (it may still send an `Authorization` of its own)."""
+    return PlatformClient(http, gateway, None)
+
+
+Databases = Callable[[str], AsyncDatabase[dict[str, Any]]]
+
+
+@pytest.fixture
+async def database(test_infra: TestInfra, stack: Stack) -> AsyncIterator[Databases]:
+    """A service's database by service name."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(test_infra.mongo_url)
     yield lambda service: client[f"{stack.db_prefix}{service}"]
-    client.close()
+    await client.close()

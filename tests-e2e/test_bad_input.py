@@ -5,75 +5,45 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
-import aiohttp
 import pytest
 
+from testkit.api import PlatformClient, car_details
 from testkit.clock import hours_from_now
 from testkit.tokens import DevSigningKey, unsigned_token
 
 
-async def problem(resp: aiohttp.ClientResponse, status: int) -> dict[str, Any]:
-    assert resp.status == status, await resp.text()
-    assert resp.content_type == "application/problem+json"
-    body: dict[str, Any] = await resp.json(content_type=None)
-    assert body["status"] == status and body["title"]
-    return body
+async def test_malformed_and_mistyped_bodies(client: PlatformClient) -> None:
+    malformed = await client.call(
+        "POST", "/cars", data=b'{"make": "VW",', headers={"Content-Type": "application/json"}
+    )
+    malformed.problem(400)
+    mistyped = await client.call("POST", "/cars", json={**car_details(), "year": "new"})
+    errors = mistyped.problem(422).errors
+    assert errors and errors[0].field == "year"
+    assert await client.cars() == []
 
 
-async def test_malformed_and_mistyped_bodies(
-    http: aiohttp.ClientSession, gateway: str, headers: dict[str, str]
-) -> None:
-    async with http.post(
-        f"{gateway}/cars",
-        data=b'{"make": "VW",',
-        headers={**headers, "Content-Type": "application/json"},
-    ) as resp:
-        await problem(resp, 400)
-    car = {
-        "make": "VW",
-        "model": "Golf",
-        "year": "new",
-        "jurisdiction": "NZ",
-        "number_plate": "BAD1",
-    }
-    async with http.post(f"{gateway}/cars", json=car, headers=headers) as resp:
-        body = await problem(resp, 422)
-        assert body["errors"][0]["field"] == "year"
-    async with http.get(f"{gateway}/cars", headers=headers) as resp:
-        assert await resp.json() == []
-
-
-async def test_unknown_car_and_backwards_frames(
-    http: aiohttp.ClientSession, gateway: str, headers: dict[str, str]
-) -> None:
-    unknown = {"car_id": "c0ffee", "start_utc": hours_from_now(1), "end_utc": hours_from_now(2)}
-    async with http.post(f"{gateway}/bookings", json=unknown, headers=headers) as resp:
-        await problem(resp, 422)
-    async with http.get(f"{gateway}/cars/c0ffee", headers=headers) as resp:
-        await problem(resp, 404)
+async def test_unknown_car_and_backwards_frames(client: PlatformClient) -> None:
+    unknown = client.trip("c0ffee", hours_from_now(1), hours_from_now(2))
+    (await client.call("POST", "/bookings", json=unknown)).problem(422)
+    (await client.call("GET", "/cars/c0ffee")).problem(404)
     backwards = {**unknown, "start_utc": hours_from_now(3)}
-    async with http.post(f"{gateway}/bookings", json=backwards, headers=headers) as resp:
-        await problem(resp, 422)
+    (await client.call("POST", "/bookings", json=backwards)).problem(422)
     window = {"from_utc": hours_from_now(3), "to_utc": hours_from_now(1)}
-    async with http.get(f"{gateway}/cars/available", params=window, headers=headers) as resp:
-        await problem(resp, 422)
-    everything = {"from_utc": hours_from_now(-48), "to_utc": hours_from_now(48)}
-    async with http.get(f"{gateway}/bookings", params=everything, headers=headers) as resp:
-        assert await resp.json() == []
+    (await client.call("GET", "/cars/available", params=window)).problem(422)
+    assert await client.bookings(hours_from_now(-48), hours_from_now(48)) == []
 
 
 @pytest.mark.parametrize(
     "kind", ["missing", "tampered", "expired", "alg_none", "foreign_key", "not_bearer"]
 )
 async def test_bad_tokens(
-    http: aiohttp.ClientSession,
-    gateway: str,
+    client: PlatformClient,
+    anonymous: PlatformClient,
     token: Callable[..., str],
     kind: str,
     tenant: str,
-    headers: dict[str, str],
 ) -> None:
     valid = token(tenant_id=tenant)
     header = {
@@ -95,16 +65,7 @@ async def test_bad_tokens(
         "not_bearer": f"Basic {valid}",
     }[kind]
     sent = {"Authorization": header} if header else {}
-    car = {
-        "make": "VW",
-        "model": "Golf",
-        "year": 2020,
-        "jurisdiction": "NZ",
-        "number_plate": "TOK1",
-    }
-    async with http.post(f"{gateway}/cars", json=car, headers=sent) as resp:
-        body = await problem(resp, 401)
-        assert body["detail"]
-        assert "WWW-Authenticate" in resp.headers
-    async with http.get(f"{gateway}/cars", headers=headers) as resp:
-        assert await resp.json() == [], "nothing was stored"
+    answer = await anonymous.call("POST", "/cars", json=car_details(make="VW"), headers=sent)
+    assert answer.problem(401).detail
+    assert "WWW-Authenticate" in answer.headers
+    assert await client.cars() == [], "nothing was stored"

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import aiohttp
-
-from contracts.asyncapi import domain_events
+from contracts.asyncapi import published_events
+from testkit.api import PlatformClient
 
 ROUTES = {
     ("POST", "/cars"),
@@ -25,21 +24,14 @@ ROUTES = {
 }
 
 
-async def test_the_documents_describe_the_running_system(
-    http: aiohttp.ClientSession, gateway: str
-) -> None:
-    async with http.get(f"{gateway}/openapi.json") as resp:
-        assert resp.status == 200
-        openapi = await resp.json()
+async def test_the_documents_describe_the_running_system(anonymous: PlatformClient) -> None:
+    openapi = (await anonymous.expect(200, "GET", "/openapi.json")).json()
     assert "x-unavailable" not in openapi
     documented = {(m.upper(), path) for path, item in openapi["paths"].items() for m in item}
     assert documented == ROUTES
 
-    async with http.get(f"{gateway}/docs") as resp:
-        assert resp.status == 200
-        assert "/cars/{car_id}/unavailabilities" in await resp.text()
+    docs = await anonymous.expect(200, "GET", "/docs")
+    assert "/cars/{car_id}/unavailabilities" in docs.body.decode()
 
-    async with http.get(f"{gateway}/asyncapi.json") as resp:
-        assert resp.status == 200
-        channels = (await resp.json())["channels"]
-    assert {event.event_type for event in domain_events()} <= set(channels)
+    channels = (await anonymous.expect(200, "GET", "/asyncapi.json")).json()["channels"]
+    assert {event.event_type for event in published_events()} <= set(channels)

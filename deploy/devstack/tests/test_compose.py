@@ -1,6 +1,6 @@
-"""docker-compose.yml and services/*/Dockerfile kept in line with services/ and the devstack table.
+"""docker-compose.yml, deploy/docker/offline.yml and the one Dockerfile, checked as text.
 
-No Docker engine runs here, so these files are checked as text against what exists.
+`make test-compose` (test_compose_up.py) runs them for real; these checks take milliseconds.
 """
 
 from __future__ import annotations
@@ -14,87 +14,89 @@ from typing import Any
 import pytest
 import yaml
 
+from devstack.generate import (
+    COMPOSE_FILE,
+    GATEWAY_PORT_DEFAULT,
+    LOCAL_DEBIAN_IMAGE,
+    LOCAL_PYTHON_IMAGE,
+    OFFLINE_FILE,
+)
+from devstack.infra import AMQP_PORT, MONGO_PORT, TRANSACTION_LIFETIME_SECONDS
 from devstack.paths import repo_root
-from devstack.services import GATEWAY, SERVICES, Service, backends, by_name
+from devstack.services import GATEWAY, SERVICES, Service, backends, routes_json, upstreams_json
 
 ROOT = repo_root()
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
 SERVICE_DIRS = sorted(p.parent.name for p in (ROOT / "services").glob("*/pyproject.toml"))
 INFRA = {"mongo", "rabbitmq"}
+# Ports the devstack (make run) and the tests use on the host.
+DEVSTACK_PORTS = {MONGO_PORT, AMQP_PORT, *(s.port for s in SERVICES)}
 
 
-def compose() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    return loaded
-
-
-def compose_services() -> dict[str, dict[str, Any]]:
-    services: dict[str, dict[str, Any]] = compose()["services"]
+def services_of(relative: str) -> dict[str, dict[str, Any]]:
+    services: dict[str, dict[str, Any]] = yaml.safe_load((ROOT / relative).read_text())["services"]
     return services
 
 
-def dockerfile(name: str) -> str:
-    return (ROOT / "services" / name / "Dockerfile").read_text()
+COMPOSE = services_of(COMPOSE_FILE)
+OFFLINE = services_of(OFFLINE_FILE)
 
 
-def test_every_service_dir_has_a_compose_service_and_a_dockerfile() -> None:
-    built = {name for name, spec in compose_services().items() if "build" in spec}
-    assert set(SERVICE_DIRS) == built, "services/ and the built compose services differ"
-    for name in SERVICE_DIRS:
-        assert (ROOT / "services" / name / "Dockerfile").is_file(), f"services/{name}/Dockerfile"
+def test_compose_builds_every_service_dir_and_runs_nothing_unknown() -> None:
+    built = {name for name, spec in COMPOSE.items() if "build" in spec}
+    assert built == set(SERVICE_DIRS) == {s.name for s in SERVICES}
+    assert set(COMPOSE) - built == INFRA
 
 
-def test_compose_has_only_known_services() -> None:
-    table = {s.name for s in SERVICES}
-    assert set(compose_services()) - INFRA == table
+def test_one_dockerfile_for_every_service() -> None:
+    assert not list((ROOT / "services").glob("*/Dockerfile")), "services build from ./Dockerfile"
+    for service in SERVICES:
+        build = COMPOSE[service.name]["build"]
+        assert (build["context"], build["dockerfile"]) == (".", "Dockerfile")
+        assert build["args"] == {
+            "SERVICE": service.name,
+            "MODULE": service.module,
+            "PORT": str(service.port),
+        }
 
 
-def test_every_compose_build_points_to_an_existing_dockerfile() -> None:
-    for name, spec in compose_services().items():
-        if "build" not in spec:
-            continue
-        build = spec["build"]
-        assert build["context"] == ".", f"{name}: build from the repository root"
-        assert build["dockerfile"] == f"services/{name}/Dockerfile"
-        assert (ROOT / build["context"] / build["dockerfile"]).is_file()
+def test_dockerfile_builds_with_the_classic_builder_and_no_registry_but_pypi() -> None:
+    assert "# syntax" not in DOCKERFILE, "a syntax line pulls a BuildKit frontend image"
+    assert "--mount" not in DOCKERFILE, "RUN --mount needs BuildKit"
+    stages = set(re.findall(r"^FROM \S+ AS (\S+)$", DOCKERFILE, re.M))
+    assert set(re.findall(r"--from=(\S+)", DOCKERFILE)) <= stages, "copies only from its stages"
+    assert re.search(r"pip install [^\n]*\buv==\d+\.\d+\.\d+", DOCKERFILE), "a pinned uv"
+    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11-slim$", DOCKERFILE, re.M)
 
 
-@pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.name)
-def test_dockerfile_installs_and_runs_its_own_package(service: Service) -> None:
-    text = dockerfile(service.name)
-    syncs = re.findall(r"uv sync [^\n]*--package (\S+)", text)
-    assert syncs and set(syncs) == {service.name}, f"uv sync --package lines: {syncs}"
-    assert all("--frozen" in line for line in re.findall(r"uv sync [^\n]*", text))
-    assert f'CMD ["python", "-m", "{service.module}"]' in text
-    assert f"EXPOSE {service.port}" in text
-    assert f"PORT={service.port}" in text
-
-
-def test_dockerfiles_share_one_shape() -> None:
-    def shape(service: Service) -> str:
-        text = dockerfile(service.name).replace(str(service.port), "<port>")
-        return re.sub(rf"\b{re.escape(service.name)}\b", "<name>", text)
-
-    shapes = {s.name: shape(s) for s in SERVICES}
-    reference = shapes[SERVICES[0].name]
-    for name, text in shapes.items():
-        assert text == reference, f"services/{name}/Dockerfile differs from the others in shape"
+def test_dependencies_are_installed_before_the_service_is_named() -> None:
+    """The third-party layer must not depend on SERVICE, so that all services share it."""
+    syncs = re.findall(r"uv sync [^\n]*", DOCKERFILE)
+    assert len(syncs) == 2 and all("--frozen" in s and "--no-dev" in s for s in syncs)
+    shared, own = syncs
+    assert "--all-packages" in shared and "--no-install-workspace" in shared
+    assert DOCKERFILE.index(shared) < DOCKERFILE.index("ARG SERVICE") < DOCKERFILE.index(own)
+    assert '--package "${SERVICE}"' in own and "--no-editable" in own
+    assert 'CMD exec python -m "${SERVICE_MODULE}"' in DOCKERFILE
 
 
 def test_dockerfile_copies_exist_and_are_not_docker_ignored() -> None:
-    ignored = {
+    patterns = [
         line.strip()
         for line in (ROOT / ".dockerignore").read_text().splitlines()
         if line.strip() and not line.startswith("#")
-    }
-    for service in SERVICES:
-        for source in re.findall(r"^COPY (?!--from)(.+) \S+$", dockerfile(service.name), re.M):
-            for path in source.split():
-                assert (ROOT / path).exists(), f"{service.name}: COPY {path}"
-                assert path not in ignored, f"{service.name}: {path} is in .dockerignore"
+    ]
+    ignored = {p for p in patterns if not p.startswith("!")}
+    kept = {p[1:] for p in patterns if p.startswith("!")}
+    for source in re.findall(r"^COPY (?!--from)(.+) \S+$", DOCKERFILE, re.M):
+        for path in source.split():
+            assert (ROOT / path).exists(), f"COPY {path}"
+            top = path.split("/")[0]
+            assert top not in ignored or path.rstrip("/") in kept, f"{path} is docker-ignored"
 
 
 def test_images_need_only_what_the_dockerfile_copies() -> None:
-    """Dockerfiles copy libs/ and services/; a workspace dependency elsewhere would be missing."""
+    """The Dockerfile copies libs/ and services/; a workspace dependency elsewhere is missing."""
     lock = tomllib.loads((ROOT / "uv.lock").read_text())
     packages = {p["name"]: p for p in lock["package"]}
 
@@ -117,38 +119,82 @@ def test_images_need_only_what_the_dockerfile_copies() -> None:
 
 @pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.name)
 def test_compose_service_settings_match_the_table(service: Service) -> None:
-    spec = compose_services()[service.name]
+    spec = COMPOSE[service.name]
     env = spec["environment"]
     assert env["PORT"] == str(service.port)
-    assert env["MONGO_URL"] == "mongodb://mongo:27017/?replicaSet=rs0"
-    assert env["AMQP_URL"].startswith("amqp://guest:guest@rabbitmq:5672/")
+    assert env["HOST"] == "0.0.0.0"
     assert env["JWKS_URL"].startswith("file:///")
     jwks_dir = str(Path(env["JWKS_URL"].removeprefix("file://")).parent)
-    assert any(v.split(":")[1] == jwks_dir for v in spec["volumes"]), "JWKS file is not mounted"
+    mounts = [v.split(":")[-2:] for v in spec["volumes"]]
+    assert [jwks_dir, "ro"] in mounts, "the JWKS is mounted read-only"
+    assert spec["image"].startswith(f"platform/{service.name}:")
     if not service.is_gateway:
         assert env["MONGO_DB"] == service.name
+        assert env["MONGO_URL"] == f"mongodb://mongo:{MONGO_PORT}/?replicaSet=rs0"
+        assert env["AMQP_URL"] == f"amqp://guest:guest@rabbitmq:{AMQP_PORT}/"
+        assert set(spec["depends_on"]) == INFRA, "one service runs with only MongoDB, RabbitMQ"
     health = " ".join(spec["healthcheck"]["test"])
     assert f"127.0.0.1:{service.port}/health" in health
 
 
-def test_only_the_gateway_is_published() -> None:
-    gateway = by_name(GATEWAY)
-    published = {name: spec.get("ports", []) for name, spec in compose_services().items()}
-    assert published[GATEWAY] == [f"{gateway.port}:{gateway.port}"]
-    assert all(not ports for name, ports in published.items() if name not in INFRA | {GATEWAY})
+def test_only_the_gateway_is_published_and_on_no_port_the_devstack_uses() -> None:
+    gateway = next(s for s in SERVICES if s.is_gateway)
+    assert COMPOSE[GATEWAY]["ports"] == [
+        f"${{GATEWAY_PORT:-{GATEWAY_PORT_DEFAULT}}}:{gateway.port}"
+    ]
+    assert GATEWAY_PORT_DEFAULT not in DEVSTACK_PORTS
+    assert all("ports" not in COMPOSE[s.name] for s in backends())
+    for name in INFRA:
+        for port in COMPOSE[name].get("ports", []):
+            host_ip, host_port, _ = str(port).split(":")
+            assert host_ip == "127.0.0.1" and not host_port, f"{name}: {port} is not loopback-only"
 
 
-def test_gateway_upstreams_name_every_backend() -> None:
-    spec = compose_services()[GATEWAY]
-    upstreams = json.loads(spec["environment"]["UPSTREAMS"])
-    assert upstreams == {s.name: f"http://{s.name}:{s.port}" for s in backends()}
+def test_gateway_routes_and_upstreams_are_the_tables() -> None:
+    spec = COMPOSE[GATEWAY]
+    urls = {s.name: f"http://{s.name}:{s.port}" for s in backends()}
+    assert spec["environment"]["UPSTREAMS"] == upstreams_json(urls)
+    assert spec["environment"]["ROUTES"] == routes_json()
+    assert json.loads(spec["environment"]["ROUTES"]) == {
+        p: s.name for s in backends() for p in s.prefixes
+    }
     assert set(spec["depends_on"]) == {s.name for s in backends()}
     assert all(d["condition"] == "service_healthy" for d in spec["depends_on"].values())
 
 
-def test_mongo_is_a_replica_set_initiated_by_its_healthcheck() -> None:
-    mongo = compose_services()["mongo"]
-    assert "--replSet" in mongo["command"] and "rs0" in mongo["command"]
+def test_mongo_is_a_replica_set_with_short_transactions() -> None:
+    mongo = COMPOSE["mongo"]
+    assert mongo["image"] == "mongo:6.0"
+    command = mongo["command"]
+    assert command[command.index("--replSet") + 1] == "rs0"
+    limit = f"transactionLifetimeLimitSeconds={TRANSACTION_LIFETIME_SECONDS}"
+    assert command[command.index("--setParameter") + 1] == limit
     assert "rs.initiate" in " ".join(mongo["healthcheck"]["test"])
-    backend_deps = [compose_services()[s.name]["depends_on"] for s in backends()]
-    assert all(set(deps) == INFRA for deps in backend_deps)
+
+
+def test_rabbitmq_runs_under_an_init_and_logs_to_stdout() -> None:
+    rabbitmq = COMPOSE["rabbitmq"]
+    assert rabbitmq["image"] == "rabbitmq:3-management"
+    assert rabbitmq["init"] is True
+    assert rabbitmq["environment"]["RABBITMQ_LOGS"] == "-"
+
+
+def test_offline_file_replaces_every_registry_image_with_a_local_build() -> None:
+    assert set(OFFLINE) == set(COMPOSE)
+    for name in INFRA:
+        context = ROOT / OFFLINE[name]["build"]
+        assert (context / "Dockerfile").is_file()
+        assert f"FROM {LOCAL_DEBIAN_IMAGE}\n" in (context / "Dockerfile").read_text()
+        assert OFFLINE[name]["image"].startswith("platform-local/")
+    for service in SERVICES:
+        assert OFFLINE[service.name] == {"build": {"args": {"PYTHON_IMAGE": LOCAL_PYTHON_IMAGE}}}
+    python = (ROOT / "deploy/docker/python/Dockerfile").read_text()
+    assert f"FROM {LOCAL_DEBIAN_IMAGE}\n" in python
+
+
+def test_offline_mongo_initiates_the_replica_set_without_a_shell() -> None:
+    test = OFFLINE["mongo"]["healthcheck"]["test"]
+    assert test == ["CMD", "mongo-replset", f"mongo:{MONGO_PORT}"]
+    dockerfile = (ROOT / "deploy/docker/mongo/Dockerfile").read_text()
+    assert "COPY mongo-replset.py /usr/local/bin/mongo-replset" in dockerfile
+    assert "replSetInitiate" in (ROOT / "deploy/docker/mongo/mongo-replset.py").read_text()

@@ -1,15 +1,15 @@
-"""deploy/k8s kept in line with the devstack service table (no cluster here: checked as text)."""
+"""deploy/k8s, generated from the devstack service table (no cluster here: checked as text)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 import yaml
 
+from devstack.generate import CONFIG_MAP
 from devstack.paths import repo_root
-from devstack.services import SERVICES, Service, backends
+from devstack.services import SERVICES, Service, backends, routes_json, upstreams_json
 
 K8S = repo_root() / "deploy" / "k8s"
 
@@ -26,23 +26,36 @@ def container(service: Service) -> dict[str, Any]:
     return containers[0]
 
 
+def env_of(service: Service) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container(service)["env"]}
+
+
 def test_kustomization_lists_every_manifest_and_every_service() -> None:
     kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
-    resources = set(kustomization["resources"])
+    resources = kustomization["resources"]
     files = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
-    assert resources == files
-    assert {f"{s.name}.yaml" for s in SERVICES} <= resources
+    assert set(resources) == files
+    assert resources == [f"{CONFIG_MAP}.yaml", *(f"{s.name}.yaml" for s in SERVICES)]
+
+
+def test_config_map_holds_the_shared_settings() -> None:
+    config = manifests(CONFIG_MAP)["ConfigMap"]
+    assert config["metadata"]["name"] == CONFIG_MAP
+    assert config["data"]["MONGO_URL"] == "mongodb://mongo:27017/?replicaSet=rs0"
+    assert config["data"]["HOST"] == "0.0.0.0"
 
 
 @pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.name)
 def test_deployment_and_service_match_the_table(service: Service) -> None:
     main = container(service)
-    env = {e["name"]: e["value"] for e in main["env"]}
+    env = env_of(service)
     assert main["command"] == ["python", "-m", service.module]
-    assert main["image"].split(":")[0].endswith(f"/{service.name}")
+    assert main["image"] == f"platform/{service.name}:latest"
+    assert main["envFrom"] == [{"configMapRef": {"name": CONFIG_MAP}}]
     assert env["PORT"] == str(service.port)
     assert [p["containerPort"] for p in main["ports"]] == [service.port]
-    assert main["readinessProbe"]["httpGet"]["path"] == "/health"
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert main[probe]["httpGet"] == {"path": "/health", "port": "http"}, probe
     if not service.is_gateway:
         assert env["MONGO_DB"] == service.name
     ports = manifests(service.name)["Service"]["spec"]["ports"]
@@ -53,7 +66,9 @@ def test_deployment_and_service_match_the_table(service: Service) -> None:
     )
 
 
-def test_gateway_upstreams_name_every_backend() -> None:
+def test_gateway_routes_and_upstreams_are_the_tables() -> None:
     gateway = next(s for s in SERVICES if s.is_gateway)
-    env = {e["name"]: e["value"] for e in container(gateway)["env"]}
-    assert json.loads(env["UPSTREAMS"]) == {s.name: f"http://{s.name}:{s.port}" for s in backends()}
+    env = env_of(gateway)
+    urls = {s.name: f"http://{s.name}:{s.port}" for s in backends()}
+    assert env["UPSTREAMS"] == upstreams_json(urls)
+    assert env["ROUTES"] == routes_json()

@@ -9,7 +9,7 @@ import tomllib
 import pytest
 
 from devstack.paths import repo_root
-from devstack.services import GATEWAY, SERVICES, Service, backends, select, upstreams_json
+from devstack.services import GATEWAY, SERVICES, Service, backends, routes_json, upstreams_json
 
 
 def test_names_modules_and_ports_are_unique() -> None:
@@ -49,11 +49,13 @@ def test_every_service_runs_with_python_dash_m(service: Service) -> None:
     assert importlib.util.find_spec(main) is not None, f"`python -m {service.module}` needs {main}"
 
 
-def test_select_keeps_table_order_and_rejects_unknown_names() -> None:
-    assert [s.name for s in select([GATEWAY, "cars"])] == ["cars", GATEWAY]
-    assert select() == SERVICES
-    with pytest.raises(KeyError, match="unknown service 'nope'"):
-        select(["nope"])
+def test_every_backend_has_a_public_prefix_and_no_prefix_is_shared() -> None:
+    prefixes = [p for s in backends() for p in s.prefixes]
+    assert all(s.prefixes for s in backends())
+    assert len(prefixes) == len(set(prefixes))
+    routes = json.loads(routes_json())
+    assert set(routes) == set(prefixes)
+    assert {"/cars": "cars", "/bookings": "bookings"}.items() <= routes.items()
 
 
 def test_upstreams_json_is_a_flat_object() -> None:

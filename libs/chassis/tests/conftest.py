@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import random
 import string
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -22,11 +20,12 @@ import structlog
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 from aiohttp import web
 
-from chassis import messaging, outbox
-from chassis.service import Chassis
-from chassis.settings import ServiceSettings
-from contracts import DomainEvent
+from chassis.config import ServiceSettings
+from chassis.messaging import delivery, relay, subscriptions
+from contracts import IntegrationEvent
+from testkit import waiting
 from testkit.fixtures import TestInfra
+from testkit.node import Node
 
 AMQP_PORT = 5672
 HERE = Path(__file__).parent
@@ -70,30 +69,30 @@ def make_settings(test_infra: TestInfra) -> Callable[..., ServiceSettings]:
 
 
 @pytest.fixture
-async def make_chassis(
+async def make_node(
     make_settings: Callable[..., ServiceSettings],
-) -> AsyncIterator[Callable[..., Chassis]]:
-    """`make_chassis("prefix", **overrides)`: a Chassis, stopped after the test (start it)."""
-    made: list[Chassis] = []
+) -> AsyncIterator[Callable[..., Node]]:
+    """`make_node("prefix", **overrides)`: a Node, stopped after the test (start it)."""
+    made: list[Node] = []
 
-    def make(prefix: str = "svc", **overrides: Any) -> Chassis:
-        chassis = Chassis(make_settings(prefix, **overrides))
-        made.append(chassis)
-        return chassis
+    def make(prefix: str = "svc", **overrides: Any) -> Node:
+        node = Node(make_settings(prefix, **overrides))
+        made.append(node)
+        return node
 
     yield make
-    for chassis in reversed(made):
-        await chassis.stop()
+    for node in reversed(made):
+        await node.stop()
 
 
 @pytest.fixture
-def make_event() -> Callable[[], type[DomainEvent]]:
+def make_event() -> Callable[[], type[IntegrationEvent]]:
     """A fresh event class per call, with its own routing key, so tests never share queues."""
 
-    def make() -> type[DomainEvent]:
+    def make() -> type[IntegrationEvent]:
         routing_key = f"{letters()}.happened"
 
-        class Happened(DomainEvent):
+        class Happened(IntegrationEvent):
             event_type: ClassVar[str] = routing_key
 
             n: int
@@ -107,25 +106,9 @@ def make_event() -> Callable[[], type[DomainEvent]]:
 # --- waiting ----------------------------------------------------------------------------------
 
 
-async def _eventually(
-    check: Callable[[], Any], timeout: float = 5.0, interval: float = 0.02
-) -> Any:
-    """Call (and await) `check()` until it returns something truthy; fail with its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s (last: {result!r})")
-        await asyncio.sleep(interval)
-
-
 @pytest.fixture
 def eventually() -> Callable[..., Awaitable[Any]]:
-    return _eventually
+    return waiting.eventually
 
 
 # --- a raw AMQP view of the test vhost ------------------------------------------------------
@@ -171,7 +154,7 @@ class Amqp:
             return True
 
         try:
-            await _eventually(enough, timeout)
+            await waiting.eventually(enough, timeout)
         except AssertionError as exc:
             bodies = [m.body[:80] for m in taken]
             raise AssertionError(f"{len(taken)} of {count} messages arrived: {bodies}") from exc
@@ -293,10 +276,10 @@ class LogRecorder:
 
 @pytest.fixture
 def chassis_log(monkeypatch: pytest.MonkeyPatch) -> LogRecorder:
-    """What the messaging and outbox modules log during the test."""
+    """What the messaging modules log during the test."""
     recorder = LogRecorder()
-    monkeypatch.setattr(messaging, "log", recorder)
-    monkeypatch.setattr(outbox, "log", recorder)
+    for module in (delivery, relay, subscriptions):
+        monkeypatch.setattr(module, "log", recorder)
     return recorder
 
 

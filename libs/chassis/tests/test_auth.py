@@ -15,8 +15,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from jose import jwt
 
-from chassis import auth
-from chassis.auth import Caller, InvalidToken, JwksVerifier
+from chassis.web import auth
+from chassis.web.auth import Caller, InvalidToken, JwksVerifier
 from testkit.tokens import AUDIENCE, ISSUER, DevSigningKey
 
 

@@ -5,18 +5,15 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from typing import ClassVar
 
 import pytest
 from pydantic import BaseModel
 
-from chassis.broker import create_broker
-from chassis.commands import CommandClient, CommandTimeout, CommandUnavailable
 from chassis.logging import bound_ids, current_ids
-
-
-class Echo(BaseModel):
-    n: int
-    text: str
+from chassis.messaging.broker import create_broker
+from chassis.messaging.commands import CommandBus, CommandTimeout, CommandUnavailable
+from contracts import Command
 
 
 class EchoReply(BaseModel):
@@ -26,12 +23,25 @@ class EchoReply(BaseModel):
     correlation_id: str | None = None
 
 
-@pytest.fixture
-async def echo_server(make_chassis):
-    """A service answering `<service>.echo` with the request's fields and the ids it saw."""
-    server = make_chassis("server", prefetch_count=64)
+def echo_command(queue_name: str) -> type[Command[EchoReply]]:
+    """A command of its own per test, on its own queue."""
 
-    async def echo(command: Echo) -> EchoReply:
+    class Echo(Command[EchoReply]):
+        queue: ClassVar[str] = queue_name
+
+        n: int
+        text: str
+
+    return Echo
+
+
+@pytest.fixture
+async def echo_server(make_node):
+    """A service answering `<service>.echo` with the request's fields and the ids it saw."""
+    server = make_node("server", prefetch_count=64)
+    Echo = echo_command(f"{server.settings.service_name}.echo")
+
+    async def echo(command) -> EchoReply:
         await asyncio.sleep(random.uniform(0, 0.02))  # replies come back out of order
         request_id, correlation_id = current_ids()
         return EchoReply(
@@ -41,62 +51,46 @@ async def echo_server(make_chassis):
             correlation_id=correlation_id,
         )
 
-    queue = f"{server.settings.service_name}.echo"
-    server.subscriptions.on_command(queue, Echo, echo)
+    server.subscriptions.on_command(Echo, echo)
     await server.start()
-    return queue
+    return Echo
 
 
-@pytest.fixture
-async def client_broker(make_settings):
-    """A connected broker and its started CommandClient, as a calling service has them."""
-    settings = make_settings("client")
-    broker = create_broker(settings)
-    await broker.connect()
-    client = CommandClient(broker, settings.service_name)
-    await client.start()
-    yield client
-    await broker.stop()
-
-
-async def test_concurrent_commands_get_their_own_replies(echo_server, client_broker):
+async def test_concurrent_commands_get_their_own_replies(echo_server, commands):
     started = time.monotonic()
     replies = await asyncio.gather(
-        *(
-            client_broker.send(echo_server, Echo(n=n, text=f"t{n}"), EchoReply, 10)
-            for n in range(200)
-        )
+        *(commands.send(echo_server(n=n, text=f"t{n}"), 10) for n in range(200))
     )
     elapsed = time.monotonic() - started
     assert [(r.n, r.text) for r in replies] == [(n, f"T{n}") for n in range(200)]
     assert elapsed < 5.0, f"200 commands took {elapsed:.2f}s"
-    assert client_broker._pending == {}
+    assert commands.in_flight == 0
 
 
-async def test_command_carries_request_and_correlation_ids(echo_server, client_broker):
+async def test_command_carries_request_and_correlation_ids(echo_server, commands):
     with bound_ids("req-7", "corr-7"):
-        reply = await client_broker.send(echo_server, Echo(n=1, text="x"), EchoReply, 5)
+        reply = await commands.send(echo_server(n=1, text="x"), 5)
     assert (reply.request_id, reply.correlation_id) == ("req-7", "corr-7")
 
 
-async def test_unanswered_command_times_out_and_expires(client_broker, amqp, make_settings):
+async def test_unanswered_command_times_out_and_expires(commands, amqp, make_settings):
     # Nobody consumes this queue: the command waits there, and must not outlive the timeout.
     queue_name = f"{make_settings('idle').service_name}.ignored"
     queue = await amqp.channel.declare_queue(queue_name, auto_delete=True)
 
     started = time.monotonic()
     with pytest.raises(CommandTimeout):
-        await client_broker.send(queue_name, Echo(n=1, text="x"), EchoReply, 0.3)
+        await commands.send(echo_command(queue_name)(n=1, text="x"), 0.3)
     elapsed = time.monotonic() - started
     assert 0.29 <= elapsed < 1.0
-    assert client_broker._pending == {}
+    assert commands.in_flight == 0
 
     await asyncio.sleep(0.2)
     assert await queue.get(no_ack=True, fail=False) is None  # expired with the timeout
 
     started = time.monotonic()
     with pytest.raises(CommandTimeout):  # no queue at all: dropped, still a timeout
-        await client_broker.send(f"{queue_name}.nowhere", Echo(n=1, text="x"), EchoReply, 0.3)
+        await commands.send(echo_command(f"{queue_name}.nowhere")(n=1, text="x"), 0.3)
     assert time.monotonic() - started < 1.0
 
 
@@ -106,25 +100,25 @@ async def test_command_raises_unavailable_while_the_broker_is_down(
     settings = make_settings("client", amqp_url=tcp_proxy.url(test_infra.amqp_url))
     broker = create_broker(settings)
     await broker.connect()
-    client = CommandClient(broker, settings.service_name)
+    client = CommandBus(broker, settings.service_name)
     await client.start()
     try:
-        assert (await client.send(echo_server, Echo(n=1, text="a"), EchoReply, 5)).n == 1
+        assert (await client.send(echo_server(n=1, text="a"), 5)).n == 1
 
         await tcp_proxy.stop()
         started = time.monotonic()
         with pytest.raises(CommandUnavailable) as raised:
-            await client.send(echo_server, Echo(n=2, text="b"), EchoReply, 5)
+            await client.send(echo_server(n=2, text="b"), 5)
         assert not isinstance(raised.value, CommandTimeout)
         assert time.monotonic() - started < 1.0  # fails fast, not at the timeout
-        assert client._pending == {}
+        assert client.in_flight == 0
 
         # Once the broker is back (reconnect, reply queue restored) commands work again.
         await tcp_proxy.start()
         deadline = time.monotonic() + 10
         while True:
             try:
-                reply = await client.send(echo_server, Echo(n=3, text="c"), EchoReply, 1)
+                reply = await client.send(echo_server(n=3, text="c"), 1)
                 break
             except CommandUnavailable:
                 if time.monotonic() > deadline:
@@ -137,7 +131,7 @@ async def test_command_raises_unavailable_while_the_broker_is_down(
 
 async def test_command_on_a_never_connected_broker_is_unavailable(make_settings):
     settings = make_settings("client")
-    client = CommandClient(create_broker(settings), settings.service_name)
+    client = CommandBus(create_broker(settings), settings.service_name)
     with pytest.raises(CommandUnavailable) as raised:
-        await client.send("anything", Echo(n=1, text="x"), EchoReply, 5)
+        await client.send(echo_command("anything")(n=1, text="x"), 5)
     assert not isinstance(raised.value, CommandTimeout)

@@ -9,17 +9,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import BaseModel, Field
 
-from chassis.auth import JwksVerifier, auth_middleware, require_caller, require_tenant
-from chassis.http import (
-    Page,
-    context_middleware,
-    json_response,
-    problem_middleware,
-    read_json,
-    read_query,
-)
 from chassis.logging import current_ids
-from chassis.problems import PROBLEM_CONTENT_TYPE, Problem
+from chassis.web.auth import JwksVerifier, auth_middleware, require_caller, require_tenant
+from chassis.web.context import context_middleware
+from chassis.web.parsing import Page, json_response, read_json, read_query
+from chassis.web.problems import PROBLEM_CONTENT_TYPE, Problem, problem_middleware
 from testkit.tokens import AUDIENCE, ISSUER
 
 HEX_ID = re.compile(r"^[0-9a-f]{32}$")

@@ -12,9 +12,9 @@ from pydantic import BaseModel
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from chassis.http import Page, json_response
-from chassis.openapi import Route, openapi_document
-from chassis.problems import PROBLEM_CONTENT_TYPE, Problem
+from chassis.web.openapi import Route, openapi_document
+from chassis.web.parsing import Page, json_response
+from chassis.web.problems import PROBLEM_CONTENT_TYPE, Problem
 
 
 class Colour(StrEnum):

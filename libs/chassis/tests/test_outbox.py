@@ -10,16 +10,19 @@ from datetime import timedelta
 import aio_pika
 import pytest
 from faststream.rabbit import RabbitBroker
-from pymongo.errors import ConnectionFailure
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import ConnectionFailure, OperationFailure
 
-from chassis.broker import create_broker, events_exchange
-from chassis.inbox import INBOX
+from chassis.aggregate import Aggregate
+from chassis.config import ServiceSettings
 from chassis.logging import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, bound_ids
-from chassis.mongo import Mongo
-from chassis.outbox import OUTBOX, PENDING, SENT, OutboxRelay
-from chassis.settings import ServiceSettings
-from chassis.uow import Tx, UnitOfWork
-from contracts import DomainEvent, Envelope
+from chassis.messaging.broker import create_broker, events_exchange
+from chassis.messaging.relay import OutboxRelay, exchange_publisher
+from chassis.storage.inbox import INBOX
+from chassis.storage.mongo import Mongo
+from chassis.storage.outbox import OUTBOX, PENDING, SENT
+from chassis.storage.unit_of_work import MongoUnitOfWork
+from contracts import Envelope, IntegrationEvent
 
 
 class Boom(Exception):
@@ -33,10 +36,19 @@ class Producer:
     broker: RabbitBroker
 
     def relay(self, **options) -> OutboxRelay:
-        return OutboxRelay(self.mongo, self.broker, events_exchange(self.settings), **options)
+        return OutboxRelay(self.mongo, publisher(self.broker, self.settings), **options)
+
+    def uow(self, relay: OutboxRelay | None = None) -> MongoUnitOfWork:
+        return MongoUnitOfWork(
+            self.mongo, lambda scope: scope, after_commit=relay.notify if relay else None
+        )
 
     async def sent(self, envelope: Envelope) -> dict | None:
-        return await _sent(self.mongo.collection(OUTBOX), envelope)
+        return await _sent(self.mongo.raw(OUTBOX), envelope)
+
+
+def publisher(broker, settings: ServiceSettings):
+    return exchange_publisher(broker, events_exchange(settings), settings.service_name)
 
 
 @pytest.fixture
@@ -44,55 +56,66 @@ async def producer(make_settings, amqp):
     """A service's MongoDB and a connected broker, wired by hand (no relay running)."""
     settings = make_settings("producer")
     await amqp.events_exchange()  # the chassis declares it at start; here nothing else does
-    mongo = Mongo(settings.mongo_url, settings.database_name)
+    mongo = Mongo.of(settings)
     broker = create_broker(settings)
     await broker.connect()
     yield Producer(settings, mongo, broker)
     await broker.stop()
-    await mongo.close()
+    await mongo.stop()
 
 
-def emit(event: DomainEvent):
-    async def work(tx: Tx) -> Envelope:
-        return tx.publish(event, tenant_id="tenant-a", actor_id="user-a")
+async def emit(uow: MongoUnitOfWork, mongo: Mongo, event: IntegrationEvent) -> Envelope:
+    """Publish `event` in a transaction of its own; its envelope, as stored."""
 
-    return work
+    async def work(tx) -> None:
+        tx.publish(event)
+
+    await uow.run(work, tenant_id="tenant-a", actor_id="user-a")
+    return await stored(mongo, event)
+
+
+async def stored(mongo: Mongo, event: IntegrationEvent) -> Envelope:
+    rows = mongo.raw(OUTBOX).find()
+    found = [Envelope.model_validate_json(r["body"]) async for r in rows]
+    [envelope] = [e for e in found if e.data == event.model_dump(mode="json")]
+    return envelope
 
 
 async def test_unit_of_work_commits_state_and_event_together_or_not_at_all(producer, make_event):
-    uow = UnitOfWork(producer.mongo, None)
-    things = producer.mongo.collection("things")
-    outbox = producer.mongo.collection(OUTBOX)
+    uow = producer.uow()
+    things = producer.mongo.raw("things")
+    outbox = producer.mongo.raw(OUTBOX)
     happened = make_event()
 
     async def fails_after_publishing(tx):
-        await things.insert_one({"_id": "t1"}, session=tx.session)
-        tx.publish(happened(n=1), tenant_id="tenant-a", actor_id="user-a")
+        await tx.collection("things").insert_one({"_id": "t1"})
+        tx.publish(happened(n=1))
         raise Boom
 
     with pytest.raises(Boom):
-        await uow.run(fails_after_publishing)
+        await uow.run(fails_after_publishing, tenant_id="tenant-a", actor_id="user-a")
     assert await things.count_documents({}) == 0
     assert await outbox.count_documents({}) == 0
 
     async def succeeds(tx):
-        await things.insert_one({"_id": "t1"}, session=tx.session)
-        return tx.publish(happened(n=1), tenant_id="tenant-a", actor_id="user-a")
+        await tx.collection("things").insert_one({"_id": "t1"})
+        tx.publish(happened(n=1))
 
-    envelope = await uow.run(succeeds)
+    await uow.run(succeeds, tenant_id="tenant-a", actor_id="user-a")
+    envelope = await stored(producer.mongo, happened(n=1))
     assert await things.count_documents({"_id": "t1"}) == 1
     row = await outbox.find_one({"_id": str(envelope.id)})
     assert row["status"] == PENDING
     assert row["routing_key"] == happened.event_type
-    assert Envelope.model_validate_json(row["body"]) == envelope
+    assert (envelope.tenant_id, envelope.actor_id) == ("tenant-a", "user-a")
 
     # A failing write after the event was raised also takes the event back.
     async def conflicts(tx):
-        tx.publish(happened(n=2), tenant_id=None, actor_id=None)
-        await things.insert_one({"_id": "t1"}, session=tx.session)  # duplicate key
+        tx.publish(happened(n=2))
+        await tx.collection("things").insert_one({"_id": "t1"})  # duplicate key
 
     with pytest.raises(Exception, match="duplicate key"):
-        await uow.run(conflicts)
+        await uow.run(conflicts, tenant_id=None)
     assert await outbox.count_documents({}) == 1
 
 
@@ -101,12 +124,12 @@ async def test_relay_publishes_persistent_with_ids_and_marks_sent(
 ):
     # The relay polls every 5 s: an event that goes out at once proves the commit woke it.
     relay = producer.relay(lease=timedelta(seconds=1), poll_interval=5.0)
-    uow = UnitOfWork(producer.mongo, relay)
+    uow = producer.uow(relay)
     happened = make_event()
     probe = await amqp.bind(happened.event_type)
     try:
         with bound_ids("req-1", "corr-1"):
-            envelope = await uow.run(emit(happened(n=1)))
+            envelope = await emit(uow, producer.mongo, happened(n=1))
         relay.start()
 
         [message] = await amqp.take(probe, 1)
@@ -130,7 +153,7 @@ async def test_relay_publishes_persistent_with_ids_and_marks_sent(
         assert row["attempts"] == 1
 
         started = time.monotonic()
-        second = await uow.run(emit(happened(n=2)))
+        second = await emit(uow, producer.mongo, happened(n=2))
         [message] = await amqp.take(probe, 1, timeout=2.0)
         assert message.message_id == str(second.id)
         assert time.monotonic() - started < 2.0
@@ -141,8 +164,8 @@ async def test_relay_publishes_persistent_with_ids_and_marks_sent(
 async def test_concurrent_relays_publish_each_event_once(producer, make_event, amqp):
     happened = make_event()
     probe = await amqp.bind(happened.event_type)
-    uow = UnitOfWork(producer.mongo, None)
-    ids = {str((await uow.run(emit(happened(n=n)))).id) for n in range(30)}
+    uow = producer.uow()
+    ids = {str((await emit(uow, producer.mongo, happened(n=n))).id) for n in range(30)}
     relays = [producer.relay(batch_size=7, lease=timedelta(seconds=30)) for _ in range(3)]
 
     async def drain(relay):
@@ -157,7 +180,7 @@ async def test_concurrent_relays_publish_each_event_once(producer, make_event, a
     assert {m.message_id for m in messages} == ids
     await asyncio.sleep(0.2)
     assert await probe.get(fail=False) is None
-    assert await producer.mongo.collection(OUTBOX).count_documents({"status": SENT}) == 30
+    assert await producer.mongo.raw(OUTBOX).count_documents({"status": SENT}) == 30
 
 
 class CrashOnMark:
@@ -176,34 +199,31 @@ class CrashOnMark:
 
 
 async def test_crash_between_publish_and_mark_is_republished_and_applied_once(
-    make_chassis, make_event, chassis_log, amqp, eventually, monkeypatch
+    make_node, make_event, chassis_log, amqp, eventually, monkeypatch
 ):
     happened = make_event()
-    consumer = make_chassis("consumer")
-    counters = consumer.mongo.collection("counters")
+    consumer = make_node("consumer")
+    counters = consumer.mongo.raw("counters")
 
-    async def count(tx, event, envelope):
-        await counters.update_one(
-            {"_id": "applied"}, {"$inc": {"n": 1}}, upsert=True, session=tx.session
+    async def count(tx, event, context):
+        await tx.collection("counters").update_one(
+            {"_id": "applied"}, {"$inc": {"n": 1}}, upsert=True
         )
 
-    consumer.subscriptions.on_event("count", happened, count)
+    consumer.subscriptions.on_event(happened, count, name="count")
     await consumer.start()
     queue = f"{consumer.settings.service_name}.count"
 
     # The producer commits an event; its first relay publishes it and dies while marking.
-    producer = make_chassis("producer")
-    envelope = await UnitOfWork(producer.mongo, None).run(emit(happened(n=1)))
-    doomed_mongo = Mongo(producer.settings.mongo_url, producer.settings.database_name)
-    real_collection = doomed_mongo.collection
-    monkeypatch.setattr(doomed_mongo, "collection", lambda name: CrashOnMark(real_collection(name)))
+    producer = make_node("producer")
+    envelope = await emit(producer.uow, producer.mongo, happened(n=1))
+    doomed_mongo = Mongo.of(producer.settings)
+    real_collection = doomed_mongo.raw
+    monkeypatch.setattr(doomed_mongo, "raw", lambda name: CrashOnMark(real_collection(name)))
     doomed_broker = create_broker(producer.settings)
     await doomed_broker.connect()
     doomed_relay = OutboxRelay(
-        doomed_mongo,
-        doomed_broker,
-        events_exchange(producer.settings),
-        lease=timedelta(seconds=1.5),
+        doomed_mongo, publisher(doomed_broker, producer.settings), lease=timedelta(seconds=1.5)
     )
     claimed_at = time.monotonic()
     try:
@@ -211,10 +231,10 @@ async def test_crash_between_publish_and_mark_is_republished_and_applied_once(
             await doomed_relay.relay_once()
     finally:
         await doomed_broker.stop()
-        await doomed_mongo.close()
+        await doomed_mongo.stop()
 
     assert await eventually(lambda: counters.find_one({"_id": "applied"}))
-    outbox = producer.mongo.collection(OUTBOX)
+    outbox = producer.mongo.raw(OUTBOX)
     row = await outbox.find_one({"_id": str(envelope.id)})
     assert row["status"] == PENDING
     assert row["lease_owner"] is not None
@@ -239,7 +259,7 @@ async def test_crash_between_publish_and_mark_is_republished_and_applied_once(
     assert skipped[0]["message_id"] == str(envelope.id)
     assert skipped[0]["queue"] == queue
     assert (await counters.find_one({"_id": "applied"}))["n"] == 1
-    inbox = await consumer.mongo.collection(INBOX).find({}).to_list()
+    inbox = await consumer.mongo.raw(INBOX).find({}).to_list()
     assert [doc["_id"] for doc in inbox] == [f"{queue}:{envelope.id}"]
     # Both deliveries were acknowledged: nothing waits, nothing was dead-lettered.
     await asyncio.sleep(0.1)
@@ -253,20 +273,20 @@ async def _sent(outbox, envelope):
 
 
 async def test_relay_keeps_events_pending_while_broker_is_unreachable(
-    make_chassis, make_event, tcp_proxy, test_infra, chassis_log, amqp, eventually
+    make_node, make_event, tcp_proxy, test_infra, chassis_log, amqp, eventually
 ):
     happened = make_event()
     probe = await amqp.bind(happened.event_type)
-    producer = make_chassis("producer", amqp_url=tcp_proxy.url(test_infra.amqp_url))
+    producer = make_node("producer", amqp_url=tcp_proxy.url(test_infra.amqp_url))
     await producer.start()
-    outbox = producer.mongo.collection(OUTBOX)
+    outbox = producer.mongo.raw(OUTBOX)
 
-    before = await producer.uow.run(emit(happened(n=1)))
+    before = await emit(producer.uow, producer.mongo, happened(n=1))
     [message] = await amqp.take(probe, 1)
     assert message.message_id == str(before.id)
 
     await tcp_proxy.stop()  # the broker is gone for this service only
-    during = await producer.uow.run(emit(happened(n=2)))
+    during = await emit(producer.uow, producer.mongo, happened(n=2))
     await eventually(lambda: chassis_log.named("outbox.relay_failed"))
     await asyncio.sleep(0.3)
     row = await outbox.find_one({"_id": str(during.id)})
@@ -301,3 +321,72 @@ async def test_relay_stops_when_woken_at_the_moment_it_is_stopped(producer):
         for task in relay._tasks:  # if it hung, do not leave it polling for the whole session
             task.cancel()
         stopping.cancel()
+
+
+async def test_an_event_nobody_subscribes_to_is_sent_and_does_not_hold_back_the_rest(
+    producer, make_event, amqp, eventually
+):
+    unheard, heard = make_event(), make_event()
+    probe = await amqp.bind(heard.event_type)
+    relay = producer.relay(poll_interval=0.05)
+    uow = producer.uow(relay)
+    relay.start()
+    try:
+        # No queue is bound to `unheard`: RabbitMQ drops it, as pub/sub does.
+        lonely = await emit(uow, producer.mongo, unheard(n=1))
+        await eventually(lambda: producer.sent(lonely), timeout=3)
+        followed = await emit(uow, producer.mongo, heard(n=2))
+        [message] = await amqp.take(probe, 1, timeout=3)
+        assert message.message_id == str(followed.id)
+    finally:
+        await relay.stop()
+
+
+@dataclass
+class Thing(Aggregate):
+    id: str
+
+
+@dataclass(frozen=True)
+class ThingMade:
+    thing_id: str
+
+
+async def test_a_transaction_retried_after_its_commit_failed_still_stores_the_events(
+    producer, make_event, monkeypatch
+):
+    made = make_event()
+    uow = MongoUnitOfWork(
+        producer.mongo,
+        lambda scope: scope,
+        lambda event: made(n=1, note=event.thing_id) if isinstance(event, ThingMade) else None,
+    )
+    real_commit = AsyncClientSession.commit_transaction
+    failures: list[str] = []
+
+    async def commit_failing_once(session: AsyncClientSession) -> None:
+        if not failures:
+            # As a server that aborted the transaction at commit (a failover, say) answers.
+            failures.append("commit")
+            await session.abort_transaction()
+            raise OperationFailure(
+                "write conflict at commit",
+                code=112,
+                details={"errorLabels": ["TransientTransactionError"]},
+            )
+        await real_commit(session)
+
+    monkeypatch.setattr(AsyncClientSession, "commit_transaction", commit_failing_once)
+    thing = Thing("t1")
+    thing.record(ThingMade("t1"))  # recorded before the unit of work, as a new aggregate is
+
+    async def add(tx) -> None:
+        await tx.collection("things").insert_one({"_id": thing.id})
+        tx.track(thing)
+
+    await uow.run(add, tenant_id="tenant-a")
+
+    assert failures == ["commit"], "the first commit failed and the work ran again"
+    rows = [r async for r in producer.mongo.raw(OUTBOX).find()]
+    assert [Envelope.model_validate_json(r["body"]).data["note"] for r in rows] == ["t1"]
+    assert thing.recorded == (), "forgotten once committed"

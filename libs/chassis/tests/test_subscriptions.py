@@ -8,52 +8,65 @@ import json
 import time
 import uuid
 from datetime import UTC, datetime
+from typing import ClassVar
 
 import structlog
 
-from chassis import messaging
-from chassis.inbox import INBOX
-from chassis.messaging import ATTEMPT_HEADER, DEAD_REASON_HEADER
+from chassis.messaging import subscriptions
+from chassis.messaging.delivery import ATTEMPT_HEADER, DEAD_REASON_HEADER
+from chassis.storage.inbox import INBOX
+from chassis.storage.outbox import OUTBOX
+from contracts import Envelope, TenantEvent
 
 
-def emit(event):
+async def emit(node, *events):
+    """Publish `events` from one transaction of `node`; their envelopes, as stored."""
+
     async def work(tx):
-        return tx.publish(event, tenant_id="tenant-a", actor_id="user-a")
+        for event in events:
+            tx.publish(event)
 
-    return work
+    await node.uow.run(work, tenant_id="tenant-a", actor_id="user-a")
+    stored = [
+        Envelope.model_validate_json(row["body"]) async for row in node.mongo.raw(OUTBOX).find()
+    ]
+    wanted = [(e.event_type, e.model_dump(mode="json")) for e in events]
+    return [env for env in stored if (env.type, env.data) in wanted]
 
 
-async def counted(chassis) -> int:
-    doc = await chassis.mongo.collection("counters").find_one({"_id": "applied"})
+async def counted(node) -> int:
+    doc = await node.mongo.raw("counters").find_one({"_id": "applied"})
     return doc["n"] if doc else 0
 
 
-def counting(chassis, calls: list, failures: int = 0):
+async def increment(tx) -> None:
+    await tx.collection("counters").update_one({"_id": "applied"}, {"$inc": {"n": 1}}, upsert=True)
+
+
+def counting(calls: list, failures: int = 0):
     """A handler that records each call's attempt, fails `failures` times, then counts."""
 
-    async def handler(tx, event, envelope):
+    async def handler(tx, event, context):
         calls.append((time.monotonic(), structlog.contextvars.get_contextvars().get("attempt")))
         if len(calls) <= failures:
             raise RuntimeError(f"failure {len(calls)}")
-        await chassis.mongo.collection("counters").update_one(
-            {"_id": "applied"}, {"$inc": {"n": 1}}, upsert=True, session=tx.session
-        )
+        await increment(tx)
 
     return handler
 
 
 async def test_failing_handler_is_retried_after_a_delay_and_applied_once(
-    make_chassis, make_event, amqp, chassis_log, eventually
+    make_node, make_event, amqp, chassis_log, eventually
 ):
     happened = make_event()
-    chassis = make_chassis("subs", retry_delay_ms=200, max_delivery_attempts=5)
+    node = make_node("subs", retry_delay_ms=200, max_delivery_attempts=5)
     calls: list = []
-    chassis.subscriptions.on_event("flaky", happened, counting(chassis, calls, failures=2))
-    await chassis.start()
-    queue = f"{chassis.settings.service_name}.flaky"
+    node.subscriptions.on_event(happened, name="flaky", handler=counting(calls, failures=2))
+    await node.start()
+    queue = f"{node.settings.service_name}.flaky"
 
-    await chassis.uow.run(emit(happened(n=1)))
-    await eventually(lambda: counted(chassis))
+    await emit(node, happened(n=1))
+    await eventually(lambda: counted(node))
 
     assert [attempt for _, attempt in calls] == [1, 2, 3]
     gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(calls)]
@@ -63,22 +76,22 @@ async def test_failing_handler_is_retried_after_a_delay_and_applied_once(
     assert all(r["queue"] == queue for r in retries)
     await asyncio.sleep(0.3)
     assert len(calls) == 3
-    assert await counted(chassis) == 1
+    assert await counted(node) == 1
     for name in (queue, f"{queue}.retry", f"{queue}.dlq"):
         assert await amqp.count(name) == 0, name
 
 
 async def test_handler_that_always_fails_is_dead_lettered_after_max_attempts(
-    make_chassis, make_event, amqp, chassis_log, eventually
+    make_node, make_event, amqp, chassis_log, eventually
 ):
     happened = make_event()
-    chassis = make_chassis("subs", max_delivery_attempts=3)
+    node = make_node("subs", max_delivery_attempts=3)
     calls: list = []
-    chassis.subscriptions.on_event("broken", happened, counting(chassis, calls, failures=99))
-    await chassis.start()
-    queue = f"{chassis.settings.service_name}.broken"
+    node.subscriptions.on_event(happened, name="broken", handler=counting(calls, failures=99))
+    await node.start()
+    queue = f"{node.settings.service_name}.broken"
 
-    envelope = await chassis.uow.run(emit(happened(n=1)))
+    [envelope] = await emit(node, happened(n=1))
     [dead] = await amqp.take(f"{queue}.dlq", 1)
 
     assert [attempt for _, attempt in calls] == [1, 2, 3]
@@ -92,8 +105,8 @@ async def test_handler_that_always_fails_is_dead_lettered_after_max_attempts(
     assert logged["message_id"] == str(envelope.id)
     await asyncio.sleep(0.3)
     assert len(calls) == 3
-    assert await counted(chassis) == 0
-    assert await chassis.mongo.collection(INBOX).count_documents({}) == 0
+    assert await counted(node) == 0
+    assert await node.mongo.raw(INBOX).count_documents({}) == 0
     for name in (queue, f"{queue}.retry", f"{queue}.dlq"):
         assert await amqp.count(name) == 0, name
 
@@ -110,15 +123,15 @@ def envelope_dict(event_type: str, data: dict) -> dict:
 
 
 async def test_malformed_messages_go_straight_to_the_dlq_without_the_handler(
-    make_chassis, make_event, amqp, chassis_log, eventually
+    make_node, make_event, amqp, chassis_log, eventually
 ):
     happened = make_event()
     other = make_event()
-    chassis = make_chassis("subs", max_delivery_attempts=5)
+    node = make_node("subs", max_delivery_attempts=5)
     calls: list = []
-    chassis.subscriptions.on_event("strict", happened, counting(chassis, calls))
-    await chassis.start()
-    queue = f"{chassis.settings.service_name}.strict"
+    node.subscriptions.on_event(happened, name="strict", handler=counting(calls))
+    await node.start()
+    queue = f"{node.settings.service_name}.strict"
 
     malformed = {
         "not-json": (b"{this is not json", "invalid Envelope"),
@@ -157,21 +170,23 @@ async def test_malformed_messages_go_straight_to_the_dlq_without_the_handler(
     assert calls == []
 
     # The subscription still works for well-formed events.
-    await chassis.uow.run(emit(happened(n=1)))
+    await emit(node, happened(n=1))
     await eventually(lambda: calls)
     assert await amqp.count(f"{queue}.dlq") == 0
 
 
 async def test_batches_run_side_by_side_and_stop_lets_them_finish(
-    make_chassis, make_event, amqp, eventually
+    make_node, make_event, amqp, eventually
 ):
     happened = make_event()
-    chassis = make_chassis("subs")
+    # A prefetch of two makes batches of one event, so how the five arrive cannot put them
+    # all in one batch.
+    node = make_node("subs", prefetch_count=2)
     running = 0
     most = 0
     finished = []
 
-    async def slow(tx, event, envelope):
+    async def slow(tx, event, context):
         nonlocal running, most
         running += 1
         most = max(most, running)
@@ -179,19 +194,18 @@ async def test_batches_run_side_by_side_and_stop_lets_them_finish(
         running -= 1
         finished.append(event.n)
 
-    chassis.subscriptions.on_event("slow", happened, slow)
-    await chassis.start()
-    queue = f"{chassis.settings.service_name}.slow"
+    node.subscriptions.on_event(happened, name="slow", handler=slow)
+    await node.start()
+    queue = f"{node.settings.service_name}.slow"
     for n in range(5):
-        await chassis.uow.run(emit(happened(n=n)))
-    # Events of one batch share a transaction, so they run one after another; two batches
-    # run side by side.
+        await emit(node, happened(n=n))
+    # Two batches run side by side, never more.
     await eventually(lambda: most == 2)
 
     await eventually(lambda: finished)
 
     # Stopping waits for the events in flight; any not yet begun go back to the queue.
-    await chassis.stop()
+    await node.stop()
     assert running == 0
     assert most == 2
     assert len(finished) == len(set(finished))
@@ -199,37 +213,31 @@ async def test_batches_run_side_by_side_and_stop_lets_them_finish(
 
 
 async def test_events_are_applied_in_batches_and_a_bad_one_does_not_hold_back_the_rest(
-    make_chassis, make_event, amqp, chassis_log, eventually, monkeypatch
+    make_node, make_event, amqp, chassis_log, eventually, monkeypatch
 ):
     happened = make_event()
-    chassis = make_chassis("subs", retry_delay_ms=100, max_delivery_attempts=2)
+    node = make_node("subs", retry_delay_ms=100, max_delivery_attempts=2)
     applied: list[int] = []
     batch_sizes: list[int] = []
 
-    async def handler(tx, event, envelope):
+    async def handler(tx, event, context):
         if event.n == 13:
             raise RuntimeError("thirteen")
         applied.append(event.n)
-        await chassis.mongo.collection("counters").update_one(
-            {"_id": "applied"}, {"$inc": {"n": 1}}, upsert=True, session=tx.session
-        )
+        await increment(tx)
 
-    real_apply = messaging.apply_each_once
+    real_apply = subscriptions.apply_each_once
 
     async def recording_apply(uow, consumer, effects):
         batch_sizes.append(len(effects))
         return await real_apply(uow, consumer, effects)
 
-    monkeypatch.setattr(messaging, "apply_each_once", recording_apply)
-    chassis.subscriptions.on_event("mixed", happened, handler)
-    queue = f"{chassis.settings.service_name}.mixed"
-    await chassis.start()
+    monkeypatch.setattr(subscriptions, "apply_each_once", recording_apply)
+    node.subscriptions.on_event(happened, name="mixed", handler=handler)
+    queue = f"{node.settings.service_name}.mixed"
+    await node.start()
 
-    async def many(tx):
-        for n in range(40):
-            tx.publish(happened(n=n), tenant_id="tenant-a", actor_id="user-a")
-
-    await chassis.uow.run(many)
+    await emit(node, *(happened(n=n) for n in range(40)))
 
     async def dead_lettered() -> bool:
         return await amqp.count(f"{queue}.dlq") == 1
@@ -240,6 +248,39 @@ async def test_events_are_applied_in_batches_and_a_bad_one_does_not_hold_back_th
     # Handlers of the taken-apart batch ran twice, but its transaction was rolled back:
     # what was written, was written once.
     assert set(applied) == {n for n in range(40) if n != 13}
-    assert await counted(chassis) == 39
+    assert await counted(node) == 39
     assert chassis_log.named("events.batch_failed"), "thirteen's batch was taken apart"
     assert max(batch_sizes) > 1, "events waiting together were applied together"
+
+
+async def test_a_tenant_event_naming_no_tenant_is_dead_lettered_and_the_handler_never_sees_it(
+    make_node, amqp, chassis_log, eventually
+):
+    # Routing keys are letters only: a unique one from a uuid's hex digits, as letters.
+    routing_key = (
+        uuid.uuid4().hex.translate(str.maketrans("0123456789", "ghijklmnop")) + ".assigned"
+    )
+
+    class Assigned(TenantEvent):
+        event_type: ClassVar[str] = routing_key
+
+        n: int
+
+    node = make_node("subs")
+    seen: list = []
+
+    async def handler(tx, event, context):
+        seen.append(context.tenant_id)
+
+    node.subscriptions.on_event(Assigned, handler)
+    await node.start()
+    queue = f"{node.settings.service_name}.assigned"
+    for message_id, tenant in (("anonymous", None), ("named", "tenant-a")):
+        body = {**envelope_dict(routing_key, {"n": 1}), "tenant_id": tenant}
+        await amqp.publish(routing_key, json.dumps(body).encode(), message_id=message_id)
+
+    [dead] = await amqp.take(f"{queue}.dlq", 1)
+    assert dead.message_id == "anonymous"
+    assert "names no tenant" in dead.headers[DEAD_REASON_HEADER]
+    await eventually(lambda: seen)
+    assert seen == ["tenant-a"]

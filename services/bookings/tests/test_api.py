@@ -1,214 +1,176 @@
-"""Bookings over HTTP, reserving through the real cars service over RabbitMQ."""
+"""Bookings over HTTP, reserving through the real cars service over RabbitMQ, on MongoDB."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import aiohttp
+import pytest
 
-from bookings.domain import Booking
-from bookings.repository import CARS, BookingRepository
-from bookings.service import BookingService
-from chassis.service import Chassis
-from contracts.cars import RESERVE_CAR_QUEUE, ReservationOutcome, ReservationReply, ReserveCar
+from bookings.domain import Booking, KnownCar
+from bookings.repository import CARS, BookingQueries, MongoBookingsTransaction
+from bookings.reservations import CarsOverCommands
+from bookings.service import BookingService, BookingsTransaction, integration_event
+from chassis.messaging.commands import CommandBus
+from chassis.storage.mongo import Mongo
+from chassis.storage.unit_of_work import MongoUnitOfWork
+from chassis.timeframe import TimeFrame
+from contracts.cars import ReservationOutcome, ReserveCar
 from testkit.clock import hours_from_now
+from testkit.mongo_writes import INSERTED_ONCE, WriteCounter, Writes
+from testkit.waiting import eventually
 
-Auth = Callable[..., dict[str, str]]
-
-
-async def new_car(http: aiohttp.ClientSession, cars_url: str, headers: dict[str, str]) -> str:
-    body = {
-        "make": "Kia",
-        "model": "Niro",
-        "year": 2022,
-        "jurisdiction": "AU",
-        "number_plate": uuid.uuid4().hex[:6],
-    }
-    async with http.post(f"{cars_url}/cars", json=body, headers=headers) as resp:
-        assert resp.status == 201
-        car_id: str = (await resp.json())["id"]
-        return car_id
+Callers = Callable[..., Any]
 
 
-def frame(start: float, end: float) -> dict[str, str]:
-    return {"start_utc": hours_from_now(start), "end_utc": hours_from_now(end)}
+def tenant() -> str:
+    return f"t-{uuid.uuid4().hex[:6]}"
 
 
-async def test_book_conflict_cancel_and_rebook(
-    http: aiohttp.ClientSession, services: tuple[str, str, Chassis], auth: Auth
-) -> None:
-    cars_url, url, chassis = services
-    me = auth(f"t-{uuid.uuid4().hex[:6]}")
-    car = await new_car(http, cars_url, me)
+def frame(start: float, end: float) -> tuple[str, str]:
+    return hours_from_now(start), hours_from_now(end)
+
+
+@pytest.fixture
+async def mongo(services: Any) -> AsyncIterator[Mongo]:
+    """The bookings service's own database, to look into."""
+    mongo = Mongo.of(services.bookings_settings)
+    yield mongo
+    await mongo.stop()
+
+
+async def test_book_conflict_cancel_and_rebook(caller: Callers, mongo: Mongo) -> None:
+    me = caller(tenant())
+    car = await me.cars.register_car(make="Kia", model="Niro", jurisdiction="AU")
     # The booking answer shows the car as bookings learnt it from `car_registered`.
-    projected = chassis.mongo.collection(CARS)
-    for _ in range(100):
-        if await projected.find_one({"_id": car}):
-            break
-        await asyncio.sleep(0.05)
-    async with http.post(
-        f"{url}/bookings", json={"car_id": car, **frame(1, 3)}, headers=me
-    ) as resp:
-        assert resp.status == 201, await resp.text()
-        booking: dict[str, Any] = await resp.json()
-        assert (booking["car"]["make"], booking["car"]["model"]) == ("Kia", "Niro")
-    async with http.post(
-        f"{url}/bookings", json={"car_id": car, **frame(2, 4)}, headers=me
-    ) as resp:
-        assert resp.status == 409
-        assert resp.content_type == "application/problem+json"
-    async with http.get(f"{cars_url}/cars/{car}/unavailabilities", headers=me) as resp:
-        slots = await resp.json()
-        assert [(s["cause"], s["booking_id"]) for s in slots] == [("reservation", booking["id"])]
-    async with http.delete(f"{url}/bookings/{booking['id']}", headers=me) as resp:
-        assert resp.status == 204
-    async with http.get(f"{cars_url}/cars/{car}/unavailabilities", headers=me) as resp:
-        assert await resp.json() == []
-    async with http.post(
-        f"{url}/bookings", json={"car_id": car, **frame(2, 4)}, headers=me
-    ) as resp:
-        assert resp.status == 201
-    query = {"from_utc": hours_from_now(0), "to_utc": hours_from_now(5)}
-    async with http.get(f"{url}/bookings", params=query, headers=me) as resp:
-        found = await resp.json()
-        assert [b["status"] for b in found] == ["cancelled", "confirmed"]
-        assert found[1]["car"]["make"] == "Kia"
+    await eventually(lambda: mongo.raw(CARS).find_one({"_id": car.id}))
+    booking = await me.bookings.book(car.id, *frame(1, 3))
+    assert booking.car is not None and (booking.car.make, booking.car.model) == ("Kia", "Niro")
+    clash = await me.bookings.call("POST", "/bookings", json=me.bookings.trip(car.id, *frame(2, 4)))
+    assert "unavailable (reservation)" in (clash.problem(409).detail or "")
+    slots = await me.cars.unavailabilities(car.id)
+    assert [(s.cause, s.booking_id) for s in slots] == [("reservation", booking.id)]
+    await me.bookings.cancel_booking(booking.id)
+    assert await me.cars.unavailabilities(car.id) == []
+    await me.bookings.book(car.id, *frame(2, 4))
+    found = await me.bookings.bookings(*frame(0, 5))
+    assert [b.status for b in found] == ["cancelled", "confirmed"]
+    assert found[1].car is not None and found[1].car.make == "Kia"
 
 
-async def test_fifty_concurrent_bookings_one_wins(
-    http: aiohttp.ClientSession, services: tuple[str, str, Chassis], auth: Auth
-) -> None:
-    cars_url, url, _ = services
-    me = auth(f"t-{uuid.uuid4().hex[:6]}")
-    car = await new_car(http, cars_url, me)
-
-    async def attempt() -> int:
-        async with http.post(
-            f"{url}/bookings", json={"car_id": car, **frame(1, 2)}, headers=me
-        ) as resp:
-            return resp.status
-
-    statuses = await asyncio.gather(*(attempt() for _ in range(50)))
-    assert sorted(statuses) == [201] + [409] * 49
+async def test_fifty_concurrent_bookings_one_wins(caller: Callers) -> None:
+    me = caller(tenant())
+    car = await me.cars.register_car()
+    trip = me.bookings.trip(car.id, *frame(1, 2))
+    answers = await asyncio.gather(
+        *(me.bookings.call("POST", "/bookings", json=trip) for _ in range(50))
+    )
+    assert sorted(a.status for a in answers) == [201] + [409] * 49
 
 
-async def test_bad_bookings_are_refused_and_nothing_is_stored(
-    http: aiohttp.ClientSession, services: tuple[str, str, Chassis], auth: Auth
-) -> None:
-    cars_url, url, _ = services
-    tenant = f"t-{uuid.uuid4().hex[:6]}"
-    me = auth(tenant)
-    car = await new_car(http, cars_url, me)
-    cases: list[tuple[dict[str, Any], int]] = [
-        ({"car_id": "no-such-car", **frame(1, 2)}, 422),
-        ({"car_id": car, **frame(2, 1)}, 422),
-        ({"car_id": car, **frame(1, 10)}, 422),
-        (
-            {"car_id": car, "start_utc": "2020-01-01T10:00:00Z", "end_utc": "2020-01-01T11:00:00Z"},
-            422,
-        ),
-        ({"car_id": car, "start_utc": "tomorrow", "end_utc": hours_from_now(2)}, 422),
-        ({"car_id": 7, **frame(1, 2)}, 422),
+async def test_bad_bookings_are_refused_and_nothing_is_stored(caller: Callers) -> None:
+    me = caller(tenant())
+    car = await me.cars.register_car()
+    trip = me.bookings.trip
+    cases: list[dict[str, Any]] = [
+        trip("no-such-car", *frame(1, 2)),
+        trip(car.id, *frame(2, 1)),
+        trip(car.id, *frame(1, 10)),
+        trip(car.id, "2020-01-01T10:00:00Z", "2020-01-01T11:00:00Z"),
+        {**trip(car.id, *frame(1, 2)), "start_utc": "tomorrow"},
+        {**trip(car.id, *frame(1, 2)), "car_id": 7},
     ]
-    for body, status in cases:
-        async with http.post(f"{url}/bookings", json=body, headers=me) as resp:
-            assert resp.status == status, (body, await resp.text())
-    other_tenant = auth(f"t-{uuid.uuid4().hex[:6]}")
-    async with http.post(
-        f"{url}/bookings", json={"car_id": car, **frame(1, 2)}, headers=other_tenant
-    ) as resp:
-        assert resp.status == 422
-    query = {"from_utc": hours_from_now(-24), "to_utc": hours_from_now(48)}
-    async with http.get(f"{url}/bookings", params=query, headers=me) as resp:
-        assert await resp.json() == []
-    async with http.get(f"{cars_url}/cars/{car}/unavailabilities", headers=me) as resp:
-        assert await resp.json() == []
+    for body in cases:
+        (await me.bookings.call("POST", "/bookings", json=body)).problem(422)
+    other_tenant = caller(tenant())
+    (
+        await other_tenant.bookings.call("POST", "/bookings", json=trip(car.id, *frame(1, 2)))
+    ).problem(422)
+    assert await me.bookings.bookings(*frame(-24, 48)) == []
+    assert await me.cars.unavailabilities(car.id) == []
 
 
-async def test_only_the_booker_cancels(
-    http: aiohttp.ClientSession, services: tuple[str, str, Chassis], auth: Auth
-) -> None:
-    cars_url, url, _ = services
-    tenant = f"t-{uuid.uuid4().hex[:6]}"
-    car = await new_car(http, cars_url, auth(tenant))
-    async with http.post(
-        f"{url}/bookings", json={"car_id": car, **frame(1, 2)}, headers=auth(tenant, "alice")
-    ) as resp:
-        booking = await resp.json()
-    async with http.delete(f"{url}/bookings/{booking['id']}", headers=auth(tenant, "bob")) as resp:
-        assert resp.status == 403
-    async with http.delete(
-        f"{url}/bookings/{booking['id']}", headers=auth(f"t-{uuid.uuid4().hex[:6]}", "alice")
-    ) as resp:
-        assert resp.status == 404
-    async with http.delete(
-        f"{url}/bookings/{booking['id']}", headers=auth(tenant, "ops", ["standard", "operations"])
-    ) as resp:
-        assert resp.status == 204
+async def test_only_the_booker_cancels(caller: Callers) -> None:
+    owner = tenant()
+    car = await caller(owner).cars.register_car()
+    booking = await caller(owner, "alice").bookings.book(car.id, *frame(1, 2))
+    path = f"/bookings/{booking.id}"
+    (await caller(owner, "bob").bookings.call("DELETE", path)).problem(403)
+    (await caller(tenant(), "alice").bookings.call("DELETE", path)).problem(404)
+    await caller(owner, "ops", ["standard", "operations"]).bookings.cancel_booking(booking.id)
 
 
-async def test_car_events_reach_the_projection_once(
-    http: aiohttp.ClientSession, services: tuple[str, str, Chassis], auth: Auth
-) -> None:
-    cars_url, _, bookings = services
-    tenant = f"t-{uuid.uuid4().hex[:6]}"
-    cars = [await new_car(http, cars_url, auth(tenant)) for _ in range(5)]
-    async with http.delete(f"{cars_url}/cars/{cars[0]}", headers=auth(tenant)) as resp:
-        assert resp.status == 204
-    projected = bookings.mongo.collection(CARS)
-    live = {"tenant_id": tenant, "deleted_at": {"$exists": False}}
-    for _ in range(100):
+async def test_car_events_reach_the_projection_once(caller: Callers, mongo: Mongo) -> None:
+    owner = tenant()
+    me = caller(owner)
+    projected = mongo.raw(CARS)
+    # Counted from MongoDB's own record of writes, which bookings does not write.
+    writes = await WriteCounter.start(projected)
+    cars = [(await me.cars.register_car(make="Kia")).id for _ in range(5)]
+    await me.cars.delete_car(cars[0])
+    live = {"tenant_id": owner, "deleted_at": {"$exists": False}}
+
+    async def projected_live() -> list[dict[str, Any]] | None:
         docs = [d async for d in projected.find(live)]
-        if sorted(d["_id"] for d in docs) == sorted(cars[1:]):
-            break
-        await asyncio.sleep(0.05)
-    assert sorted(d["_id"] for d in docs) == sorted(cars[1:])
-    assert {d["events_applied"] for d in docs} == {1}
+        return docs if sorted(d["_id"] for d in docs) == sorted(cars[1:]) else None
+
+    docs = await eventually(projected_live)
+    assert await writes.writes(cars[1:]) == {car: INSERTED_ONCE for car in cars[1:]}
     assert {d["make"] for d in docs} == {"Kia"}
     gone = await projected.find_one({"_id": cars[0]})
     assert gone is not None and gone["deleted_at"]
 
+    # Were the projection to apply a registration again, that would be a write of its own.
+    again = KnownCar(docs[0]["_id"], docs[0]["make"], docs[0]["model"], docs[0]["number_plate"])
+    uow: MongoUnitOfWork[BookingsTransaction] = MongoUnitOfWork(mongo, MongoBookingsTransaction)
+
+    async def reapply(tx: BookingsTransaction) -> None:
+        await tx.known_cars.registered(again, datetime.now(UTC))
+
+    await uow.run(reapply, tenant_id=owner)
+    assert await writes.writes([again.id]) == {again.id: Writes(insert=1, update=1)}
+
 
 async def test_abandoned_pending_bookings_release_their_cars(
-    http: aiohttp.ClientSession, services: tuple[str, str, Chassis], auth: Auth
+    caller: Callers, mongo: Mongo, commands: CommandBus
 ) -> None:
-    cars_url, url, chassis = services
-    tenant = f"t-{uuid.uuid4().hex[:6]}"
-    car = await new_car(http, cars_url, auth(tenant))
-    repo = BookingRepository(chassis.mongo)
+    owner = tenant()
+    me = caller(owner)
+    car = await me.cars.register_car()
+    uow: MongoUnitOfWork[BookingsTransaction] = MongoUnitOfWork(
+        mongo, MongoBookingsTransaction, integration_event
+    )
     now = datetime.now(UTC)
     start = now.replace(microsecond=0) + timedelta(days=1)
     # What a crash between reserving and confirming leaves: a pending booking with a slot.
-    stranded = Booking.request(tenant, "u1", car, start, start + timedelta(hours=1), now)
-    await repo.add_pending(stranded)
+    stranded = Booking.request(
+        owner, "u1", car.id, TimeFrame(start, start + timedelta(hours=1)), now
+    )
+
+    async def record(tx: BookingsTransaction) -> None:
+        await tx.bookings.add(stranded)
+
+    await uow.run(record, tenant_id=owner)
     reserve = ReserveCar(
-        tenant_id=tenant,
-        car_id=car,
+        tenant_id=owner,
+        car_id=car.id,
         booking_id=stranded.id,
-        from_utc=stranded.start,
-        to_utc=stranded.end,
+        from_utc=stranded.frame.start,
+        to_utc=stranded.frame.end,
     )
-    reply = await chassis.commands.send(RESERVE_CAR_QUEUE, reserve, ReservationReply, 5)
-    assert reply.outcome is ReservationOutcome.RESERVED
+    assert (await commands.send(reserve, 5)).outcome is ReservationOutcome.RESERVED
 
-    on_time = BookingService(chassis.uow, repo, chassis.commands, 5.0, lambda: now)
-    assert await on_time.release_abandoned() == 0
-    later = BookingService(
-        chassis.uow, repo, chassis.commands, 5.0, lambda: now + timedelta(minutes=5)
-    )
-    assert await later.release_abandoned() == 1
+    def sweeper(at: datetime) -> BookingService:
+        reservations = CarsOverCommands(commands, 5.0)
+        pending = BookingQueries(mongo).pending_since_before
+        return BookingService(uow, reservations, pending, 5.0, clock=lambda: at)
 
-    async with http.get(f"{cars_url}/cars/{car}/unavailabilities", headers=auth(tenant)) as resp:
-        assert await resp.json() == []
-    assert await repo.pending_since_before(now + timedelta(minutes=5)) == []
-    trip = {
-        "car_id": car,
-        "start_utc": stranded.start.isoformat(),
-        "end_utc": stranded.end.isoformat(),
-    }
-    async with http.post(f"{url}/bookings", json=trip, headers=auth(tenant)) as resp:
-        assert resp.status == 201
+    assert await sweeper(now).release_abandoned() == 0
+    assert await sweeper(now + timedelta(minutes=5)).release_abandoned() == 1
+
+    assert await me.cars.unavailabilities(car.id) == []
+    assert await BookingQueries(mongo).pending_since_before(now + timedelta(minutes=5)) == []
+    await me.bookings.book(car.id, stranded.frame.start.isoformat(), stranded.frame.end.isoformat())

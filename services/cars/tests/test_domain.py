@@ -1,16 +1,23 @@
+"""The car aggregate's rules, and what it records as they are applied."""
+
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from cars.domain import (
     Car,
+    CarDeleted,
     CarInUse,
+    CarRegistered,
     CarRuleViolation,
     CarSpec,
     Cause,
+    ReservationMade,
+    ReservationReleased,
     SlotConflict,
-    TimeFrame,
+    TakenOutOfUse,
 )
+from chassis.timeframe import InvalidTimeFrame, TimeFrame
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 
@@ -20,14 +27,17 @@ def frame(start_h: float, end_h: float) -> TimeFrame:
 
 
 def car() -> Car:
-    return Car.register(
-        "t1", CarSpec.normalised("Toyota", "Prius", 2020, "nz", "abc 123", NOW), NOW
-    )
+    registered = Car.register("t1", CarSpec("Toyota", "Prius", 2020, "nz", "abc  123"), NOW)
+    registered.forget_recorded()
+    return registered
 
 
-def test_spec_is_normalised() -> None:
-    spec = car().spec
-    assert (spec.jurisdiction, spec.number_plate) == ("NZ", "ABC 123")
+def test_registering_normalises_the_spec_and_records_it() -> None:
+    registered = Car.register("t1", CarSpec(" Toyota ", "Prius", 2020, "nz", "abc  123"), NOW)
+    assert registered.spec == CarSpec("Toyota", "Prius", 2020, "NZ", "ABC 123")
+    assert registered.recorded == (CarRegistered(registered.id, registered.spec),)
+    registered.forget_recorded()
+    assert registered.recorded == ()
 
 
 @pytest.mark.parametrize(
@@ -45,49 +55,66 @@ def test_spec_is_normalised() -> None:
 )
 def test_invalid_specs_are_refused(make: str, year: int, jurisdiction: str, plate: str) -> None:
     with pytest.raises(CarRuleViolation):
-        CarSpec.normalised(make, "Golf", year, jurisdiction, plate, NOW)
-
-
-def test_time_frame_must_be_ordered_and_zoned() -> None:
-    with pytest.raises(CarRuleViolation):
-        frame(2, 1)
-    with pytest.raises(CarRuleViolation):
-        TimeFrame(datetime(2026, 1, 1), datetime(2026, 1, 2))
+        Car.register("t1", CarSpec(make, "Golf", year, jurisdiction, plate), NOW)
 
 
 def test_slots_never_overlap_across_causes() -> None:
     c = car()
-    c.make_unavailable(frame(1, 3), Cause.MAINTENANCE, NOW)
-    for cause, booking in [
-        (Cause.OFFLINE, None),
-        (Cause.RESERVATION, "b1"),
-        (Cause.MAINTENANCE, None),
-    ]:
-        with pytest.raises(SlotConflict):
-            c.make_unavailable(frame(2, 4), cause, NOW, booking)
+    c.take_out_of_use(frame(1, 3), Cause.MAINTENANCE, NOW)
+    with pytest.raises(SlotConflict):
+        c.take_out_of_use(frame(2, 4), Cause.OFFLINE, NOW)
+    with pytest.raises(SlotConflict):
+        c.take_out_of_use(frame(2, 4), Cause.MAINTENANCE, NOW)
+    with pytest.raises(SlotConflict):
+        c.reserve("b1", frame(2, 4), NOW)
     # Touching ends do not overlap.
-    c.make_unavailable(frame(3, 4), Cause.RESERVATION, NOW, "b2")
-    c.make_unavailable(frame(0, 1), Cause.OFFLINE, NOW)
+    c.reserve("b2", frame(3, 4), NOW)
+    c.take_out_of_use(frame(0, 1), Cause.OFFLINE, NOW)
     assert len(c.slots) == 3
+    recorded = c.recorded
+    assert [type(e) for e in recorded] == [TakenOutOfUse, ReservationMade, TakenOutOfUse]
+    assert [s.cause for s in c.slots] == [Cause.MAINTENANCE, Cause.RESERVATION, Cause.OFFLINE]
 
 
-def test_past_frames_are_refused() -> None:
+def test_past_and_overlong_frames_are_refused() -> None:
+    with pytest.raises(InvalidTimeFrame, match="past"):
+        car().take_out_of_use(frame(-2, 1), Cause.MAINTENANCE, NOW)
+    with pytest.raises(CarRuleViolation, match="year"):
+        car().reserve("b1", frame(1, 24 * 367), NOW)
+    # A caller's clock may run a little behind ours.
+    car().take_out_of_use(frame(-0.01, 1), Cause.MAINTENANCE, NOW)
+
+
+def test_only_a_booking_makes_a_reservation() -> None:
     with pytest.raises(CarRuleViolation):
-        car().make_unavailable(frame(-2, 1), Cause.MAINTENANCE, NOW)
+        car().take_out_of_use(frame(1, 2), Cause.RESERVATION, NOW)
 
 
-def test_reservation_names_a_booking_and_nothing_else_does() -> None:
-    with pytest.raises(CarRuleViolation):
-        car().make_unavailable(frame(1, 2), Cause.RESERVATION, NOW)
-    with pytest.raises(CarRuleViolation):
-        car().make_unavailable(frame(1, 2), Cause.OFFLINE, NOW, "b1")
+def test_reserving_again_for_the_same_booking_is_the_same_reservation() -> None:
+    c = car()
+    first = c.reserve("b1", frame(1, 2), NOW)
+    assert c.reserve("b1", frame(1, 2), NOW) == first
+    assert c.recorded == (ReservationMade("b1", first),)
+
+
+def test_releasing_gives_the_slot_back_once() -> None:
+    c = car()
+    slot = c.reserve("b1", frame(1, 2), NOW)
+    c.forget_recorded()
+    assert c.release("b1") == slot
+    assert c.release("b1") is None
+    assert c.slots == []
+    assert c.recorded == (ReservationReleased("b1", slot),)
+    c.reserve("b2", frame(1, 2), NOW)
 
 
 def test_car_with_future_reservation_cannot_be_deleted() -> None:
     c = car()
-    c.make_unavailable(frame(1, 2), Cause.MAINTENANCE, NOW)
-    c.ensure_deletable(NOW)
-    c.make_unavailable(frame(5, 6), Cause.RESERVATION, NOW, "b1")
+    c.take_out_of_use(frame(1, 2), Cause.MAINTENANCE, NOW)
+    c.reserve("b1", frame(5, 6), NOW)
+    c.forget_recorded()
     with pytest.raises(CarInUse):
-        c.ensure_deletable(NOW)
-    c.ensure_deletable(NOW + timedelta(hours=7))
+        c.delete(NOW)
+    assert c.recorded == ()
+    c.delete(NOW + timedelta(hours=7))
+    assert c.recorded == (CarDeleted(c.id),)

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 
@@ -288,6 +287,8 @@ async def make_gateway(
                 "jwks_url": jwks_url,
                 **overrides,
             }
+            # Each upstream answers the paths named after it, unless a test says otherwise.
+            values.setdefault("routes", {f"/{name}": name for name in values["upstreams"]})
             app = await create_app(GatewaySettings(**values))
             return await stack.enter_async_context(serve(app))
 
@@ -297,9 +298,3 @@ async def make_gateway(
 @pytest.fixture
 async def gateway(make_gateway: GatewayFactory) -> str:
     return await make_gateway()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session

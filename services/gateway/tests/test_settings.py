@@ -10,6 +10,7 @@ def test_upstreams_and_limits_come_from_the_environment(monkeypatch: pytest.Monk
     monkeypatch.setenv(
         "UPSTREAMS", '{"cars": "http://127.0.0.1:8101/", "bookings": "http://127.0.0.1:8102"}'
     )
+    monkeypatch.setenv("ROUTES", '{"/cars": "cars", "/bookings": "bookings"}')
     monkeypatch.setenv("PORT", "9000")
     monkeypatch.setenv("RATE_LIMIT_PER_SECOND", "5")
     monkeypatch.setenv("UPSTREAM_READ_TIMEOUT", "2.5")
@@ -18,6 +19,7 @@ def test_upstreams_and_limits_come_from_the_environment(monkeypatch: pytest.Monk
         "cars": "http://127.0.0.1:8101",
         "bookings": "http://127.0.0.1:8102",
     }
+    assert settings.routes == {"/cars": "cars", "/bookings": "bookings"}
     assert (settings.service_name, settings.port) == ("gateway", 9000)
     assert settings.rate_limit_per_second == 5
     assert settings.upstream_read_timeout == 2.5
@@ -34,3 +36,8 @@ def test_defaults_listen_on_8080_with_no_upstreams(monkeypatch: pytest.MonkeyPat
 def test_an_upstream_needs_an_http_base_url(url: str) -> None:
     with pytest.raises(ValidationError, match="http"):
         GatewaySettings(upstreams={"cars": url})
+
+
+def test_every_route_names_a_configured_upstream() -> None:
+    with pytest.raises(ValidationError, match="no upstream: images"):
+        GatewaySettings(upstreams={"cars": "http://cars:8101"}, routes={"/images": "images"})

@@ -1,8 +1,9 @@
-"""python -m devstack {run,infra,services}."""
+"""python -m devstack {run,infra,services,generate,compose}."""
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 
 from devstack.paths import DevstackError
@@ -17,6 +18,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands.add_parser("infra", help="make sure MongoDB and RabbitMQ run, print their URLs")
     commands.add_parser("services", help="print the service table: name module port")
+    commands.add_parser(
+        "generate", help="write docker-compose.yml, deploy/docker/offline.yml and deploy/k8s/"
+    )
+    compose = commands.add_parser(
+        "compose",
+        help="docker-compose with the files this machine needs: official or local base images",
+    )
+    compose.add_argument("args", nargs=argparse.REMAINDER, help="docker-compose's arguments")
     args = parser.parse_args(argv)
 
     try:
@@ -30,12 +39,29 @@ def main(argv: list[str] | None = None) -> int:
             infra = ensure_infra()
             print(f"MONGO_URL={infra.mongo_url}")
             print(f"AMQP_URL={infra.amqp_url}")
+        elif args.command == "generate":
+            from devstack.generate import write
+            from devstack.paths import repo_root
+
+            changed = write(repo_root())
+            print("\n".join(f"wrote {path}" for path in changed) or "generated files are current")
+        elif args.command == "compose":
+            from devstack import containers
+            from devstack.paths import repo_root
+
+            root = repo_root()
+            offline, files = containers.compose_files(root)
+            which = (
+                f"local images ({files[-1].relative_to(root)})" if offline else "official images"
+            )
+            print(f"devstack: docker-compose with {which}", file=sys.stderr)
+            containers.ComposeProject(root, files).exec(*args.args)
         else:
             from devstack.services import SERVICES
 
             for service in SERVICES:
                 print(service.name, service.module, service.port)
-    except DevstackError as exc:
+    except (DevstackError, subprocess.CalledProcessError) as exc:
         print(f"devstack: {exc}", file=sys.stderr)
         return 1
     return 0

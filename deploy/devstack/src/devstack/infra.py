@@ -5,14 +5,12 @@ Both are left running when the caller exits: the next `make run` or test session
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -21,7 +19,7 @@ from pymongo import MongoClient
 from pymongo.errors import OperationFailure, PyMongoError
 
 from devstack import paths
-from devstack.paths import DevstackError, tail
+from devstack.paths import DevstackError, file_lock, tail
 
 LOCALHOST = "127.0.0.1"
 MONGO_PORT = 27017
@@ -64,7 +62,7 @@ def ensure_mongod(data_dir: Path, port: int = MONGO_PORT, timeout: float = 60.0)
     if not _mongo_answers(port):
         data_dir.mkdir(parents=True, exist_ok=True)
         # Two callers at once (make run and make test) must not both start a mongod.
-        with _file_lock(data_dir / "mongod.start.lock"):
+        with file_lock(data_dir / "mongod.start.lock"):
             if not _mongo_answers(port):
                 log = _start_mongod(data_dir, port, timeout)
                 _wait_for(lambda: _mongo_answers(port), timeout, f"mongod on port {port}", log)
@@ -282,16 +280,6 @@ def _as_root() -> list[str]:
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-
-@contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _wait_for(ready: Callable[[], bool], timeout: float, what: str, log: Path | None) -> None:

@@ -11,9 +11,12 @@ GATEWAY = "gateway"
 
 @dataclass(frozen=True)
 class Service:
+    """One process of the platform. `prefixes` are the public paths the gateway sends it."""
+
     name: str
     module: str
     port: int
+    prefixes: tuple[str, ...] = ()
 
     @property
     def is_gateway(self) -> bool:
@@ -21,8 +24,8 @@ class Service:
 
 
 SERVICES: tuple[Service, ...] = (
-    Service(name="cars", module="cars", port=8101),
-    Service(name="bookings", module="bookings", port=8102),
+    Service(name="cars", module="cars", port=8101, prefixes=("/cars",)),
+    Service(name="bookings", module="bookings", port=8102, prefixes=("/bookings",)),
     Service(name=GATEWAY, module="gateway", port=8080),
 )
 
@@ -35,16 +38,6 @@ def by_name(name: str) -> Service:
     raise KeyError(f"unknown service {name!r}; known: {known}")
 
 
-def select(names: Iterable[str] | None = None) -> tuple[Service, ...]:
-    """Services by name in table order; all of them when `names` is None."""
-    if names is None:
-        return SERVICES
-    wanted = set(names)
-    for name in wanted:
-        by_name(name)
-    return tuple(s for s in SERVICES if s.name in wanted)
-
-
 def backends(services: Iterable[Service] = SERVICES) -> tuple[Service, ...]:
     """The services the gateway routes to."""
     return tuple(s for s in services if not s.is_gateway)
@@ -53,3 +46,9 @@ def backends(services: Iterable[Service] = SERVICES) -> tuple[Service, ...]:
 def upstreams_json(urls: Mapping[str, str]) -> str:
     """The gateway's UPSTREAMS setting: service name -> base URL."""
     return json.dumps(dict(urls), separators=(",", ":"), sort_keys=True)
+
+
+def routes_json(services: Iterable[Service] = SERVICES) -> str:
+    """The gateway's ROUTES setting: public path prefix -> service name."""
+    routes = {prefix: s.name for s in backends(services) for prefix in s.prefixes}
+    return json.dumps(routes, separators=(",", ":"), sort_keys=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import TracebackType
 
 from devstack.paths import DevstackError, tail
-from devstack.services import SERVICES, Service, backends, by_name, upstreams_json
+from devstack.services import SERVICES, Service, backends, by_name, routes_json, upstreams_json
 
 LOCALHOST = "127.0.0.1"
 
@@ -99,6 +99,7 @@ class System:
             env["UPSTREAMS"] = upstreams_json(
                 {b.name: self.url(b.name) for b in backends(self.services)}
             )
+            env["ROUTES"] = routes_json(self.services)
         env.update(s.env)
         env.update(s.service_env.get(name, {}))
         return env
@@ -162,10 +163,6 @@ class System:
         if process is not None:
             self._killpg(process, signal.SIGKILL)
             process.wait()
-
-    def restart(self, name: str, timeout: float = 60.0) -> None:
-        self.stop([name])
-        self.start([name], timeout=timeout)
 
     def __enter__(self) -> System:
         self.start()

@@ -1,5 +1,6 @@
 """The published language: event envelope, events and commands shared by every service."""
 
-from contracts.envelope import DomainEvent, Envelope
+from contracts.commands import Command
+from contracts.envelope import Envelope, IntegrationEvent, TenantEvent
 
-__all__ = ["DomainEvent", "Envelope"]
+__all__ = ["Command", "Envelope", "IntegrationEvent", "TenantEvent"]

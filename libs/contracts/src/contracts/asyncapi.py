@@ -12,7 +12,7 @@ from pydantic.json_schema import models_json_schema
 
 import contracts
 from contracts.commands import Command
-from contracts.envelope import DomainEvent, Envelope
+from contracts.envelope import Envelope, IntegrationEvent, TenantEvent
 
 ASYNCAPI_VERSION = "3.0.0"
 AMQP_BINDING_VERSION = "0.3.0"
@@ -21,29 +21,33 @@ SCHEMA_REF = "#/components/schemas/{model}"
 T = TypeVar("T", bound=BaseModel)
 
 
-def _defined_in_contracts(base: type[T]) -> list[type[T]]:
-    """Every subclass of `base` defined in a `contracts` module, importing them all first."""
+def _defined_in_contracts(base: type[T], naming: str) -> list[type[T]]:
+    """Every subclass of `base` defined in a `contracts` module that sets the class variable
+    `naming` (bases such as TenantEvent do not), importing the modules first."""
     found: list[type[T]] = []
     for info in pkgutil.iter_modules(contracts.__path__):
         module = importlib.import_module(f"{contracts.__name__}.{info.name}")
         found += [
             cls
             for _, cls in inspect.getmembers(module, inspect.isclass)
-            if issubclass(cls, base) and cls is not base and cls.__module__ == module.__name__
+            if issubclass(cls, base) and cls.__module__ == module.__name__ and hasattr(cls, naming)
         ]
     return found
 
 
-def domain_events() -> list[type[DomainEvent]]:
-    events = sorted(_defined_in_contracts(DomainEvent), key=lambda event: event.event_type)
+def published_events() -> list[type[IntegrationEvent]]:
+    events = sorted(
+        _defined_in_contracts(IntegrationEvent, "event_type"), key=lambda event: event.event_type
+    )
     routing_keys = [event.event_type for event in events]
     if len(set(routing_keys)) != len(routing_keys):
         raise ValueError(f"two events share a routing key: {routing_keys}")
     return events
 
 
-def commands() -> list[type[Command]]:
-    return sorted(_defined_in_contracts(Command), key=lambda command: command.queue)
+def commands() -> list[type[Command[Any]]]:
+    found: list[type[Command[Any]]] = _defined_in_contracts(Command, "queue")
+    return sorted(found, key=lambda command: command.queue)
 
 
 def _ref(*path: str) -> dict[str, str]:
@@ -70,10 +74,11 @@ def _message(name: str, payload: dict[str, Any], correlation: str) -> dict[str, 
 
 
 def _event_message(
-    event: type[DomainEvent], envelope: dict[str, Any], data: dict[str, Any]
+    event: type[IntegrationEvent], envelope: dict[str, Any], data: dict[str, Any]
 ) -> dict[str, Any]:
-    """The envelope, pinned to this event's routing key and version, with it as `data`."""
-    pinned = {
+    """The envelope, pinned to this event's routing key and version, with it as `data`;
+    a tenant's event must name its tenant."""
+    pinned: dict[str, Any] = {
         "type": "object",
         "properties": {
             "type": {"const": event.event_type},
@@ -81,6 +86,9 @@ def _event_message(
             "data": data,
         },
     }
+    if issubclass(event, TenantEvent):
+        pinned["properties"]["tenant_id"] = {"type": "string", "minLength": 1}
+        pinned["required"] = ["tenant_id"]
     message = _message(
         event.__name__, {"allOf": [envelope, pinned]}, "$message.payload#/correlation_id"
     )
@@ -101,7 +109,7 @@ def asyncapi_document(exchange: str = "domain_events") -> dict[str, Any]:
     the envelope with the event as `data`. A command is a channel named after its queue,
     answered on a channel for whichever queue the sender named in reply_to.
     """
-    events, sent = domain_events(), commands()
+    events, sent = published_events(), commands()
     replies = list(dict.fromkeys(command.reply for command in sent))
     models: list[type[BaseModel]] = [Envelope, *events, *sent, *replies]
     described, definitions = models_json_schema(

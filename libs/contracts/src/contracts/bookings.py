@@ -6,10 +6,10 @@ from typing import ClassVar
 
 from pydantic import AwareDatetime
 
-from contracts.envelope import DomainEvent
+from contracts.envelope import TenantEvent
 
 
-class BookingMade(DomainEvent):
+class BookingMade(TenantEvent):
     event_type: ClassVar[str] = "bookings.booking_made"
 
     booking_id: str
@@ -18,7 +18,7 @@ class BookingMade(DomainEvent):
     end_utc: AwareDatetime
 
 
-class BookingCancelled(DomainEvent):
+class BookingCancelled(TenantEvent):
     event_type: ClassVar[str] = "bookings.booking_cancelled"
 
     booking_id: str

@@ -8,10 +8,10 @@ from typing import ClassVar
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from contracts.commands import Command
-from contracts.envelope import DomainEvent
+from contracts.envelope import TenantEvent
 
 
-class CarRegistered(DomainEvent):
+class CarRegistered(TenantEvent):
     event_type: ClassVar[str] = "cars.car_registered"
 
     car_id: str
@@ -22,13 +22,13 @@ class CarRegistered(DomainEvent):
     number_plate: str
 
 
-class CarDeleted(DomainEvent):
+class CarDeleted(TenantEvent):
     event_type: ClassVar[str] = "cars.car_deleted"
 
     car_id: str
 
 
-class CarMaintenanceScheduled(DomainEvent):
+class CarMaintenanceScheduled(TenantEvent):
     event_type: ClassVar[str] = "cars.car_maintenance_scheduled"
 
     car_id: str
@@ -37,7 +37,7 @@ class CarMaintenanceScheduled(DomainEvent):
     to_utc: AwareDatetime
 
 
-class CarTakenOffline(DomainEvent):
+class CarTakenOffline(TenantEvent):
     event_type: ClassVar[str] = "cars.car_taken_offline"
 
     car_id: str
@@ -46,7 +46,7 @@ class CarTakenOffline(DomainEvent):
     to_utc: AwareDatetime
 
 
-class CarReserved(DomainEvent):
+class CarReserved(TenantEvent):
     event_type: ClassVar[str] = "cars.car_reserved"
 
     car_id: str
@@ -56,20 +56,15 @@ class CarReserved(DomainEvent):
     to_utc: AwareDatetime
 
 
-class CarReleased(DomainEvent):
+class CarReleased(TenantEvent):
     event_type: ClassVar[str] = "cars.car_released"
 
     car_id: str
     booking_id: str
 
 
-RESERVE_CAR_QUEUE = "cars.reserve"
-RELEASE_CAR_QUEUE = "cars.release"
-
-
 class ReservationOutcome(StrEnum):
     RESERVED = "reserved"
-    RELEASED = "released"
     UNAVAILABLE = "unavailable"
     UNKNOWN_CAR = "unknown_car"
     INVALID = "invalid"
@@ -82,9 +77,10 @@ class ReservationReply(BaseModel):
     detail: str | None = None
 
 
-class ReserveCar(Command):
-    queue: ClassVar[str] = RESERVE_CAR_QUEUE
-    reply: ClassVar[type[BaseModel]] = ReservationReply
+class ReserveCar(Command[ReservationReply]):
+    """Reserve the car for a booking; asking again for the same booking answers the same."""
+
+    queue: ClassVar[str] = "cars.reserve"
 
     tenant_id: str
     car_id: str
@@ -93,9 +89,22 @@ class ReserveCar(Command):
     to_utc: AwareDatetime
 
 
-class ReleaseCar(Command):
-    queue: ClassVar[str] = RELEASE_CAR_QUEUE
-    reply: ClassVar[type[BaseModel]] = ReservationReply
+class ReleaseOutcome(StrEnum):
+    RELEASED = "released"
+    # The booking held no reservation (never made, or released already): nothing to do.
+    NOT_RESERVED = "not_reserved"
+
+
+class ReleaseReply(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    outcome: ReleaseOutcome
+
+
+class ReleaseCar(Command[ReleaseReply]):
+    """Free the booking's reservation, if it holds one."""
+
+    queue: ClassVar[str] = "cars.release"
 
     tenant_id: str
     car_id: str

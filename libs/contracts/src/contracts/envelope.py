@@ -10,8 +10,9 @@ from typing import Any, ClassVar, Self, TypeVar
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
-class DomainEvent(BaseModel):
-    """The `data` of an envelope. Subclasses name their routing key and schema version."""
+class IntegrationEvent(BaseModel):
+    """The `data` of an envelope: what one service tells the others. Subclasses name their
+    routing key and schema version. (A service's own domain events stay inside it.)"""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -19,7 +20,11 @@ class DomainEvent(BaseModel):
     version: ClassVar[int] = 1
 
 
-E = TypeVar("E", bound=DomainEvent)
+class TenantEvent(IntegrationEvent):
+    """An event about one tenant's data: its envelope always names the tenant."""
+
+
+E = TypeVar("E", bound=IntegrationEvent)
 
 
 class Envelope(BaseModel):
@@ -38,13 +43,15 @@ class Envelope(BaseModel):
     @classmethod
     def wrap(
         cls,
-        event: DomainEvent,
+        event: IntegrationEvent,
         *,
         tenant_id: str | None,
         actor_id: str | None,
         correlation_id: str,
         causation_id: str | None = None,
     ) -> Self:
+        if isinstance(event, TenantEvent) and not tenant_id:
+            raise ValueError(f"{event.event_type} is a tenant's event: name the tenant")
         return cls(
             id=uuid.uuid4(),
             type=event.event_type,
@@ -62,7 +69,10 @@ class Envelope(BaseModel):
         return self.type
 
     def payload(self, model: builtins.type[E]) -> E:
-        """The typed `data`; raises pydantic.ValidationError when it does not match."""
+        """The typed `data`; ValueError (pydantic's ValidationError is one) when it is not a
+        `model`, or when a tenant's event names no tenant."""
         if self.type != model.event_type:
             raise ValueError(f"envelope carries {self.type}, not {model.event_type}")
+        if issubclass(model, TenantEvent) and not self.tenant_id:
+            raise ValueError(f"{self.type} is a tenant's event and names no tenant")
         return model.model_validate(self.data)

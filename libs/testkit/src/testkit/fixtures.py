@@ -8,13 +8,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
-from pymongo import AsyncMongoClient, MongoClient
+from faststream.rabbit import RabbitBroker
+from pymongo import MongoClient
 
+from chassis.config import MessagingSettings
+from chassis.logging import configure_logging
+from chassis.messaging.broker import create_broker, events_exchange
+from chassis.messaging.commands import CommandBus
+from chassis.messaging.relay import OutgoingEvent, exchange_publisher
+from contracts import Envelope, IntegrationEvent
 from devstack import infra
 from testkit.tokens import DevSigningKey
 
@@ -54,6 +64,12 @@ class Stack:
     db_prefix: str
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _logs() -> None:
+    """Services under test in this process log as in production, warnings and worse only."""
+    configure_logging("tests", "WARNING")
+
+
 @pytest.fixture(scope="session")
 def signing_key() -> DevSigningKey:
     return DevSigningKey.generate()
@@ -82,10 +98,62 @@ def _drop_databases(mongo_url: str, prefix: str) -> None:
 
 
 @pytest.fixture
-async def mongo_client(test_infra: TestInfra) -> AsyncIterator[AsyncMongoClient[Any]]:
-    client: AsyncMongoClient[Any] = AsyncMongoClient(test_infra.mongo_url, tz_aware=True)
-    yield client
-    await client.close()
+def now() -> datetime:
+    """A fixed instant, for use cases run with a stopped clock."""
+    return datetime(2026, 6, 1, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+BrokerOf = tuple[RabbitBroker, MessagingSettings]
+
+
+@asynccontextmanager
+async def _connected(test_infra: TestInfra, role: str) -> AsyncIterator[BrokerOf]:
+    """A broker of its own on the test vhost, as another service has one."""
+    settings = MessagingSettings(**test_infra.env(f"{role}_{uuid.uuid4().hex[:8]}"))
+    broker = create_broker(settings)
+    await broker.connect()
+    try:
+        yield broker, settings
+    finally:
+        await broker.stop()
+
+
+@pytest.fixture
+async def commands(test_infra: TestInfra) -> AsyncIterator[CommandBus]:
+    """A command sender on the test vhost, as a calling service has one."""
+    async with _connected(test_infra, "caller") as (broker, settings):
+        bus = CommandBus(broker, settings.service_name)
+        await bus.start()
+        yield bus
+
+
+class EventProducer:
+    """Publishes events on the test vhost as a service's outbox relay does: the envelope,
+    persistent, confirmed; for testing a consumer without running the service it hears."""
+
+    def __init__(self, broker: RabbitBroker, settings: MessagingSettings) -> None:
+        self._publish = exchange_publisher(broker, events_exchange(settings), settings.service_name)
+
+    async def publish(
+        self, event: IntegrationEvent, *, tenant_id: str | None, actor_id: str | None = None
+    ) -> Envelope:
+        envelope = Envelope.wrap(
+            event, tenant_id=tenant_id, actor_id=actor_id, correlation_id=uuid.uuid4().hex
+        )
+        await self._publish(OutgoingEvent.of(envelope))
+        return envelope
+
+
+@pytest.fixture
+async def producer(test_infra: TestInfra) -> AsyncIterator[EventProducer]:
+    async with _connected(test_infra, "producer") as (broker, settings):
+        yield EventProducer(broker, settings)
 
 
 @pytest.fixture

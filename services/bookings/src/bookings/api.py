@@ -3,27 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from bookings.domain import Booking, Status
+from bookings.domain import Booking, KnownCar, Status
+from bookings.repository import BookingQueries
 from bookings.service import BookingService
-from chassis.auth import require_tenant
-from chassis.http import Page, TimeWindow, json_response, read_json, read_query
-from chassis.openapi import Route
+from chassis.web.auth import require_tenant
+from chassis.web.openapi import Route
+from chassis.web.parsing import Page, TimeFrameFields, json_response, read_json, read_query
 
 
-class MakeBooking(BaseModel):
+class MakeBooking(TimeFrameFields):
+    # The frame of a booking is named for when it starts and ends.
     model_config = ConfigDict(extra="forbid")
 
     car_id: str = Field(min_length=1, max_length=64)
-    start_utc: AwareDatetime
-    end_utc: AwareDatetime
+    from_utc: AwareDatetime = Field(alias="start_utc")
+    to_utc: AwareDatetime = Field(alias="end_utc")
 
 
-class FrameQuery(TimeWindow, Page):
+class FrameQuery(TimeFrameFields, Page):
     pass
 
 
@@ -45,28 +46,28 @@ class BookingOut(BaseModel):
     car: CarSummary | None = None
 
     @classmethod
-    def of(cls, b: Booking, car: dict[str, Any] | None = None) -> BookingOut:
+    def of(cls, b: Booking, car: KnownCar | None) -> BookingOut:
         return cls(
             id=b.id,
             car_id=b.car_id,
             user_id=b.user_id,
-            start_utc=b.start,
-            end_utc=b.end,
+            start_utc=b.frame.start,
+            end_utc=b.frame.end,
             status=b.status,
             created_at=b.created_at,
             cancelled_at=b.cancelled_at,
-            car=CarSummary.model_validate(car) if car else None,
+            car=CarSummary(make=car.make, model=car.model, number_plate=car.number_plate)
+            if car
+            else None,
         )
 
 
-def routes(bookings: BookingService) -> list[Route]:
+def routes(bookings: BookingService, queries: BookingQueries) -> list[Route]:
     async def book(request: web.Request) -> web.Response:
         caller, tenant = require_tenant(request)
         body = await read_json(request, MakeBooking)
-        booking = await bookings.book(
-            tenant, caller.user_id, body.car_id, body.start_utc, body.end_utc
-        )
-        cars = await bookings.cars_of(tenant, [booking])
+        booking = await bookings.book(tenant, caller.user_id, body.car_id, body.frame)
+        cars = await queries.known_cars(tenant, {booking.car_id})
         return json_response(
             BookingOut.of(booking, cars.get(booking.car_id)),
             201,
@@ -83,9 +84,8 @@ def routes(bookings: BookingService) -> list[Route]:
     async def in_frame(request: web.Request) -> web.Response:
         _, tenant = require_tenant(request)
         query = read_query(request, FrameQuery)
-        found, cars = await bookings.in_frame(
-            tenant, query.from_utc, query.to_utc, query.limit, query.offset
-        )
+        found = await queries.overlapping(tenant, query.frame, query.limit, query.offset)
+        cars = await queries.known_cars(tenant, {b.car_id for b in found})
         return json_response([BookingOut.of(b, cars.get(b.car_id)) for b in found])
 
     return [

@@ -7,23 +7,30 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from chassis.aggregate import Aggregate
+from chassis.errors import Conflict, NotAllowed, RuleViolation
+from chassis.timeframe import TimeFrame
+
 MIN_DURATION = timedelta(minutes=15)
 MAX_DURATION = timedelta(hours=8)
 # How far ahead a car can be booked.
 MAX_LEAD = timedelta(days=365)
-CLOCK_SKEW = timedelta(minutes=1)
 
 
-class BookingRuleViolation(ValueError):
-    """The booking breaks a rule (answered as 422)."""
+class BookingRuleViolation(RuleViolation):
+    pass
 
 
-class BookingNotCancellable(Exception):
-    """The booking has started or is cancelled already (answered as 409)."""
+class BookingNotPending(Conflict):
+    """Only a pending booking can be confirmed or discarded."""
 
 
-class NotYourBooking(Exception):
-    """Only the person who booked, or operations, may cancel (answered as 403)."""
+class BookingNotCancellable(Conflict):
+    """The booking has started, or is not confirmed."""
+
+
+class NotYourBooking(NotAllowed):
+    """Only the person who booked, or operations, may cancel."""
 
 
 class Status(StrEnum):
@@ -33,52 +40,71 @@ class Status(StrEnum):
     CANCELLED = "cancelled"
 
 
+@dataclass(frozen=True)
+class BookingConfirmed:
+    booking_id: str
+    car_id: str
+    frame: TimeFrame
+
+
+@dataclass(frozen=True)
+class BookingCancelled:
+    booking_id: str
+    car_id: str
+
+
 @dataclass
-class Booking:
+class Booking(Aggregate):
     id: str
     tenant_id: str
     user_id: str
     car_id: str
-    start: datetime
-    end: datetime
+    frame: TimeFrame
     status: Status
     created_at: datetime
     cancelled_at: datetime | None = None
+    # The stored version this object was read at (optimistic concurrency).
+    version: int = 0
 
     @classmethod
     def request(
-        cls,
-        tenant_id: str,
-        user_id: str,
-        car_id: str,
-        start: datetime,
-        end: datetime,
-        now: datetime,
+        cls, tenant_id: str, user_id: str, car_id: str, frame: TimeFrame, now: datetime
     ) -> Booking:
         """A pending booking; it is confirmed once the car is reserved for it."""
-        if start.tzinfo is None or end.tzinfo is None:
-            raise BookingRuleViolation("times must carry a UTC offset")
-        if start >= end:
-            raise BookingRuleViolation("the start must be before the end")
-        if not MIN_DURATION <= end - start <= MAX_DURATION:
+        if not MIN_DURATION <= frame.duration <= MAX_DURATION:
             raise BookingRuleViolation("a booking lasts from 15 minutes to 8 hours")
-        if start < now - CLOCK_SKEW:
-            raise BookingRuleViolation("a booking cannot start in the past")
-        if start > now + MAX_LEAD:
+        if frame.start > now + MAX_LEAD:
             raise BookingRuleViolation("a booking can be made at most a year ahead")
-        return cls(uuid.uuid4().hex, tenant_id, user_id, car_id, start, end, Status.PENDING, now)
+        frame.require_not_past(now)
+        return cls(uuid.uuid4().hex, tenant_id, user_id, car_id, frame, Status.PENDING, now)
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status is Status.PENDING
 
     def confirm(self) -> None:
-        if self.status is not Status.PENDING:
-            raise BookingNotCancellable(f"a {self.status} booking cannot be confirmed")
+        if not self.is_pending:
+            raise BookingNotPending(f"a {self.status} booking cannot be confirmed")
         self.status = Status.CONFIRMED
+        self.record(BookingConfirmed(self.id, self.car_id, self.frame))
 
-    def cancel(self, user_id: str, is_operator: bool, now: datetime) -> None:
-        if user_id != self.user_id and not is_operator:
+    def cancel(self, user_id: str, may_cancel_others: bool, now: datetime) -> None:
+        if user_id != self.user_id and not may_cancel_others:
             raise NotYourBooking("only the person who made the booking can cancel it")
         if self.status is not Status.CONFIRMED:
             raise BookingNotCancellable(f"the booking is {self.status}, not confirmed")
-        if self.start <= now:
+        if self.frame.start <= now:
             raise BookingNotCancellable("a booking can only be cancelled before it starts")
         self.status = Status.CANCELLED
         self.cancelled_at = now
+        self.record(BookingCancelled(self.id, self.car_id))
+
+
+@dataclass(frozen=True)
+class KnownCar:
+    """A car as bookings learnt of it from the cars service's events."""
+
+    id: str
+    make: str
+    model: str
+    number_plate: str

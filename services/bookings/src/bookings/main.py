@@ -1,4 +1,4 @@
-"""Composition root of the bookings service."""
+"""Composition root of the bookings service: settings, wiring, run."""
 
 from __future__ import annotations
 
@@ -6,18 +6,17 @@ from aiohttp import web
 from pydantic import Field
 
 from bookings import api, handlers
-from bookings.domain import BookingNotCancellable, BookingRuleViolation, NotYourBooking
-from bookings.repository import INDEXES, BookingRepository
-from bookings.service import (
-    BookingNotFound,
-    BookingService,
-    CarUnavailable,
-    ReservationsUnavailable,
-    UnknownCar,
-)
+from bookings.repository import INDEXES, BookingQueries, MongoBookingsTransaction
+from bookings.reservations import CarsOverCommands
+from bookings.service import BookingService, integration_event
 from chassis.clock import Clock, utc_now
-from chassis.service import Chassis
-from chassis.settings import ServiceSettings
+from chassis.config import ServiceSettings
+from chassis.jobs import Jobs
+from chassis.logging import configure_logging
+from chassis.messaging.bus import MessageBus
+from chassis.storage.mongo import Mongo
+from chassis.storage.unit_of_work import MongoUnitOfWork
+from chassis.web.app import run, service_app
 
 
 class BookingsSettings(ServiceSettings):
@@ -27,31 +26,25 @@ class BookingsSettings(ServiceSettings):
     abandoned_sweep_seconds: float = Field(default=30.0, gt=0)
 
 
-ERRORS: dict[type[Exception], int] = {
-    BookingNotFound: 404,
-    BookingRuleViolation: 422,
-    UnknownCar: 422,
-    CarUnavailable: 409,
-    BookingNotCancellable: 409,
-    NotYourBooking: 403,
-    ReservationsUnavailable: 503,
-}
-
-
-def create_app(
-    settings: BookingsSettings, clock: Clock = utc_now
-) -> tuple[web.Application, Chassis]:
-    chassis = Chassis(settings, INDEXES)
-    repo = BookingRepository(chassis.mongo)
+def create_app(settings: BookingsSettings, clock: Clock = utc_now) -> web.Application:
+    mongo = Mongo.of(settings, INDEXES)
+    bus = MessageBus(settings, mongo)
+    uow = MongoUnitOfWork(mongo, MongoBookingsTransaction, integration_event, bus.relay.notify)
+    queries = BookingQueries(mongo)
     bookings = BookingService(
-        chassis.uow, repo, chassis.commands, settings.reserve_timeout_seconds, clock
+        uow,
+        CarsOverCommands(bus.commands, settings.reserve_timeout_seconds),
+        queries.pending_since_before,
+        settings.reserve_timeout_seconds,
+        clock,
     )
-    handlers.subscribe(chassis.subscriptions, repo)
-    chassis.every(settings.abandoned_sweep_seconds, "release_abandoned", bookings.release_abandoned)
-    return chassis.web_app(api.routes(bookings), ERRORS), chassis
+    handlers.subscribe(bus.subscriptions(uow), bookings)
+    jobs = Jobs()
+    jobs.every(settings.abandoned_sweep_seconds, "release_abandoned", bookings.release_abandoned)
+    return service_app(settings, api.routes(bookings, queries), [mongo, bus, jobs])
 
 
 def main() -> None:
     settings = BookingsSettings()
-    app, chassis = create_app(settings)
-    chassis.run(app)
+    configure_logging(settings.service_name, settings.log_level)
+    run(create_app(settings), settings)

@@ -1,22 +1,23 @@
-"""HTTP routes of the cars service: parse with pydantic, call the service, answer JSON."""
+"""HTTP routes of the cars service: parse with pydantic, call the use case, answer JSON."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from cars.domain import Car, Cause, TimeFrame, UnavailabilitySlot
-from cars.service import CarService
-from chassis.auth import require_tenant
-from chassis.http import Handler, Page, TimeWindow, json_response, read_json, read_query
-from chassis.openapi import Route
+from cars.domain import Car, CarSpec, Cause, UnavailabilitySlot
+from cars.repository import CarQueries
+from cars.service import CarNotFound, CarService
+from chassis.web.auth import require_tenant
+from chassis.web.openapi import Route
+from chassis.web.parsing import Page, TimeFrameFields, json_response, read_json, read_query
+from chassis.web.problems import Handler
 
 
-class RegisterCar(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CarFields(BaseModel):
     make: str = Field(min_length=1, max_length=50)
     model: str = Field(min_length=1, max_length=50)
     year: int
@@ -24,38 +25,25 @@ class RegisterCar(BaseModel):
     number_plate: str = Field(min_length=1, max_length=15)
 
 
-class Frame(TimeWindow):
+class RegisterCar(CarFields):
     model_config = ConfigDict(extra="forbid")
 
-    def frame(self) -> TimeFrame:
-        return TimeFrame.of(self.from_utc, self.to_utc)
+
+class Frame(TimeFrameFields):
+    model_config = ConfigDict(extra="forbid")
 
 
 class AvailableQuery(Frame, Page):
     pass
 
 
-class CarOut(BaseModel):
+class CarOut(CarFields):
     id: str
-    make: str
-    model: str
-    year: int
-    jurisdiction: str
-    number_plate: str
     registered_at: datetime
 
     @classmethod
     def of(cls, car: Car) -> CarOut:
-        s = car.spec
-        return cls(
-            id=car.id,
-            make=s.make,
-            model=s.model,
-            year=s.year,
-            jurisdiction=s.jurisdiction,
-            number_plate=s.number_plate,
-            registered_at=car.registered_at,
-        )
+        return cls(id=car.id, registered_at=car.registered_at, **asdict(car.spec))
 
 
 class SlotOut(BaseModel):
@@ -78,41 +66,47 @@ class SlotOut(BaseModel):
         )
 
 
-def routes(cars: CarService) -> list[Route]:
+def routes(cars: CarService, queries: CarQueries) -> list[Route]:
     async def register(request: web.Request) -> web.Response:
         caller, tenant = require_tenant(request)
         body = await read_json(request, RegisterCar)
-        car = await cars.register(tenant, caller.user_id, **body.model_dump())
+        car = await cars.register(tenant, caller.user_id, CarSpec(**body.model_dump()))
         return json_response(CarOut.of(car), 201, headers={"Location": f"/cars/{car.id}"})
 
     async def list_cars(request: web.Request) -> web.Response:
         _, tenant = require_tenant(request)
         page = read_query(request, Page)
-        return json_response(
-            [CarOut.of(c) for c in await cars.list_all(tenant, page.limit, page.offset)]
-        )
+        found = await queries.cars(tenant, page.limit, page.offset)
+        return json_response([CarOut.of(c) for c in found])
 
     async def available(request: web.Request) -> web.Response:
         _, tenant = require_tenant(request)
         query = read_query(request, AvailableQuery)
-        found = await cars.available(tenant, query.frame(), query.limit, query.offset)
+        found = await queries.available(tenant, query.frame, query.limit, query.offset)
         return json_response([CarOut.of(c) for c in found])
+
+    async def existing(request: web.Request, tenant: str) -> Car:
+        car_id = request.match_info["car_id"]
+        car = await queries.car(tenant, car_id)
+        if car is None:
+            raise CarNotFound(f"there is no car {car_id}")
+        return car
 
     async def inspect(request: web.Request) -> web.Response:
         _, tenant = require_tenant(request)
-        return json_response(CarOut.of(await cars.get(tenant, request.match_info["car_id"])))
+        return json_response(CarOut.of(await existing(request, tenant)))
 
     async def delete(request: web.Request) -> web.Response:
         caller, tenant = require_tenant(request)
         await cars.delete(tenant, caller.user_id, request.match_info["car_id"])
         return web.Response(status=204)
 
-    def unavailable(cause: Cause) -> Handler:
+    def out_of_use(cause: Cause) -> Handler:
         async def handler(request: web.Request) -> web.Response:
             caller, tenant = require_tenant(request)
             body = await read_json(request, Frame)
-            slot = await cars.make_unavailable(
-                tenant, caller.user_id, request.match_info["car_id"], body.frame(), cause
+            slot = await cars.take_out_of_use(
+                tenant, caller.user_id, request.match_info["car_id"], body.frame, cause
             )
             return json_response(SlotOut.of(slot))
 
@@ -121,9 +115,8 @@ def routes(cars: CarService) -> list[Route]:
     async def unavailabilities(request: web.Request) -> web.Response:
         _, tenant = require_tenant(request)
         page = read_query(request, Page)
-        slots = await cars.unavailabilities(
-            tenant, request.match_info["car_id"], page.limit, page.offset
-        )
+        car = await existing(request, tenant)
+        slots = await queries.slots(tenant, car.id, page.limit, page.offset)
         return json_response([SlotOut.of(s) for s in slots])
 
     return [
@@ -174,7 +167,7 @@ def routes(cars: CarService) -> list[Route]:
         Route(
             "PUT",
             "/cars/{car_id}/maintain",
-            unavailable(Cause.MAINTENANCE),
+            out_of_use(Cause.MAINTENANCE),
             "Schedule maintenance; the frame must not overlap another slot",
             body=Frame,
             response=SlotOut,
@@ -183,7 +176,7 @@ def routes(cars: CarService) -> list[Route]:
         Route(
             "PUT",
             "/cars/{car_id}/offline",
-            unavailable(Cause.OFFLINE),
+            out_of_use(Cause.OFFLINE),
             "Take the car offline; the frame must not overlap another slot",
             body=Frame,
             response=SlotOut,

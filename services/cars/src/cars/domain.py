@@ -1,7 +1,8 @@
 """Cars and their unavailability: the rules, with no I/O.
 
 A car is unavailable during slots, each with a cause. Slots of a car never overlap, whatever
-their causes, so "is the car free from A to B" is "does any slot overlap A..B".
+their causes, so "is the car free from A to B" is "does any slot overlap A..B". The car is
+the aggregate: every slot is taken and given back through it, and it records what happened.
 """
 
 from __future__ import annotations
@@ -9,62 +10,35 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
+
+from chassis.aggregate import Aggregate
+from chassis.errors import Conflict, RuleViolation
+from chassis.timeframe import TimeFrame
 
 MIN_YEAR = 1900
 PLATE = re.compile(r"^[A-Z0-9][A-Z0-9 -]{0,13}[A-Z0-9]$|^[A-Z0-9]$")
 JURISDICTION = re.compile(r"^[A-Z]{2}$")
-# A slot may start a little before "now" as seen here: clocks of callers drift.
-CLOCK_SKEW = timedelta(minutes=1)
 MAX_SLOT = timedelta(days=366)
 
 
-class CarRuleViolation(ValueError):
-    """The request breaks a rule of the domain (answered as 422)."""
+class CarRuleViolation(RuleViolation):
+    pass
 
 
-class SlotConflict(Exception):
-    """The car is already unavailable for part of the time frame (answered as 409)."""
+class SlotConflict(Conflict):
+    """The car is already unavailable for part of the time frame."""
 
 
-class CarInUse(Exception):
-    """The car has future reservations and cannot be deleted (answered as 409)."""
+class CarInUse(Conflict):
+    """The car has reservations that have not ended, so it cannot be deleted."""
 
 
 class Cause(StrEnum):
     RESERVATION = "reservation"
     MAINTENANCE = "maintenance"
     OFFLINE = "offline"
-
-
-@dataclass(frozen=True)
-class TimeFrame:
-    start: datetime
-    end: datetime
-
-    def __post_init__(self) -> None:
-        if self.start.tzinfo is None or self.end.tzinfo is None:
-            raise CarRuleViolation("times must carry a UTC offset")
-        if self.start >= self.end:
-            raise CarRuleViolation("the start must be before the end")
-
-    @classmethod
-    def of(cls, start: datetime, end: datetime) -> TimeFrame:
-        return cls(start.astimezone(UTC), end.astimezone(UTC))
-
-    @property
-    def duration(self) -> timedelta:
-        return self.end - self.start
-
-    def overlaps(self, other: TimeFrame) -> bool:
-        return self.start < other.end and other.start < self.end
-
-    def require_future(self, now: datetime) -> None:
-        if self.start < now - CLOCK_SKEW:
-            raise CarRuleViolation("the time frame must not start in the past")
-        if self.duration > MAX_SLOT:
-            raise CarRuleViolation("a time frame may not be longer than a year")
 
 
 @dataclass(frozen=True)
@@ -85,28 +59,65 @@ class CarSpec:
     jurisdiction: str
     number_plate: str
 
-    @classmethod
-    def normalised(
-        cls, make: str, model: str, year: int, jurisdiction: str, number_plate: str, now: datetime
-    ) -> CarSpec:
-        make, model = make.strip(), model.strip()
+    def normalised(self, now: datetime) -> CarSpec:
+        """The spec as it is kept (trimmed, upper case, plate spaces collapsed), if valid."""
+        make, model = self.make.strip(), self.model.strip()
         if not make or not model:
             raise CarRuleViolation("make and model are required")
-        if not MIN_YEAR <= year <= now.year + 1:
+        if not MIN_YEAR <= self.year <= now.year + 1:
             raise CarRuleViolation(f"year must be between {MIN_YEAR} and {now.year + 1}")
-        jurisdiction = jurisdiction.strip().upper()
+        jurisdiction = self.jurisdiction.strip().upper()
         if not JURISDICTION.match(jurisdiction):
             raise CarRuleViolation("jurisdiction must be an ISO 3166-1 alpha-2 country code")
-        plate = " ".join(number_plate.upper().split())
+        plate = " ".join(self.number_plate.upper().split())
         if not PLATE.match(plate):
             raise CarRuleViolation(
                 "number plate must be 1 to 15 letters, digits, spaces or hyphens"
             )
-        return cls(make, model, year, jurisdiction, plate)
+        return CarSpec(make, model, self.year, jurisdiction, plate)
+
+
+# --- what happens to a car (domain events) ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CarRegistered:
+    car_id: str
+    spec: CarSpec
+
+
+@dataclass(frozen=True)
+class CarDeleted:
+    car_id: str
+
+
+@dataclass(frozen=True)
+class TakenOutOfUse:
+    """Maintenance scheduled or taken offline, as the slot's cause says."""
+
+    slot: UnavailabilitySlot
+
+
+@dataclass(frozen=True)
+class ReservationMade:
+    booking_id: str
+    slot: UnavailabilitySlot
+
+
+@dataclass(frozen=True)
+class ReservationReleased:
+    booking_id: str
+    slot: UnavailabilitySlot
+
+
+# --- the aggregate ----------------------------------------------------------------------------
 
 
 @dataclass
-class Car:
+class Car(Aggregate):
+    """`slots` are those loaded with the car for a change: every slot that has not ended,
+    which is every slot a new one could clash with. A car read only to be shown has none."""
+
     id: str
     tenant_id: str
     spec: CarSpec
@@ -115,19 +126,49 @@ class Car:
 
     @classmethod
     def register(cls, tenant_id: str, spec: CarSpec, now: datetime) -> Car:
-        return cls(uuid.uuid4().hex, tenant_id, spec, now)
+        car = cls(uuid.uuid4().hex, tenant_id, spec.normalised(now), now)
+        car.record(CarRegistered(car.id, car.spec))
+        return car
 
-    def make_unavailable(
-        self,
-        frame: TimeFrame,
-        cause: Cause,
-        now: datetime,
-        booking_id: str | None = None,
+    def take_out_of_use(self, frame: TimeFrame, cause: Cause, now: datetime) -> UnavailabilitySlot:
+        """Schedule maintenance or take the car offline for `frame`."""
+        if cause is Cause.RESERVATION:
+            raise CarRuleViolation("a reservation is made for a booking")
+        slot = self._take(frame, cause, now, None)
+        self.record(TakenOutOfUse(slot))
+        return slot
+
+    def reserve(self, booking_id: str, frame: TimeFrame, now: datetime) -> UnavailabilitySlot:
+        """Reserve the car for a booking; reserving again for the same booking is the same."""
+        held = self.reservation_of(booking_id)
+        if held is not None:
+            return held
+        slot = self._take(frame, Cause.RESERVATION, now, booking_id)
+        self.record(ReservationMade(booking_id, slot))
+        return slot
+
+    def release(self, booking_id: str) -> UnavailabilitySlot | None:
+        """Give back the booking's reservation; None when it holds none (any more)."""
+        held = self.reservation_of(booking_id)
+        if held is not None:
+            self.slots.remove(held)
+            self.record(ReservationReleased(booking_id, held))
+        return held
+
+    def reservation_of(self, booking_id: str) -> UnavailabilitySlot | None:
+        return next((s for s in self.slots if s.booking_id == booking_id), None)
+
+    def delete(self, now: datetime) -> None:
+        if any(s.cause is Cause.RESERVATION and s.frame.end > now for s in self.slots):
+            raise CarInUse("the car has reservations that have not ended yet")
+        self.record(CarDeleted(self.id))
+
+    def _take(
+        self, frame: TimeFrame, cause: Cause, now: datetime, booking_id: str | None
     ) -> UnavailabilitySlot:
-        """Take the car out of use for `frame`; `slots` must hold every slot that could clash."""
-        frame.require_future(now)
-        if (cause is Cause.RESERVATION) != (booking_id is not None):
-            raise CarRuleViolation("a reservation, and only a reservation, names a booking")
+        frame.require_not_past(now)
+        if frame.duration > MAX_SLOT:
+            raise CarRuleViolation("a time frame may not be longer than a year")
         clash = next((s for s in self.slots if s.frame.overlaps(frame)), None)
         if clash:
             raise SlotConflict(
@@ -139,7 +180,3 @@ class Car:
         )
         self.slots.append(slot)
         return slot
-
-    def ensure_deletable(self, now: datetime) -> None:
-        if any(s.cause is Cause.RESERVATION and s.frame.end > now for s in self.slots):
-            raise CarInUse("the car has reservations that have not ended yet")

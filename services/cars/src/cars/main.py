@@ -1,16 +1,19 @@
-"""Composition root of the cars service."""
+"""Composition root of the cars service: settings, wiring, run."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from cars import api, handlers
-from cars.domain import CarInUse, CarRuleViolation, SlotConflict
-from cars.repository import INDEXES, CarRepository, PlateTaken
-from cars.service import CarNotFound, CarService
+from cars.repository import INDEXES, CarQueries, MongoCarsTransaction
+from cars.service import CarService, integration_event
 from chassis.clock import Clock, utc_now
-from chassis.service import Chassis
-from chassis.settings import ServiceSettings
+from chassis.config import ServiceSettings
+from chassis.logging import configure_logging
+from chassis.messaging.bus import MessageBus
+from chassis.storage.mongo import Mongo
+from chassis.storage.unit_of_work import MongoUnitOfWork
+from chassis.web.app import run, service_app
 
 
 class CarsSettings(ServiceSettings):
@@ -18,23 +21,16 @@ class CarsSettings(ServiceSettings):
     port: int = 8101
 
 
-ERRORS: dict[type[Exception], int] = {
-    CarNotFound: 404,
-    CarRuleViolation: 422,
-    SlotConflict: 409,
-    CarInUse: 409,
-    PlateTaken: 409,
-}
-
-
-def create_app(settings: CarsSettings, clock: Clock = utc_now) -> tuple[web.Application, Chassis]:
-    chassis = Chassis(settings, INDEXES)
-    cars = CarService(chassis.uow, CarRepository(chassis.mongo), clock)
-    handlers.subscribe(chassis.subscriptions, cars)
-    return chassis.web_app(api.routes(cars), ERRORS), chassis
+def create_app(settings: CarsSettings, clock: Clock = utc_now) -> web.Application:
+    mongo = Mongo.of(settings, INDEXES)
+    bus = MessageBus(settings, mongo)
+    uow = MongoUnitOfWork(mongo, MongoCarsTransaction, integration_event, bus.relay.notify)
+    cars = CarService(uow, clock)
+    handlers.subscribe(bus.subscriptions(uow), cars)
+    return service_app(settings, api.routes(cars, CarQueries(mongo)), [mongo, bus])
 
 
 def main() -> None:
     settings = CarsSettings()
-    app, chassis = create_app(settings)
-    chassis.run(app)
+    configure_logging(settings.service_name, settings.log_level)
+    run(create_app(settings), settings)

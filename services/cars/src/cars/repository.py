@@ -1,15 +1,20 @@
-"""Cars and unavailability slots in MongoDB."""
+"""Cars and their unavailability slots in MongoDB: the repository a transaction holds, and
+the queries that read outside one. One mapping each way between documents and the domain."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
-from cars.domain import Car, CarSpec, Cause, TimeFrame, UnavailabilitySlot
-from chassis.mongo import Mongo, Session
+from cars.domain import Car, CarSpec, Cause, UnavailabilitySlot
+from chassis.errors import Conflict
+from chassis.storage.documents import Document
+from chassis.storage.mongo import Mongo
+from chassis.storage.unit_of_work import Scope
+from chassis.timeframe import TimeFrame
 
 CARS = "cars"
 SLOTS = "unavailabilities"
@@ -23,9 +28,9 @@ INDEXES = {
         ),
     ],
     SLOTS: [
-        IndexModel([("car_id", ASCENDING), ("from_utc", ASCENDING)]),
+        IndexModel([("car_id", ASCENDING), ("to_utc", ASCENDING)]),
         IndexModel([("tenant_id", ASCENDING), ("from_utc", ASCENDING), ("to_utc", ASCENDING)]),
-        # One reservation per booking: a retried reserve command finds the first one.
+        # One reservation per booking, whatever a caller retries.
         IndexModel(
             [("booking_id", ASCENDING)],
             unique=True,
@@ -35,109 +40,154 @@ INDEXES = {
 }
 
 
-class PlateTaken(Exception):
+class PlateTaken(Conflict):
     pass
 
 
-class CarRepository:
-    def __init__(self, mongo: Mongo) -> None:
-        self._cars = mongo.collection(CARS)
-        self._slots = mongo.collection(SLOTS)
+class CarRepository(Protocol):
+    """The tenant's cars, as the unit of work's tenant sees them."""
 
-    async def add(self, car: Car, session: Session) -> None:
+    async def add(self, car: Car) -> None: ...
+
+    async def get(self, car_id: str, now: datetime) -> Car | None:
+        """The car, to change it, with its slots that have not ended by `now`. Concurrent
+        transactions that get the same car conflict, so they never both take one slot."""
+        ...
+
+    async def holding(self, booking_id: str, now: datetime) -> Car | None:
+        """The car reserved for the booking, as `get` gives it (None when none is)."""
+        ...
+
+    async def save(self, car: Car) -> None: ...
+
+    async def remove(self, car: Car) -> None: ...
+
+
+class MongoCars:
+    def __init__(self, scope: Scope) -> None:
+        self._scope = scope
+        self._cars = scope.collection(CARS)
+        self._slots = scope.collection(SLOTS)
+        # Slot ids each car had when loaded, so that saving writes only what changed.
+        self._loaded: dict[str, set[str]] = {}
+
+    async def add(self, car: Car) -> None:
         try:
-            await self._cars.insert_one(_car_doc(car), session=session)
+            await self._cars.insert_one(car_document(car))
         except DuplicateKeyError as exc:
             raise PlateTaken(
                 f"a car with plate {car.spec.number_plate} in {car.spec.jurisdiction} "
                 "is already registered"
             ) from exc
+        self._loaded[car.id] = set()
+        self._scope.track(car)
 
-    async def get(self, tenant_id: str, car_id: str) -> Car | None:
-        doc = await self._cars.find_one({"_id": car_id, "tenant_id": tenant_id})
-        return _car(doc) if doc else None
-
-    async def lock(
-        self, tenant_id: str, car_id: str, session: Session, slots_after: datetime
-    ) -> Car | None:
-        """Load the car for a change, with its slots that end after `slots_after`.
-
-        Bumping the version makes concurrent transactions on the same car conflict, so two
-        of them can never both take the same free time.
-        """
+    async def get(self, car_id: str, now: datetime) -> Car | None:
+        # Bumping the version is the write that makes concurrent changes of a car conflict.
         doc = await self._cars.find_one_and_update(
-            {"_id": car_id, "tenant_id": tenant_id}, {"$inc": {"version": 1}}, session=session
+            {"_id": car_id, "tenant_id": self._scope.tenant}, {"$inc": {"version": 1}}
         )
         if doc is None:
             return None
-        car = _car(doc)
-        cursor = self._slots.find(
-            {"car_id": car_id, "to_utc": {"$gt": slots_after}}, session=session
-        )
-        car.slots = [_slot(s) async for s in cursor]
+        slots = [
+            slot_from(s) async for s in self._slots.find({"car_id": car_id, "to_utc": {"$gt": now}})
+        ]
+        car = car_from(doc, slots)
+        self._loaded[car.id] = {slot.id for slot in slots}
+        self._scope.track(car)
         return car
 
-    async def add_slot(self, slot: UnavailabilitySlot, session: Session) -> None:
-        await self._slots.insert_one(_slot_doc(slot), session=session)
+    async def holding(self, booking_id: str, now: datetime) -> Car | None:
+        slot = await self._slots.find_one(
+            {"booking_id": booking_id, "tenant_id": self._scope.tenant}
+        )
+        if slot is None:
+            return None
+        car = await self.get(slot["car_id"], now)
+        if car is not None and car.reservation_of(booking_id) is None:
+            # Ended already: still the booking's to give back.
+            car.slots.append(slot_from(slot))
+            self._loaded[car.id].add(slot["_id"])
+        return car
 
-    async def reservation(self, booking_id: str, session: Session) -> UnavailabilitySlot | None:
-        doc = await self._slots.find_one({"booking_id": booking_id}, session=session)
-        return _slot(doc) if doc else None
+    async def save(self, car: Car) -> None:
+        loaded = self._loaded[car.id]
+        now_held = {slot.id for slot in car.slots}
+        added = [slot_document(s) for s in car.slots if s.id not in loaded]
+        if added:
+            await self._slots.insert_many(added)
+        if gone := loaded - now_held:
+            await self._slots.delete_many({"_id": {"$in": sorted(gone)}})
+        self._loaded[car.id] = now_held
 
-    async def remove_slot(self, slot_id: str, session: Session) -> None:
-        await self._slots.delete_one({"_id": slot_id}, session=session)
+    async def remove(self, car: Car) -> None:
+        await self._slots.delete_many({"car_id": car.id})
+        await self._cars.delete_one({"_id": car.id})
 
-    async def delete(self, car: Car, session: Session) -> None:
-        await self._slots.delete_many({"car_id": car.id}, session=session)
-        await self._cars.delete_one({"_id": car.id}, session=session)
 
-    async def find(
+class MongoCarsTransaction:
+    def __init__(self, scope: Scope) -> None:
+        self.cars = MongoCars(scope)
+
+
+class CarQueries:
+    """Reads that need no transaction; every one is for one tenant."""
+
+    def __init__(self, mongo: Mongo) -> None:
+        self._cars = mongo.reader(CARS)
+        self._slots = mongo.reader(SLOTS)
+
+    async def car(self, tenant_id: str, car_id: str) -> Car | None:
+        doc = await self._cars.find_one({"_id": car_id, "tenant_id": tenant_id})
+        return car_from(doc) if doc else None
+
+    async def cars(
         self, tenant_id: str, limit: int, offset: int, exclude: set[str] | None = None
     ) -> list[Car]:
         query: dict[str, Any] = {"tenant_id": tenant_id}
         if exclude:
             query["_id"] = {"$nin": sorted(exclude)}
         cursor = self._cars.find(query).sort([("registered_at", 1), ("_id", 1)])
-        return [_car(d) async for d in cursor.skip(offset).limit(limit)]
+        return [car_from(d) async for d in cursor.skip(offset).limit(limit)]
 
-    async def unavailable_car_ids(self, tenant_id: str, frame: TimeFrame) -> set[str]:
-        ids = await self._slots.distinct(
-            "car_id",
-            {
-                "tenant_id": tenant_id,
-                "from_utc": {"$lt": frame.end},
-                "to_utc": {"$gt": frame.start},
-            },
-        )
-        return set(ids)
+    async def available(
+        self, tenant_id: str, frame: TimeFrame, limit: int, offset: int
+    ) -> list[Car]:
+        """Cars with no slot overlapping `frame`."""
+        overlapping = {
+            "tenant_id": tenant_id,
+            "from_utc": {"$lt": frame.end},
+            "to_utc": {"$gt": frame.start},
+        }
+        busy = set(await self._slots.distinct("car_id", overlapping))
+        return await self.cars(tenant_id, limit, offset, exclude=busy)
 
     async def slots(
         self, tenant_id: str, car_id: str, limit: int, offset: int
     ) -> list[UnavailabilitySlot]:
         cursor = self._slots.find({"tenant_id": tenant_id, "car_id": car_id}).sort("from_utc", 1)
-        return [_slot(d) async for d in cursor.skip(offset).limit(limit)]
+        return [slot_from(d) async for d in cursor.skip(offset).limit(limit)]
 
 
-def _car_doc(car: Car) -> dict[str, Any]:
+# --- documents <-> domain ---------------------------------------------------------------------
+
+
+def car_document(car: Car) -> Document:
     return {
         "_id": car.id,
         "tenant_id": car.tenant_id,
-        "make": car.spec.make,
-        "model": car.spec.model,
-        "year": car.spec.year,
-        "jurisdiction": car.spec.jurisdiction,
-        "number_plate": car.spec.number_plate,
+        **vars(car.spec),
         "registered_at": car.registered_at,
         "version": 0,
     }
 
 
-def _car(doc: dict[str, Any]) -> Car:
-    spec = CarSpec(doc["make"], doc["model"], doc["year"], doc["jurisdiction"], doc["number_plate"])
-    return Car(doc["_id"], doc["tenant_id"], spec, doc["registered_at"])
+def car_from(doc: Document, slots: list[UnavailabilitySlot] | None = None) -> Car:
+    spec = CarSpec(**{name: doc[name] for name in CarSpec.__dataclass_fields__})
+    return Car(doc["_id"], doc["tenant_id"], spec, doc["registered_at"], slots or [])
 
 
-def _slot_doc(slot: UnavailabilitySlot) -> dict[str, Any]:
+def slot_document(slot: UnavailabilitySlot) -> Document:
     return {
         "_id": slot.id,
         "car_id": slot.car_id,
@@ -149,7 +199,7 @@ def _slot_doc(slot: UnavailabilitySlot) -> dict[str, Any]:
     }
 
 
-def _slot(doc: dict[str, Any]) -> UnavailabilitySlot:
+def slot_from(doc: Document) -> UnavailabilitySlot:
     return UnavailabilitySlot(
         doc["_id"],
         doc["car_id"],

@@ -1,176 +1,167 @@
-"""Use cases of the cars service: each one a transaction that also records its events."""
+"""Use cases of the cars service, each one unit of work; and what its events tell others."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
+from typing import Protocol
 
-from cars.domain import Car, CarSpec, Cause, SlotConflict, TimeFrame, UnavailabilitySlot
+from cars.domain import (
+    Car,
+    CarDeleted,
+    CarRegistered,
+    CarSpec,
+    Cause,
+    ReservationMade,
+    ReservationReleased,
+    SlotConflict,
+    TakenOutOfUse,
+    UnavailabilitySlot,
+)
 from cars.repository import CarRepository
 from chassis.clock import Clock, utc_now
-from chassis.uow import Tx, UnitOfWork
+from chassis.errors import NotFound, RuleViolation
+from chassis.messaging.subscriptions import TenantEventContext
+from chassis.storage.unit_of_work import UnitOfWork
+from chassis.timeframe import TimeFrame
+from contracts import IntegrationEvent
+from contracts import cars as published
+from contracts.bookings import BookingCancelled
 from contracts.cars import (
-    CarDeleted,
-    CarMaintenanceScheduled,
-    CarRegistered,
-    CarReleased,
-    CarReserved,
-    CarTakenOffline,
     ReleaseCar,
+    ReleaseOutcome,
+    ReleaseReply,
     ReservationOutcome,
     ReservationReply,
     ReserveCar,
 )
 
 
-class CarNotFound(Exception):
+class CarNotFound(NotFound):
     pass
 
 
+class CarsTransaction(Protocol):
+    @property
+    def cars(self) -> CarRepository: ...
+
+
 class CarService:
-    def __init__(self, uow: UnitOfWork, repo: CarRepository, clock: Clock = utc_now) -> None:
+    def __init__(self, uow: UnitOfWork[CarsTransaction], clock: Clock = utc_now) -> None:
         self._uow = uow
-        self._repo = repo
         self._clock = clock
 
-    async def register(
-        self,
-        tenant_id: str,
-        actor_id: str,
-        make: str,
-        model: str,
-        year: int,
-        jurisdiction: str,
-        number_plate: str,
-    ) -> Car:
-        now = self._clock()
-        car = Car.register(
-            tenant_id, CarSpec.normalised(make, model, year, jurisdiction, number_plate, now), now
-        )
+    async def register(self, tenant_id: str, actor_id: str, spec: CarSpec) -> Car:
+        car = Car.register(tenant_id, spec, self._clock())
 
-        async def work(tx: Tx) -> None:
-            await self._repo.add(car, tx.session)
-            spec = car.spec
-            tx.publish(
-                CarRegistered(
-                    car_id=car.id,
-                    make=spec.make,
-                    model=spec.model,
-                    year=spec.year,
-                    jurisdiction=spec.jurisdiction,
-                    number_plate=spec.number_plate,
-                ),
-                tenant_id=tenant_id,
-                actor_id=actor_id,
-            )
+        async def work(tx: CarsTransaction) -> Car:
+            await tx.cars.add(car)
+            return car
 
-        await self._uow.run(work)
-        return car
+        return await self._uow.run(work, tenant_id=tenant_id, actor_id=actor_id)
 
     async def delete(self, tenant_id: str, actor_id: str, car_id: str) -> None:
-        async def work(tx: Tx) -> None:
+        async def work(tx: CarsTransaction) -> None:
             now = self._clock()
-            car = await self._locked(tx, tenant_id, car_id, now)
-            car.ensure_deletable(now)
-            await self._repo.delete(car, tx.session)
-            tx.publish(CarDeleted(car_id=car.id), tenant_id=tenant_id, actor_id=actor_id)
+            car = await _get(tx, car_id, now)
+            car.delete(now)
+            await tx.cars.remove(car)
 
-        await self._uow.run(work)
+        await self._uow.run(work, tenant_id=tenant_id, actor_id=actor_id)
 
-    async def make_unavailable(
+    async def take_out_of_use(
         self, tenant_id: str, actor_id: str, car_id: str, frame: TimeFrame, cause: Cause
     ) -> UnavailabilitySlot:
         """Schedule maintenance or take the car offline for `frame`."""
 
-        async def work(tx: Tx) -> UnavailabilitySlot:
+        async def work(tx: CarsTransaction) -> UnavailabilitySlot:
             now = self._clock()
-            car = await self._locked(tx, tenant_id, car_id, now)
-            slot = car.make_unavailable(frame, cause, now)
-            await self._repo.add_slot(slot, tx.session)
-            event = CarMaintenanceScheduled if cause is Cause.MAINTENANCE else CarTakenOffline
-            tx.publish(
-                event(car_id=car.id, slot_id=slot.id, from_utc=frame.start, to_utc=frame.end),
-                tenant_id=tenant_id,
-                actor_id=actor_id,
-            )
+            car = await _get(tx, car_id, now)
+            slot = car.take_out_of_use(frame, cause, now)
+            await tx.cars.save(car)
             return slot
 
-        return await self._uow.run(work)
+        return await self._uow.run(work, tenant_id=tenant_id, actor_id=actor_id)
 
     async def reserve(self, command: ReserveCar) -> ReservationReply:
         """Reserve for a booking; asking again for the same booking gives the same answer."""
-        frame = TimeFrame.of(command.from_utc, command.to_utc)
 
-        async def work(tx: Tx) -> ReservationReply:
+        async def work(tx: CarsTransaction) -> ReservationReply:
             now = self._clock()
-            car = await self._repo.lock(command.tenant_id, command.car_id, tx.session, now)
+            car = await tx.cars.get(command.car_id, now)
             if car is None:
                 return ReservationReply(outcome=ReservationOutcome.UNKNOWN_CAR)
-            existing = await self._repo.reservation(command.booking_id, tx.session)
-            if existing is not None:
-                return ReservationReply(outcome=ReservationOutcome.RESERVED)
             try:
-                slot = car.make_unavailable(frame, Cause.RESERVATION, now, command.booking_id)
+                car.reserve(command.booking_id, TimeFrame(command.from_utc, command.to_utc), now)
             except SlotConflict as exc:
                 return ReservationReply(outcome=ReservationOutcome.UNAVAILABLE, detail=str(exc))
-            await self._repo.add_slot(slot, tx.session)
-            tx.publish(
-                CarReserved(
-                    car_id=car.id,
-                    slot_id=slot.id,
-                    booking_id=command.booking_id,
-                    from_utc=frame.start,
-                    to_utc=frame.end,
-                ),
-                tenant_id=command.tenant_id,
-                actor_id=None,
-            )
+            await tx.cars.save(car)
             return ReservationReply(outcome=ReservationOutcome.RESERVED)
 
-        return await self._uow.run(work)
+        try:
+            return await self._uow.run(work, tenant_id=command.tenant_id)
+        except RuleViolation as exc:
+            return ReservationReply(outcome=ReservationOutcome.INVALID, detail=str(exc))
 
-    async def release(self, command: ReleaseCar) -> ReservationReply:
-        """Free a booking's reservation; releasing one that is gone already is fine."""
+    async def release(self, command: ReleaseCar) -> ReleaseReply:
+        """Free a booking's reservation; one that is gone already needs nothing."""
 
-        async def work(tx: Tx) -> ReservationReply:
-            await self.release_in(tx, command.tenant_id, command.booking_id)
-            return ReservationReply(outcome=ReservationOutcome.RELEASED)
+        async def work(tx: CarsTransaction) -> ReleaseReply:
+            released = await self._release(tx, command.booking_id)
+            return ReleaseReply(
+                outcome=ReleaseOutcome.RELEASED if released else ReleaseOutcome.NOT_RESERVED
+            )
 
-        return await self._uow.run(work)
+        return await self._uow.run(work, tenant_id=command.tenant_id)
 
-    async def release_in(self, tx: Tx, tenant_id: str, booking_id: str) -> None:
-        slot = await self._repo.reservation(booking_id, tx.session)
-        if slot is None or slot.tenant_id != tenant_id:
-            return
-        await self._repo.remove_slot(slot.id, tx.session)
-        tx.publish(
-            CarReleased(car_id=slot.car_id, booking_id=booking_id),
-            tenant_id=tenant_id,
-            actor_id=None,
-        )
+    async def booking_cancelled(
+        self, tx: CarsTransaction, event: BookingCancelled, _: TenantEventContext
+    ) -> None:
+        # Usually released by the command already; this makes sure even if that was lost.
+        await self._release(tx, event.booking_id)
 
-    async def get(self, tenant_id: str, car_id: str) -> Car:
-        car = await self._repo.get(tenant_id, car_id)
-        if car is None:
-            raise CarNotFound(car_id)
-        return car
+    async def _release(self, tx: CarsTransaction, booking_id: str) -> bool:
+        car = await tx.cars.holding(booking_id, self._clock())
+        if car is None or car.release(booking_id) is None:
+            return False
+        await tx.cars.save(car)
+        return True
 
-    async def list_all(self, tenant_id: str, limit: int, offset: int) -> list[Car]:
-        return await self._repo.find(tenant_id, limit, offset)
 
-    async def available(
-        self, tenant_id: str, frame: TimeFrame, limit: int, offset: int
-    ) -> list[Car]:
-        busy = await self._repo.unavailable_car_ids(tenant_id, frame)
-        return await self._repo.find(tenant_id, limit, offset, exclude=busy)
+async def _get(tx: CarsTransaction, car_id: str, now: datetime) -> Car:
+    car = await tx.cars.get(car_id, now)
+    if car is None:
+        raise CarNotFound(f"there is no car {car_id}")
+    return car
 
-    async def unavailabilities(
-        self, tenant_id: str, car_id: str, limit: int, offset: int
-    ) -> list[UnavailabilitySlot]:
-        await self.get(tenant_id, car_id)
-        return await self._repo.slots(tenant_id, car_id, limit, offset)
 
-    async def _locked(self, tx: Tx, tenant_id: str, car_id: str, now: datetime) -> Car:
-        car = await self._repo.lock(tenant_id, car_id, tx.session, now)
-        if car is None:
-            raise CarNotFound(car_id)
-        return car
+def integration_event(event: object) -> IntegrationEvent | None:
+    """What the other services are told of each thing that happens to a car."""
+    match event:
+        case CarRegistered(car_id, spec):
+            return published.CarRegistered(car_id=car_id, **asdict(spec))
+        case CarDeleted(car_id):
+            return published.CarDeleted(car_id=car_id)
+        case ReservationMade(booking_id, slot):
+            return published.CarReserved(
+                car_id=slot.car_id,
+                slot_id=slot.id,
+                booking_id=booking_id,
+                from_utc=slot.frame.start,
+                to_utc=slot.frame.end,
+            )
+        case TakenOutOfUse(slot):
+            kind = (
+                published.CarMaintenanceScheduled
+                if slot.cause is Cause.MAINTENANCE
+                else published.CarTakenOffline
+            )
+            return kind(
+                car_id=slot.car_id,
+                slot_id=slot.id,
+                from_utc=slot.frame.start,
+                to_utc=slot.frame.end,
+            )
+        case ReservationReleased(booking_id, slot):
+            return published.CarReleased(car_id=slot.car_id, booking_id=booking_id)
+    raise TypeError(f"no integration event for {event!r}")

@@ -12,9 +12,9 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from chassis.http import json_response
 from chassis.logging import get_logger
-from chassis.openapi import SCHEMAS, Route, openapi_document, referenced_schemas
+from chassis.web.openapi import SCHEMAS, Route, openapi_document, referenced_schemas
+from chassis.web.parsing import json_response
 from contracts.asyncapi import asyncapi_document
 from gateway.docs_page import render_docs
 from gateway.routes import RouteTable

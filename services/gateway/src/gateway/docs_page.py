@@ -7,7 +7,7 @@ import re
 from html import escape
 from typing import Any
 
-from chassis.openapi import SCHEMAS
+from chassis.web.openapi import SCHEMAS
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 

@@ -5,16 +5,15 @@ from __future__ import annotations
 import aiohttp
 from aiohttp import web
 
-from chassis.auth import auth_middleware
-from chassis.http import context_middleware, problem_middleware
 from chassis.logging import configure_logging
+from chassis.web.app import base_app, run
 from gateway.apidocs import ApiDocs
-from gateway.auth import CachingVerifier
-from gateway.health import upstreams_health_route
 from gateway.proxy import Proxy
 from gateway.ratelimit import RateLimiter, rate_limit_middleware
-from gateway.routes import ROUTES, RouteTable
+from gateway.routes import RouteTable
 from gateway.settings import GatewaySettings
+from gateway.upstream_health import upstreams_health_route
+from gateway.verified_tokens import CachingVerifier
 
 
 def upstream_session(settings: GatewaySettings) -> aiohttp.ClientSession:
@@ -44,7 +43,7 @@ async def create_app(settings: GatewaySettings) -> web.Application:
         ttl=settings.verified_token_ttl,
         max_entries=settings.verified_token_cache_size,
     )
-    middlewares = [context_middleware, problem_middleware, auth_middleware(verifier)]
+    middlewares = []
     if settings.rate_limit_per_second > 0:
         limiter = RateLimiter(
             settings.rate_limit_per_second,
@@ -52,7 +51,7 @@ async def create_app(settings: GatewaySettings) -> web.Application:
             settings.rate_limit_max_callers,
         )
         middlewares.append(rate_limit_middleware(limiter))
-    routes = RouteTable(ROUTES)
+    routes = RouteTable(settings.routes)
     proxy = Proxy(routes, settings.upstreams, session, settings.max_body_bytes)
     health = upstreams_health_route(
         settings.service_name, session, settings.upstreams, settings.health_timeout
@@ -66,7 +65,7 @@ async def create_app(settings: GatewaySettings) -> web.Application:
         cache_seconds=settings.docs_cache_seconds,
     )
     # Request bodies are forwarded still encoded, like responses.
-    app = web.Application(middlewares=middlewares, handler_args={"auto_decompress": False})
+    app = base_app(verifier, middlewares, handler_args={"auto_decompress": False})
     app.add_routes(
         [
             *(route.definition() for route in [health, *docs.routes]),
@@ -84,6 +83,4 @@ async def create_app(settings: GatewaySettings) -> web.Application:
 def main() -> None:
     settings = GatewaySettings()
     configure_logging(settings.service_name, settings.log_level)
-    web.run_app(
-        create_app(settings), host=settings.host, port=settings.port, access_log=None, print=None
-    )
+    run(create_app(settings), settings)

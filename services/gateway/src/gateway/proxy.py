@@ -10,7 +10,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from chassis.logging import current_ids, get_logger, new_id
-from chassis.problems import Problem
+from chassis.web.problems import Problem
 from gateway.headers import downstream_headers, upstream_headers
 from gateway.routes import RouteTable
 
@@ -38,9 +38,8 @@ class Proxy:
         service = self._routes.match(request.path)
         if service is None:
             raise Problem(404, f"No route for {request.path}.")
-        base_url = self._upstreams.get(service)
-        if base_url is None:
-            raise Problem(503, f"The {service} service is not configured at the gateway.")
+        # Settings refuse a route to a service without an upstream.
+        base_url = self._upstreams[service]
         bound_request_id, bound_correlation_id = current_ids()
         request_id = bound_request_id or new_id()
         correlation_id = bound_correlation_id or request_id

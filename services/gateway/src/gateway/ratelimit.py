@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from chassis.auth import CALLER_KEY, Caller
-from chassis.http import Handler
-from chassis.problems import Problem
+from chassis.web.auth import CALLER_KEY, Caller
+from chassis.web.problems import Handler, Problem
 
 
 @dataclass(slots=True)

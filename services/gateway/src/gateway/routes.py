@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-# Path prefix to upstream service name; a new service adds its prefixes here.
-ROUTES: Mapping[str, str] = {
-    "/cars": "cars",
-    "/bookings": "bookings",
-}
-
 
 class RouteTable:
-    """Longest prefix wins, matched on whole path segments ("/carsx" is not "/cars").
+    """Public path prefix -> upstream service name (the ROUTES setting, written from the
+    devstack service table). Longest prefix wins, matched on whole path segments ("/carsx"
+    is not "/cars").
 
     `path` is the decoded path: "%2F" and "%2e" count as the characters they stand for.
     """

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Self
 from urllib.parse import urlparse
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from chassis.health import CHECK_TIMEOUT
-from chassis.settings import WebSettings
+from chassis.config import WebSettings
+from chassis.web.health import CHECK_TIMEOUT
 
 
 class GatewaySettings(WebSettings):
@@ -16,6 +17,9 @@ class GatewaySettings(WebSettings):
 
     # Service name to base URL, e.g. {"cars": "http://127.0.0.1:8101"}.
     upstreams: dict[str, str] = Field(default_factory=dict)
+    # Public path prefix to service name, e.g. {"/cars": "cars"}; devstack, compose and the
+    # k8s manifests write it from the one service table.
+    routes: dict[str, str] = Field(default_factory=dict)
     upstream_connect_timeout: float = Field(default=2.0, gt=0)
     # Longest silence allowed while waiting for or reading an upstream response.
     upstream_read_timeout: float = Field(default=30.0, gt=0)
@@ -46,3 +50,10 @@ class GatewaySettings(WebSettings):
             if parsed.scheme not in ("http", "https") or not parsed.netloc:
                 raise ValueError(f"upstream {name!r} needs an http(s) base URL, got {url!r}")
         return {name: url.rstrip("/") for name, url in upstreams.items()}
+
+    @model_validator(mode="after")
+    def _routes_reach_upstreams(self) -> Self:
+        unknown = sorted(set(self.routes.values()) - set(self.upstreams))
+        if unknown:
+            raise ValueError(f"ROUTES name services with no upstream: {', '.join(unknown)}")
+        return self

@@ -1,0 +1,60 @@
+"""Settings read from the environment (12-factor), one class per part of the chassis.
+
+Each part takes only the settings it reads; a service's settings class inherits the parts
+it uses, so the variables stay flat (`MONGO_URL`, `AMQP_URL`, ...).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ChassisSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    service_name: str
+    log_level: str = "INFO"
+
+
+class WebSettings(ChassisSettings):
+    """What every HTTP process needs, the gateway included."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    jwks_url: str = "http://127.0.0.1:8080/.well-known/jwks.json"
+    jwt_issuer: str = "platform-identity"
+    jwt_audience: str = "platform"
+    jwks_cache_seconds: float = Field(default=300.0, gt=0)
+
+
+class StorageSettings(ChassisSettings):
+    """A service that owns a MongoDB database."""
+
+    mongo_url: str = "mongodb://127.0.0.1:27017/?replicaSet=rs0"
+    mongo_db: str | None = None
+
+    @property
+    def database_name(self) -> str:
+        return self.mongo_db or self.service_name
+
+
+class MessagingSettings(ChassisSettings):
+    """A service that talks over RabbitMQ: events in and out, commands."""
+
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    events_exchange: str = "domain_events"
+    prefetch_count: int = Field(default=32, ge=1)
+    max_delivery_attempts: int = Field(default=5, ge=1)
+    retry_delay_ms: int = Field(default=2000, ge=10)
+    # How long a consumer waits to fill a batch of events (see messaging/batching.py).
+    consumer_linger_ms: float = Field(default=5.0, ge=0)
+
+    outbox_batch_size: int = Field(default=200, ge=1)
+    outbox_lease_seconds: float = Field(default=30.0, gt=0)
+    outbox_poll_seconds: float = Field(default=0.5, gt=0)
+
+
+class ServiceSettings(WebSettings, StorageSettings, MessagingSettings):
+    """A service with all three parts. Subclass per service."""

@@ -1,0 +1,1 @@
+"""The messaging part: broker, queue topology, subscriptions, outbox relay, commands."""

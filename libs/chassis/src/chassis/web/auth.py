@@ -1,0 +1,200 @@
+"""Bearer JWT verification against a JWKS: RS256 only, keys cached, refreshed on a new kid."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, Self
+from urllib.parse import urlparse
+
+import aiohttp
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+from jose import JWTError, jwk, jwt
+from jose.backends.base import Key
+from jose.exceptions import JWKError
+from tenacity import AsyncRetrying
+
+from chassis.config import WebSettings
+from chassis.retry import outbound_retry
+from chassis.web.problems import Handler, Problem
+
+ALGORITHMS = ["RS256"]
+# An unknown kid may mean the issuer rotated keys; refetch, but not more often than this.
+MIN_REFRESH_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Caller:
+    user_id: str
+    tenant_id: str | None
+    roles: frozenset[str] = field(default_factory=frozenset)
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+
+CALLER_KEY = web.RequestKey("caller", Caller)
+
+
+class InvalidToken(Exception):
+    pass
+
+
+class TokenVerifier(Protocol):
+    async def verify(self, token: str) -> Caller:
+        """The caller the token stands for; InvalidToken when it stands for nobody."""
+        ...
+
+
+class JwksVerifier:
+    def __init__(
+        self, jwks_url: str, *, issuer: str, audience: str, cache_seconds: float = 300.0
+    ) -> None:
+        self._url = jwks_url
+        self._issuer = issuer
+        self._audience = audience
+        self._cache_seconds = cache_seconds
+        self._keys: dict[str, Key] = {}
+        # Never fetched: monotonic time starts near zero at boot, so 0.0 could look recent.
+        self._fetched_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def of(cls, settings: WebSettings) -> Self:
+        return cls(
+            settings.jwks_url,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            cache_seconds=settings.jwks_cache_seconds,
+        )
+
+    async def verify(self, token: str) -> Caller:
+        try:
+            header = jwt.get_unverified_header(token)
+        except JWTError as exc:
+            raise InvalidToken("malformed token") from exc
+        if header.get("alg") not in ALGORITHMS:
+            raise InvalidToken(f"algorithm {header.get('alg')!r} is not accepted")
+        key = await self._key(str(header.get("kid", "")))
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=ALGORITHMS,
+                audience=self._audience,
+                issuer=self._issuer,
+                options={"require_exp": True, "require_sub": True},
+            )
+        except JWTError as exc:
+            raise InvalidToken(str(exc)) from exc
+        roles = claims.get("roles") or []
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise InvalidToken("roles claim must be a list of strings")
+        tenant = claims.get("tenant_id")
+        return Caller(str(claims["sub"]), str(tenant) if tenant else None, frozenset(roles))
+
+    async def _key(self, kid: str) -> Key:
+        now = time.monotonic()
+        stale = now - self._fetched_at > self._cache_seconds
+        if stale or (kid not in self._keys and now - self._fetched_at > MIN_REFRESH_SECONDS):
+            async with self._lock:
+                if time.monotonic() - self._fetched_at > min(
+                    MIN_REFRESH_SECONDS, self._cache_seconds
+                ):
+                    await self._refresh()
+        if kid not in self._keys:
+            raise InvalidToken("token signed by an unknown key")
+        return self._keys[kid]
+
+    async def _refresh(self) -> None:
+        try:
+            jwks = await self._fetch()
+        except Exception as exc:
+            # Keep serving known keys when the issuer is briefly unreachable.
+            if not self._keys:
+                raise InvalidToken(f"signing keys unavailable: {exc!r}") from exc
+            return
+        self._keys = _rsa_keys(jwks)
+        self._fetched_at = time.monotonic()
+
+    async def _fetch(self) -> dict[str, Any]:
+        parsed = urlparse(self._url)
+        if parsed.scheme == "file":
+            text = await asyncio.to_thread(Path(parsed.path).read_text)
+            data: dict[str, Any] = json.loads(text)
+            return data
+        async for attempt in AsyncRetrying(**outbound_retry()):
+            with attempt:
+                timeout = aiohttp.ClientTimeout(total=5)
+                async with (
+                    aiohttp.ClientSession(timeout=timeout) as http,
+                    http.get(self._url) as response,
+                ):
+                    response.raise_for_status()
+                    fetched: dict[str, Any] = await response.json()
+                    return fetched
+        raise AssertionError("unreachable: tenacity reraises")
+
+
+def _rsa_keys(jwks: Mapping[str, Any]) -> dict[str, Key]:
+    """The set's RS256 keys by kid, each built once here rather than on every request."""
+    keys: dict[str, Key] = {}
+    for jwk_dict in jwks.get("keys", []):
+        if "kid" not in jwk_dict or jwk_dict.get("kty") != "RSA":
+            continue
+        try:
+            keys[jwk_dict["kid"]] = jwk.construct(jwk_dict, ALGORITHMS[0])
+        except JWKError:
+            continue
+    return keys
+
+
+def bearer_token(request: web.Request) -> str | None:
+    value = request.headers.get("Authorization")
+    if not value:
+        return None
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Problem(401, "Use the Bearer scheme.", headers={"WWW-Authenticate": "Bearer"})
+    return token.strip()
+
+
+def auth_middleware(verifier: TokenVerifier) -> Middleware:
+    """Verify any bearer token sent; a bad one is 401 even on routes that need none."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        token = bearer_token(request)
+        if token is not None:
+            try:
+                request[CALLER_KEY] = await verifier.verify(token)
+            except InvalidToken as exc:
+                raise Problem(
+                    401,
+                    f"The access token is not valid: {exc}",
+                    headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+                ) from exc
+        return await handler(request)
+
+    return middleware
+
+
+def require_caller(request: web.Request) -> Caller:
+    if CALLER_KEY not in request:
+        raise Problem(
+            401, "Sign in: this route needs a bearer token.", headers={"WWW-Authenticate": "Bearer"}
+        )
+    return request[CALLER_KEY]
+
+
+def require_tenant(request: web.Request) -> tuple[Caller, str]:
+    """The caller and the tenant they act for; 403 when the token names no tenant."""
+    caller = require_caller(request)
+    if not caller.tenant_id:
+        raise Problem(403, "This route acts on a tenant's data; the token names no tenant.")
+    return caller, caller.tenant_id

@@ -1,0 +1,78 @@
+"""Reading requests into pydantic models and writing JSON answers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Self, TypeVar
+
+from aiohttp import web
+from pydantic import AwareDatetime, BaseModel, Field, ValidationError, model_validator
+
+from chassis.timeframe import InvalidTimeFrame, TimeFrame
+from chassis.web.problems import Problem, validation_problem
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def read_json(request: web.Request, model: type[M]) -> M:
+    """Parse and validate a JSON body; malformed JSON is 400, a wrong shape 422."""
+    if request.content_type != "application/json":
+        raise Problem(415, "Send the body as application/json.")
+    raw = await request.read()
+    try:
+        data: Any = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise Problem(400, f"The body is not valid JSON: {exc}", title="Malformed JSON") from exc
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_problem(exc, "body") from exc
+
+
+def read_query(request: web.Request, model: type[M]) -> M:
+    try:
+        return model.model_validate(dict(request.query))
+    except ValidationError as exc:
+        raise validation_problem(exc, "query") from exc
+
+
+def json_response(
+    data: BaseModel | list[BaseModel] | dict[str, Any],
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
+    if isinstance(data, BaseModel):
+        text = data.model_dump_json()
+    elif isinstance(data, list):
+        text = "[" + ",".join(item.model_dump_json() for item in data) + "]"
+    else:
+        text = json.dumps(data, default=str)
+    return web.Response(text=text, status=status, content_type="application/json", headers=headers)
+
+
+class Page(BaseModel):
+    """`limit`/`offset` of every list route."""
+
+    limit: int = Field(default=50, ge=1, le=500)
+    offset: int = Field(default=0, ge=0)
+
+
+class TimeFrameFields(BaseModel):
+    """`from_utc`/`to_utc` of a query or body naming a time frame (both with an offset);
+    a subclass may name them otherwise with aliases."""
+
+    from_utc: AwareDatetime
+    to_utc: AwareDatetime
+
+    @model_validator(mode="after")
+    def _is_a_frame(self) -> Self:
+        try:
+            TimeFrame(self.from_utc, self.to_utc)
+        except InvalidTimeFrame as exc:
+            # Reported as a validation error of the model reading it: 422 with the reason.
+            raise ValueError(str(exc)) from exc
+        return self
+
+    @property
+    def frame(self) -> TimeFrame:
+        return TimeFrame(self.from_utc, self.to_utc)

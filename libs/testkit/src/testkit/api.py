@@ -1,0 +1,239 @@
+"""A typed client of the platform's public HTTP API, for tests and benchmarks.
+
+It speaks to the gateway or straight to a service (same routes), as one caller (a bearer
+token). The models below are the published answers as a client reads them: they forbid
+unknown fields, so a test fails when an answer drifts from what the README promises.
+Typed calls expect their success status and raise `UnexpectedAnswer` otherwise; `call`
+answers whatever came, for tests of the error paths.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, TypeVar
+
+import aiohttp
+from multidict import CIMultiDictProxy
+from pydantic import BaseModel, ConfigDict, TypeAdapter
+
+M = TypeVar("M")
+PROBLEM = "application/problem+json"
+
+
+class Published(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Car(Published):
+    id: str
+    make: str
+    model: str
+    year: int
+    jurisdiction: str
+    number_plate: str
+    registered_at: datetime
+
+
+class Slot(Published):
+    id: str
+    car_id: str
+    from_utc: datetime
+    to_utc: datetime
+    cause: Literal["reservation", "maintenance", "offline"]
+    booking_id: str | None
+
+
+class BookedCar(Published):
+    make: str
+    model: str
+    number_plate: str
+
+
+class Booking(Published):
+    id: str
+    car_id: str
+    user_id: str
+    start_utc: datetime
+    end_utc: datetime
+    status: Literal["pending", "confirmed", "cancelled"]
+    created_at: datetime
+    cancelled_at: datetime | None
+    car: BookedCar | None
+
+
+class FieldError(Published):
+    field: str
+    message: str
+
+
+class Problem(Published):
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: CIMultiDictProxy[str]  # names are case-insensitive, as in HTTP
+    content_type: str
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def parse(self, model: type[M]) -> M:
+        """The body as `model` (a published answer, or a list of them)."""
+        return TypeAdapter(model).validate_json(self.body)
+
+    def problem(self, status: int) -> Problem:
+        """The RFC 9457 problem this answer must be, with `status`."""
+        if self.status != status or self.content_type != PROBLEM:
+            raise UnexpectedAnswer(self, f"a {status} problem")
+        problem = Problem.model_validate_json(self.body)
+        assert problem.status == status and problem.title, problem
+        return problem
+
+
+class UnexpectedAnswer(AssertionError):
+    def __init__(self, answer: Answer, wanted: str) -> None:
+        super().__init__(
+            f"wanted {wanted}, got {answer.status}: {answer.body[:500].decode(errors='replace')}"
+        )
+        self.answer = answer
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def plate() -> str:
+    """A number plate no other test uses."""
+    return uuid.uuid4().hex[:7].upper()
+
+
+def car_details(
+    *,
+    make: str = "Toyota",
+    model: str = "Corolla",
+    year: int = 2022,
+    jurisdiction: str = "NZ",
+    number_plate: str | None = None,
+) -> dict[str, Any]:
+    """The body of `POST /cars`: a car no other test has registered, unless a plate is given."""
+    return {
+        "make": make,
+        "model": model,
+        "year": year,
+        "jurisdiction": jurisdiction,
+        "number_plate": number_plate or plate(),
+    }
+
+
+class PlatformClient:
+    """One caller of the API at `base_url`; `token=None` calls without credentials."""
+
+    def __init__(self, http: aiohttp.ClientSession, base_url: str, token: str | None) -> None:
+        self.http = http
+        self.base_url = base_url.rstrip("/")
+        self.headers = bearer(token) if token else {}
+
+    def as_caller(self, token: str | None) -> PlatformClient:
+        """The same API and connection pool, another caller."""
+        return PlatformClient(self.http, self.base_url, token)
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        data: bytes | None = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Answer:
+        async with self.http.request(
+            method,
+            self.base_url + path,
+            json=json,
+            data=data,
+            params=params,
+            headers={**self.headers, **(headers or {})},
+        ) as response:
+            body = await response.read()
+            headers = CIMultiDictProxy(response.headers.copy())
+            return Answer(response.status, headers, response.content_type, body)
+
+    async def expect(self, status: int, method: str, path: str, **kwargs: Any) -> Answer:
+        answer = await self.call(method, path, **kwargs)
+        if answer.status != status:
+            raise UnexpectedAnswer(answer, str(status))
+        return answer
+
+    async def _typed(self, model: type[M], status: int, method: str, path: str, **kw: Any) -> M:
+        return (await self.expect(status, method, path, **kw)).parse(model)
+
+    # --- cars ------------------------------------------------------------------------------
+
+    async def register_car(
+        self,
+        *,
+        make: str = "Toyota",
+        model: str = "Corolla",
+        year: int = 2022,
+        jurisdiction: str = "NZ",
+        number_plate: str | None = None,
+    ) -> Car:
+        body = car_details(
+            make=make, model=model, year=year, jurisdiction=jurisdiction, number_plate=number_plate
+        )
+        return await self._typed(Car, 201, "POST", "/cars", json=body)
+
+    async def cars(self, **page: int) -> list[Car]:
+        params = {name: str(value) for name, value in page.items()}
+        return await self._typed(list[Car], 200, "GET", "/cars", params=params)
+
+    async def car(self, car_id: str) -> Car:
+        return await self._typed(Car, 200, "GET", f"/cars/{car_id}")
+
+    async def available_cars(self, from_utc: str, to_utc: str) -> list[Car]:
+        params = {"from_utc": from_utc, "to_utc": to_utc}
+        return await self._typed(list[Car], 200, "GET", "/cars/available", params=params)
+
+    async def delete_car(self, car_id: str) -> None:
+        await self.expect(204, "DELETE", f"/cars/{car_id}")
+
+    async def maintain(self, car_id: str, from_utc: str, to_utc: str) -> Slot:
+        frame = {"from_utc": from_utc, "to_utc": to_utc}
+        return await self._typed(Slot, 200, "PUT", f"/cars/{car_id}/maintain", json=frame)
+
+    async def take_offline(self, car_id: str, from_utc: str, to_utc: str) -> Slot:
+        frame = {"from_utc": from_utc, "to_utc": to_utc}
+        return await self._typed(Slot, 200, "PUT", f"/cars/{car_id}/offline", json=frame)
+
+    async def unavailabilities(self, car_id: str) -> list[Slot]:
+        return await self._typed(list[Slot], 200, "GET", f"/cars/{car_id}/unavailabilities")
+
+    # --- bookings --------------------------------------------------------------------------
+
+    @staticmethod
+    def trip(car_id: str, start_utc: str, end_utc: str) -> dict[str, str]:
+        return {"car_id": car_id, "start_utc": start_utc, "end_utc": end_utc}
+
+    async def book(self, car_id: str, start_utc: str, end_utc: str) -> Booking:
+        trip = self.trip(car_id, start_utc, end_utc)
+        return await self._typed(Booking, 201, "POST", "/bookings", json=trip)
+
+    async def cancel_booking(self, booking_id: str) -> None:
+        await self.expect(204, "DELETE", f"/bookings/{booking_id}")
+
+    async def bookings(self, from_utc: str, to_utc: str) -> list[Booking]:
+        params = {"from_utc": from_utc, "to_utc": to_utc}
+        return await self._typed(list[Booking], 200, "GET", "/bookings", params=params)

@@ -1,0 +1,49 @@
+"""A service made of the chassis parts and nothing of its own, for tests and benchmarks of
+the chassis: its MongoDB, its message bus, and a unit of work whose transaction object is the
+scope itself (`tx.collection(...)`, `tx.publish(...)`)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from faststream.rabbit import RabbitBroker
+
+from chassis.config import ServiceSettings
+from chassis.messaging.bus import MessageBus
+from chassis.messaging.relay import Publish
+from chassis.storage.mongo import Mongo
+from chassis.storage.unit_of_work import MongoUnitOfWork, Scope
+from chassis.web.app import service_app
+from chassis.web.openapi import Route
+
+
+class Node:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        broker: RabbitBroker | None = None,
+        publish: Publish | None = None,
+    ) -> None:
+        """`start()` it, or serve its `web_app`; `broker` and `publish` as MessageBus takes
+        them (the defaults unless given)."""
+        self.settings = settings
+        self.mongo = Mongo.of(settings)
+        self.bus = MessageBus(settings, self.mongo, broker=broker, publish=publish)
+        self.uow: MongoUnitOfWork[Scope] = MongoUnitOfWork(
+            self.mongo, lambda scope: scope, after_commit=self.bus.relay.notify
+        )
+        self.subscriptions = self.bus.subscriptions(self.uow)
+        self._started: list[Mongo | MessageBus] = []
+
+    async def start(self) -> None:
+        for part in (self.mongo, self.bus):
+            await part.start()
+            self._started.append(part)
+
+    async def stop(self) -> None:
+        while self._started:
+            await self._started.pop().stop()
+
+    def web_app(self, routes: list[Route]) -> web.Application:
+        """The node as a service over HTTP: serving the app starts and stops the node."""
+        return service_app(self.settings, routes, [self.mongo, self.bus])
