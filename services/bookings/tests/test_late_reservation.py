@@ -56,7 +56,7 @@ class Caller:
 
 
 @pytest.fixture
-async def hold(monkeypatch: pytest.MonkeyPatch) -> Hold:
+def hold(monkeypatch: pytest.MonkeyPatch) -> Hold:
     hold = Hold()
     monkeypatch.setattr(cars.main, "CarService", held_by(hold))
     return hold

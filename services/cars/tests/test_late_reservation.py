@@ -31,8 +31,8 @@ STEP = 30.0
 
 @dataclass
 class Hold:
-    """Holds the first save of a car, in its transaction, until let go; tells when a
-    release has looked for the booking's car."""
+    """Holds every save of a car, in its transaction, until let go; tells when a release
+    has looked for the booking's car."""
 
     saving: asyncio.Event = field(default_factory=asyncio.Event)
     go: asyncio.Event = field(default_factory=asyncio.Event)

@@ -23,7 +23,7 @@ log = get_logger(__name__)
 # A pending booking this many reservation timeouts old was abandoned by whoever made it.
 ABANDONED_AFTER_TIMEOUTS = 3
 # Refusals of a reservation asked for too late (past its deadline, or after its release).
-TOO_LATE = {ReservationOutcome.EXPIRED, ReservationOutcome.BOOKING_RELEASED}
+TOO_LATE = frozenset({ReservationOutcome.EXPIRED, ReservationOutcome.BOOKING_RELEASED})
 
 
 class CarUnavailable(Conflict):

@@ -92,10 +92,10 @@ class CarService:
         """Reserve for a booking; asking again for the same booking gives the same answer.
 
         Refused, inside the transaction, once the booking was released or the command's
-        deadline has passed. The deadline is read on the clock before the transaction's
-        first step, on every attempt; the commit may still land after it, which is why a
-        release leaves its mark on the same car (`_release`): whichever of the two commits
-        second sees what the first did.
+        deadline has passed. The clock is read before the transaction's first step, on every
+        attempt; the commit may still land after the deadline, which is why a release writes
+        the car too (`_release`): of a release and a reservation of one car, the one that
+        commits second has seen what the first did.
         """
 
         async def work(tx: CarsTransaction) -> ReservationReply:
