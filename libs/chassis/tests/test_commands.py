@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from datetime import datetime, timedelta
 from typing import ClassVar
 
 import pytest
 from pydantic import BaseModel
 
+from chassis.clock import utc_now
 from chassis.logging import bound_ids, current_ids
 from chassis.messaging.broker import create_broker
 from chassis.messaging.commands import CommandBus, CommandTimeout, CommandUnavailable
@@ -21,6 +23,7 @@ class EchoReply(BaseModel):
     text: str
     request_id: str | None = None
     correlation_id: str | None = None
+    deadline: datetime | None = None
 
 
 def echo_command(queue_name: str) -> type[Command[EchoReply]]:
@@ -49,6 +52,7 @@ async def echo_server(make_node):
             text=command.text.upper(),
             request_id=request_id,
             correlation_id=correlation_id,
+            deadline=command.deadline,
         )
 
     server.subscriptions.on_command(Echo, echo)
@@ -71,6 +75,50 @@ async def test_command_carries_request_and_correlation_ids(echo_server, commands
     with bound_ids("req-7", "corr-7"):
         reply = await commands.send(echo_server(n=1, text="x"), 5)
     assert (reply.request_id, reply.correlation_id) == ("req-7", "corr-7")
+
+
+async def test_a_command_carries_its_deadline_the_end_of_its_timeout(echo_server, make_settings):
+    settings = make_settings("client")
+    broker = create_broker(settings)
+    await broker.connect()
+    sent_at = utc_now() + timedelta(hours=1)  # a clock ahead, so the deadline is unmistakable
+    client = CommandBus(broker, settings.service_name, clock=lambda: sent_at)
+    await client.start()
+    try:
+        reply = await client.send(echo_server(n=1, text="a"), 7.5)
+    finally:
+        await broker.stop()
+    assert reply.deadline == sent_at + timedelta(seconds=7.5)
+
+
+async def test_a_command_handled_after_its_deadline_is_dropped_unanswered(
+    make_node, make_settings, chassis_log, eventually
+):
+    server = make_node("server")
+    Echo = echo_command(f"{server.settings.service_name}.echo")
+    handled: list[int] = []
+
+    async def echo(command) -> EchoReply:
+        handled.append(command.n)
+        return EchoReply(n=command.n, text=command.text)
+
+    server.subscriptions.on_command(Echo, echo)
+    await server.start()
+    settings = make_settings("client")
+    broker = create_broker(settings)
+    await broker.connect()
+    # The sender's clock is behind: the command reaches the server already past its deadline,
+    # as one does that waited in the server's hands after its sender gave up.
+    late = CommandBus(broker, settings.service_name, clock=lambda: utc_now() - timedelta(hours=1))
+    await late.start()
+    try:
+        sending = asyncio.create_task(late.send(Echo(n=1, text="late"), 3))
+        await eventually(lambda: chassis_log.named("command.expired"))
+        with pytest.raises(CommandTimeout):
+            await sending
+    finally:
+        await broker.stop()
+    assert handled == []
 
 
 async def test_unanswered_command_times_out_and_expires(commands, amqp, make_settings):

@@ -115,6 +115,9 @@ def test_every_command_is_a_queue_answered_with_its_reply() -> None:
         assert messages[f"{command.queue}.reply"]["name"] == command.reply.__name__
         reply_channel = _resolve(operation["reply"]["channel"]["$ref"])
         assert reply_channel["address"] is None
+        # Every command tells its receiver when its sender stops waiting.
+        deadline = DOCUMENT["components"]["schemas"][command.__name__]["properties"]["deadline"]
+        assert "date-time" in str(deadline) and deadline["description"]
 
 
 def test_a_real_envelope_matches_its_documented_payload() -> None:
@@ -141,6 +144,7 @@ def test_a_real_command_and_reply_match_their_documented_payloads() -> None:
         booking_id=str(uuid.uuid4()),
         from_utc=start,
         to_utc=start + timedelta(hours=1),
+        deadline=start + timedelta(seconds=5),
     )
     _payload_validator(ReserveCar.queue).validate(command.model_dump(mode="json"))
     reply = ReservationReply(outcome="reserved")

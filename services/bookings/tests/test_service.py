@@ -71,6 +71,21 @@ async def test_a_refused_reservation_leaves_nothing(
     assert cars.released == [], "nothing was reserved, nothing to release"
 
 
+@pytest.mark.parametrize(
+    "outcome", [ReservationOutcome.EXPIRED, ReservationOutcome.BOOKING_RELEASED]
+)
+async def test_a_reservation_refused_as_too_late_is_a_timeout_and_leaves_nothing(
+    bookings: BookingService, uow, cars, now: datetime, outcome
+) -> None:
+    # Cars' clock ran ahead of ours, or a sweep released the booking while we waited.
+    cars.reply = ReservationReply(outcome=outcome)
+    with pytest.raises(ReservationTimedOut):
+        await bookings.book(TENANT, USER, "car-1", trip(now))
+    assert uow.state.bookings == {}
+    assert uow.published == []
+    assert cars.released == [], "cars refused it: nothing to release"
+
+
 async def test_reserve_times_out_the_car_is_released_and_the_booking_dropped(
     bookings: BookingService, uow, cars, now: datetime
 ) -> None:

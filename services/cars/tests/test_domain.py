@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cars.domain import (
+    BookingReleased,
     Car,
     CarDeleted,
     CarInUse,
@@ -12,6 +13,7 @@ from cars.domain import (
     CarRuleViolation,
     CarSpec,
     Cause,
+    ReservationExpired,
     ReservationMade,
     ReservationReleased,
     SlotConflict,
@@ -95,6 +97,18 @@ def test_reserving_again_for_the_same_booking_is_the_same_reservation() -> None:
     first = c.reserve("b1", frame(1, 2), NOW)
     assert c.reserve("b1", frame(1, 2), NOW) == first
     assert c.recorded == (ReservationMade("b1", first),)
+
+
+def test_a_late_request_or_a_released_booking_is_not_reserved() -> None:
+    c = car()
+    with pytest.raises(ReservationExpired):
+        c.reserve("b1", frame(1, 2), NOW, deadline=NOW)
+    with pytest.raises(BookingReleased):
+        c.reserve("b2", frame(1, 2), NOW, deadline=NOW + timedelta(seconds=5), released=True)
+    assert c.slots == [] and c.recorded == ()
+    held = c.reserve("b3", frame(1, 2), NOW, deadline=NOW + timedelta(seconds=5))
+    # Asked again late: the booking holds the car already, which is the answer.
+    assert c.reserve("b3", frame(1, 2), NOW + timedelta(seconds=9), deadline=NOW) == held
 
 
 def test_releasing_gives_the_slot_back_once() -> None:

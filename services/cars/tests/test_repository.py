@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cars.domain import Car, CarSpec, Cause
+from cars.domain import RELEASE_REMEMBERED, Car, CarSpec, Cause
 from cars.main import CarsSettings
-from cars.repository import INDEXES, SLOTS, MongoCarsTransaction
+from cars.repository import INDEXES, RELEASED, SLOTS, MongoCarsTransaction
 from cars.service import CarsTransaction, integration_event
 from chassis.storage.mongo import Mongo
 from chassis.storage.outbox import OUTBOX
@@ -113,3 +113,27 @@ async def test_a_reservation_that_has_ended_is_still_the_bookings_to_release(
     assert await uow.run(release, tenant_id=TENANT)
     assert await mongo.raw(SLOTS).count_documents({"car_id": car.id}) == 0
     assert await uow.run(lambda tx: tx.cars.holding("b-old", now), tenant_id=TENANT) is None
+
+
+async def test_a_released_booking_is_remembered_for_its_tenant_until_mongodb_forgets_it(
+    uow: MongoUnitOfWork[CarsTransaction], mongo: Mongo
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    async def remember(tx: CarsTransaction, at: datetime) -> None:
+        await tx.released.remember("b1", "car-1", at)
+
+    await uow.run(lambda tx: remember(tx, now - timedelta(minutes=1)), tenant_id=TENANT)
+    await uow.run(lambda tx: remember(tx, now), tenant_id=TENANT)  # released again: one mark
+
+    assert await uow.run(lambda tx: tx.released.contains("b1"), tenant_id=TENANT)
+    assert not await uow.run(lambda tx: tx.released.contains("b1"), tenant_id="tenant-b")
+    assert not await uow.run(lambda tx: tx.released.contains("b2"), tenant_id=TENANT)
+    [mark] = [doc async for doc in mongo.raw(RELEASED).find()]
+    assert mark["forget_at"] == now + RELEASE_REMEMBERED
+    ttl = [
+        index
+        for index in (await mongo.raw(RELEASED).index_information()).values()
+        if index["key"] == [("forget_at", 1)]
+    ]
+    assert [index.get("expireAfterSeconds") for index in ttl] == [0]

@@ -25,9 +25,20 @@ def hours(now: datetime, start: float, end: float) -> TimeFrame:
     return TimeFrame(now + timedelta(hours=start), now + timedelta(hours=end))
 
 
-def reserve(car_id: str, booking: str, frame: TimeFrame, tenant: str = TENANT) -> ReserveCar:
+def reserve(
+    car_id: str,
+    booking: str,
+    frame: TimeFrame,
+    tenant: str = TENANT,
+    deadline: datetime | None = None,
+) -> ReserveCar:
     return ReserveCar(
-        tenant_id=tenant, car_id=car_id, booking_id=booking, from_utc=frame.start, to_utc=frame.end
+        tenant_id=tenant,
+        car_id=car_id,
+        booking_id=booking,
+        from_utc=frame.start,
+        to_utc=frame.end,
+        deadline=deadline,
     )
 
 
@@ -120,6 +131,56 @@ async def test_releasing_frees_the_slot_once(cars: CarService, uow, now: datetim
     assert uow.state.cars[car.id].slots == []
 
 
+async def test_a_reservation_handled_at_its_deadline_is_refused(
+    cars: CarService, uow, now: datetime
+) -> None:
+    car = await cars.register(TENANT, USER, spec())
+    late = await cars.reserve(reserve(car.id, "b1", hours(now, 1, 2), deadline=now))
+    assert late.outcome is ReservationOutcome.EXPIRED
+    assert uow.state.cars[car.id].slots == []
+    assert uow.events(published.CarReserved) == []
+
+    in_time = reserve(car.id, "b2", hours(now, 1, 2), deadline=now + timedelta(seconds=5))
+    assert (await cars.reserve(in_time)).outcome is ReservationOutcome.RESERVED
+
+
+async def test_a_release_before_the_reservation_leaves_a_mark_that_refuses_it(
+    cars: CarService, uow, now: datetime
+) -> None:
+    car = await cars.register(TENANT, USER, spec())
+    soon = now + timedelta(seconds=5)
+    # Bookings gave up waiting and released before cars got to the reservation.
+    assert (await cars.release(release(car.id, "b1"))).outcome is ReleaseOutcome.NOT_RESERVED
+    assert uow.state.released["b1"] == (TENANT, car.id, now)
+
+    refused = await cars.reserve(reserve(car.id, "b1", hours(now, 1, 2), deadline=soon))
+    assert refused.outcome is ReservationOutcome.BOOKING_RELEASED
+    assert uow.state.cars[car.id].slots == []
+    assert uow.events(published.CarReserved) == uow.events(published.CarReleased) == []
+
+    # The mark is the releasing tenant's: it refuses nothing to another.
+    await cars.release(release(car.id, "b2", tenant="tenant-b"))
+    other = await cars.reserve(reserve(car.id, "b2", hours(now, 1, 2), deadline=soon))
+    assert other.outcome is ReservationOutcome.RESERVED
+
+
+async def test_a_release_after_the_reservation_still_releases(
+    cars: CarService, uow, now: datetime
+) -> None:
+    car = await cars.register(TENANT, USER, spec())
+    command = reserve(car.id, "b1", hours(now, 1, 2), deadline=now + timedelta(seconds=5))
+    assert (await cars.reserve(command)).outcome is ReservationOutcome.RESERVED
+    assert (await cars.release(release(car.id, "b1"))).outcome is ReleaseOutcome.RELEASED
+    assert uow.state.cars[car.id].slots == []
+    assert uow.events(published.CarReleased) == [
+        published.CarReleased(car_id=car.id, booking_id="b1")
+    ]
+    # The same request delivered again (cars died before acknowledging it) reserves nothing.
+    again = await cars.reserve(command)
+    assert again.outcome is ReservationOutcome.BOOKING_RELEASED
+    assert uow.state.cars[car.id].slots == []
+
+
 async def test_a_cancelled_booking_releases_its_car(cars: CarService, uow, now: datetime) -> None:
     car = await cars.register(TENANT, USER, spec())
     await cars.reserve(reserve(car.id, "b1", hours(now, 1, 2)))
@@ -131,6 +192,7 @@ async def test_a_cancelled_booking_releases_its_car(cars: CarService, uow, now: 
 
     assert uow.state.cars[car.id].slots == []
     assert len(uow.events(published.CarReleased)) == 1
+    assert "b1" in uow.state.released
 
 
 async def test_a_car_with_reservations_to_come_is_not_deleted(

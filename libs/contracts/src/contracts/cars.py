@@ -68,6 +68,10 @@ class ReservationOutcome(StrEnum):
     UNAVAILABLE = "unavailable"
     UNKNOWN_CAR = "unknown_car"
     INVALID = "invalid"
+    # Handled after the command's deadline: nothing is reserved, nor ever will be for it.
+    EXPIRED = "expired"
+    # The booking was released before: its release overtook this request; nothing reserved.
+    BOOKING_RELEASED = "booking_released"
 
 
 class ReservationReply(BaseModel):
@@ -78,7 +82,8 @@ class ReservationReply(BaseModel):
 
 
 class ReserveCar(Command[ReservationReply]):
-    """Reserve the car for a booking; asking again for the same booking answers the same."""
+    """Reserve the car for a booking; asking again for the same booking answers the same.
+    Refused once its deadline has passed, or once the booking has been released."""
 
     queue: ClassVar[str] = "cars.reserve"
 
@@ -102,7 +107,8 @@ class ReleaseReply(BaseModel):
 
 
 class ReleaseCar(Command[ReleaseReply]):
-    """Free the booking's reservation, if it holds one."""
+    """Free the booking's reservation, if it holds one; either way the booking is never
+    reserved afterwards (a reserve still on its way is refused)."""
 
     queue: ClassVar[str] = "cars.release"
 

@@ -9,6 +9,9 @@ from contracts.cars import ReleaseCar, ReservationReply, ReserveCar
 
 
 class CarsOverCommands:
+    """Each command carries the end of `timeout` as its deadline (the bus sets it): a
+    reservation cars gets to after bookings stopped waiting is refused, not made."""
+
     def __init__(self, commands: CommandBus, timeout: float) -> None:
         self._commands = commands
         self._timeout = timeout

@@ -22,6 +22,8 @@ from contracts.roles import PlatformRole
 log = get_logger(__name__)
 # A pending booking this many reservation timeouts old was abandoned by whoever made it.
 ABANDONED_AFTER_TIMEOUTS = 3
+# Refusals of a reservation asked for too late (past its deadline, or after its release).
+TOO_LATE = frozenset({ReservationOutcome.EXPIRED, ReservationOutcome.BOOKING_RELEASED})
 
 
 class CarUnavailable(Conflict):
@@ -98,9 +100,12 @@ class BookingService:
             await self._give_up(booking)
             raise ReservationTimedOut("cars did not answer; try again shortly") from exc
         if reply.outcome is not ReservationOutcome.RESERVED:
+            # A refusal is final: nothing is reserved for the booking, nor ever will be.
             await self._discard(booking)
             if reply.outcome is ReservationOutcome.UNKNOWN_CAR:
                 raise UnknownCar(f"there is no car {car_id}")
+            if reply.outcome in TOO_LATE:
+                raise ReservationTimedOut("cars answered too late; try again shortly")
             raise CarUnavailable(reply.detail or "the car is not available then")
 
         # Confirmed as it was recorded: if the sweep gave it up meanwhile, it is gone and

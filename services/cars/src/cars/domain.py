@@ -21,6 +21,12 @@ MIN_YEAR = 1900
 PLATE = re.compile(r"^[A-Z0-9][A-Z0-9 -]{0,13}[A-Z0-9]$|^[A-Z0-9]$")
 JURISDICTION = re.compile(r"^[A-Z]{2}$")
 MAX_SLOT = timedelta(days=366)
+# How long a released booking is remembered, so that a request to reserve it is refused.
+# Such a request commits within about MongoDB's transaction lifetime limit (60 s by default)
+# of its deadline, or not at all, and its deadline is seconds after it was sent, before the
+# release (sent once its sender gave up or was answered): a day is ample, even for clocks
+# that disagree.
+RELEASE_REMEMBERED = timedelta(days=1)
 
 
 class CarRuleViolation(RuleViolation):
@@ -33,6 +39,15 @@ class SlotConflict(Conflict):
 
 class CarInUse(Conflict):
     """The car has reservations that have not ended, so it cannot be deleted."""
+
+
+class ReservationExpired(Conflict):
+    """Asked for after its deadline: its sender has stopped waiting and gives the booking up."""
+
+
+class BookingReleased(Conflict):
+    """The booking was released before its reservation was asked for: the release overtook
+    the request, and the booking it was for is given up."""
 
 
 class Cause(StrEnum):
@@ -138,11 +153,28 @@ class Car(Aggregate):
         self.record(TakenOutOfUse(slot))
         return slot
 
-    def reserve(self, booking_id: str, frame: TimeFrame, now: datetime) -> UnavailabilitySlot:
-        """Reserve the car for a booking; reserving again for the same booking is the same."""
+    def reserve(
+        self,
+        booking_id: str,
+        frame: TimeFrame,
+        now: datetime,
+        *,
+        deadline: datetime | None = None,
+        released: bool = False,
+    ) -> UnavailabilitySlot:
+        """Reserve the car for a booking; reserving again for the same booking is the same.
+
+        A booking not holding the car yet is refused once it has been `released`, and once
+        the request's `deadline` has passed: either way its booking is, or is being, given
+        up, and a reservation made now would be held for nobody.
+        """
         held = self.reservation_of(booking_id)
         if held is not None:
             return held
+        if released:
+            raise BookingReleased(f"booking {booking_id} was released; it is not reserved again")
+        if deadline is not None and now >= deadline:
+            raise ReservationExpired(f"the request to reserve for booking {booking_id} expired")
         slot = self._take(frame, Cause.RESERVATION, now, booking_id)
         self.record(ReservationMade(booking_id, slot))
         return slot

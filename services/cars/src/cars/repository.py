@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
-from cars.domain import Car, CarSpec, Cause, UnavailabilitySlot
+from cars.domain import RELEASE_REMEMBERED, Car, CarSpec, Cause, UnavailabilitySlot
 from chassis.errors import Conflict
 from chassis.storage.documents import Document
 from chassis.storage.mongo import Mongo
@@ -18,6 +18,7 @@ from chassis.timeframe import TimeFrame
 
 CARS = "cars"
 SLOTS = "unavailabilities"
+RELEASED = "released_bookings"
 
 INDEXES = {
     CARS: [
@@ -37,6 +38,8 @@ INDEXES = {
             partialFilterExpression={"booking_id": {"$type": "string"}},
         ),
     ],
+    # MongoDB deletes a released booking once it is forgotten (within a minute after).
+    RELEASED: [IndexModel([("forget_at", ASCENDING)], expireAfterSeconds=0)],
 }
 
 
@@ -61,6 +64,16 @@ class CarRepository(Protocol):
     async def save(self, car: Car) -> None: ...
 
     async def remove(self, car: Car) -> None: ...
+
+
+class ReleasedBookings(Protocol):
+    """Bookings released lately, as the unit of work's tenant sees them."""
+
+    async def remember(self, booking_id: str, car_id: str, now: datetime) -> None:
+        """Remember the booking as released at `now` (again, if it was already)."""
+        ...
+
+    async def contains(self, booking_id: str) -> bool: ...
 
 
 class MongoCars:
@@ -125,9 +138,27 @@ class MongoCars:
         await self._cars.delete_one({"_id": car.id})
 
 
+class MongoReleasedBookings:
+    def __init__(self, scope: Scope) -> None:
+        self._scope = scope
+        self._released = scope.collection(RELEASED)
+
+    async def remember(self, booking_id: str, car_id: str, now: datetime) -> None:
+        await self._released.update_one(
+            {"_id": booking_id, "tenant_id": self._scope.tenant},
+            {"$set": {"car_id": car_id, "released_at": now, "forget_at": now + RELEASE_REMEMBERED}},
+            upsert=True,
+        )
+
+    async def contains(self, booking_id: str) -> bool:
+        found = await self._released.find_one({"_id": booking_id, "tenant_id": self._scope.tenant})
+        return found is not None
+
+
 class MongoCarsTransaction:
     def __init__(self, scope: Scope) -> None:
         self.cars = MongoCars(scope)
+        self.released = MongoReleasedBookings(scope)
 
 
 class CarQueries:

@@ -7,18 +7,20 @@ from datetime import datetime
 from typing import Protocol
 
 from cars.domain import (
+    BookingReleased,
     Car,
     CarDeleted,
     CarRegistered,
     CarSpec,
     Cause,
+    ReservationExpired,
     ReservationMade,
     ReservationReleased,
     SlotConflict,
     TakenOutOfUse,
     UnavailabilitySlot,
 )
-from cars.repository import CarRepository
+from cars.repository import CarRepository, ReleasedBookings
 from chassis.clock import Clock, utc_now
 from chassis.errors import NotFound, RuleViolation
 from chassis.messaging.subscriptions import TenantEventContext
@@ -44,6 +46,9 @@ class CarNotFound(NotFound):
 class CarsTransaction(Protocol):
     @property
     def cars(self) -> CarRepository: ...
+
+    @property
+    def released(self) -> ReleasedBookings: ...
 
 
 class CarService:
@@ -84,7 +89,14 @@ class CarService:
         return await self._uow.run(work, tenant_id=tenant_id, actor_id=actor_id)
 
     async def reserve(self, command: ReserveCar) -> ReservationReply:
-        """Reserve for a booking; asking again for the same booking gives the same answer."""
+        """Reserve for a booking; asking again for the same booking gives the same answer.
+
+        Refused, inside the transaction, once the booking was released or the command's
+        deadline has passed. The clock is read before the transaction's first step, on every
+        attempt; the commit may still land after the deadline, which is why a release writes
+        the car too (`_release`): of a release and a reservation of one car, the one that
+        commits second has seen what the first did.
+        """
 
         async def work(tx: CarsTransaction) -> ReservationReply:
             now = self._clock()
@@ -92,9 +104,21 @@ class CarService:
             if car is None:
                 return ReservationReply(outcome=ReservationOutcome.UNKNOWN_CAR)
             try:
-                car.reserve(command.booking_id, TimeFrame(command.from_utc, command.to_utc), now)
+                car.reserve(
+                    command.booking_id,
+                    TimeFrame(command.from_utc, command.to_utc),
+                    now,
+                    deadline=command.deadline,
+                    released=await tx.released.contains(command.booking_id),
+                )
             except SlotConflict as exc:
                 return ReservationReply(outcome=ReservationOutcome.UNAVAILABLE, detail=str(exc))
+            except ReservationExpired as exc:
+                return ReservationReply(outcome=ReservationOutcome.EXPIRED, detail=str(exc))
+            except BookingReleased as exc:
+                return ReservationReply(
+                    outcome=ReservationOutcome.BOOKING_RELEASED, detail=str(exc)
+                )
             await tx.cars.save(car)
             return ReservationReply(outcome=ReservationOutcome.RESERVED)
 
@@ -107,7 +131,7 @@ class CarService:
         """Free a booking's reservation; one that is gone already needs nothing."""
 
         async def work(tx: CarsTransaction) -> ReleaseReply:
-            released = await self._release(tx, command.booking_id)
+            released = await self._release(tx, command.car_id, command.booking_id)
             return ReleaseReply(
                 outcome=ReleaseOutcome.RELEASED if released else ReleaseOutcome.NOT_RESERVED
             )
@@ -118,10 +142,20 @@ class CarService:
         self, tx: CarsTransaction, event: BookingCancelled, _: TenantEventContext
     ) -> None:
         # Usually released by the command already; this makes sure even if that was lost.
-        await self._release(tx, event.booking_id)
+        await self._release(tx, event.car_id, event.booking_id)
 
-    async def _release(self, tx: CarsTransaction, booking_id: str) -> bool:
-        car = await tx.cars.holding(booking_id, self._clock())
+    async def _release(self, tx: CarsTransaction, car_id: str, booking_id: str) -> bool:
+        """Free the booking's reservation and remember the booking as released.
+
+        The booking's car is got, which writes it, even when it holds nothing for the
+        booking: a reservation of that car being made meanwhile gets it too, and MongoDB
+        lets only one of two transactions writing a document commit, retrying the other
+        afterwards. So either the reservation commits first and is released here, or this
+        commits first and the reservation, retried, finds the booking released.
+        """
+        now = self._clock()
+        car = await tx.cars.holding(booking_id, now) or await tx.cars.get(car_id, now)
+        await tx.released.remember(booking_id, car_id, now)
         if car is None or car.release(booking_id) is None:
             return False
         await tx.cars.save(car)

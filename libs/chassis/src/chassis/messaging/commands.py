@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 from typing import Any, TypeVar, cast
 
 from aio_pika.abc import AbstractIncomingMessage
 from faststream.rabbit import RabbitBroker, RabbitQueue
 from pydantic import BaseModel
 
+from chassis.clock import Clock, utc_now
 from chassis.logging import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, current_ids, get_logger
 from contracts import Command
 
@@ -33,10 +35,11 @@ class CommandTimeout(CommandUnavailable):
 
 
 class CommandBus:
-    def __init__(self, broker: RabbitBroker, service_name: str) -> None:
+    def __init__(self, broker: RabbitBroker, service_name: str, clock: Clock = utc_now) -> None:
         self._broker = broker
         self._reply_queue = f"{service_name}.replies.{uuid.uuid4().hex[:12]}"
         self._pending: dict[str, asyncio.Future[bytes]] = {}
+        self._clock = clock
 
     @property
     def in_flight(self) -> int:
@@ -58,10 +61,15 @@ class CommandBus:
     async def send(self, command: Command[R], timeout: float) -> R:
         """Send `command` to its queue and wait for its reply; CommandTimeout when none comes.
 
-        The command expires with the timeout, so a command nobody answered in time is not
-        acted on later; the caller still compensates for one answered just too late.
+        The command carries its deadline, the end of the timeout, and expires then in
+        RabbitMQ too: one still queued is dropped, and one taken off the queue before and
+        handled after is refused by its receiver (`Command.expired`). The caller still
+        compensates when no answer came, since the command may have been acted on just
+        before its deadline.
         """
         queue = command.queue
+        deadline = self._clock() + timedelta(seconds=timeout)
+        command = command.model_copy(update={"deadline": deadline})
         correlation_id = uuid.uuid4().hex
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._pending[correlation_id] = future

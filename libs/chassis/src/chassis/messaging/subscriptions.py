@@ -4,7 +4,8 @@ An event handler gets the service's own transaction object, scoped to the event'
 actor, the typed event, and its context; it writes only through that transaction, since a
 batch of events shares one (rolled back and taken apart if any of them fails). Each event is
 applied once per handler: its id goes into the inbox in the same transaction as its effect.
-A command handler gets the typed command and returns its reply, sent to the reply-to queue.
+A command handler gets the typed command and returns its reply, sent to the reply-to queue;
+a command already past its deadline is acknowledged and dropped, unanswered.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 from faststream.rabbit.annotations import RabbitMessage
 from pydantic import BaseModel
 
+from chassis.clock import utc_now
 from chassis.logging import get_logger
 from chassis.messaging.batching import Batcher
 from chassis.messaging.delivery import PoisonMessage, message_context, message_fields, parse
@@ -164,7 +166,13 @@ class Subscriptions(Generic[TxT]):
         queue = HandlerQueue(command.queue, command.queue, None, retry=False)
 
         async def process(message: RabbitMessage) -> None:
-            reply = await handler(parse(command, message.body))
+            received = parse(command, message.body)
+            if received.expired(utc_now()):
+                # Its sender stopped waiting and may be undoing what it asked: not acted on.
+                # A handler whose effect must not land late checks again in its transaction.
+                log.warning("command.expired", deadline=str(received.deadline))
+                return
+            reply = await handler(received)
             if not isinstance(reply, command.reply):
                 raise TypeError(f"{command.__name__} is answered with {command.reply.__name__}")
             if message.reply_to:
