@@ -12,9 +12,9 @@ OUTAGE = "tests-e2e/test_resilience.py::test_rabbitmq_down_outbox_holds_events_u
 
 
 def collected(*options: str) -> set[str]:
+    collect = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
-        + [*options, HERE.name],
+        [*collect, *options, HERE.name],
         cwd=HERE.parent,
         capture_output=True,
         text=True,
