@@ -17,13 +17,13 @@ from typing import Any
 import aiohttp
 import pytest
 from pymongo import AsyncMongoClient
-from pymongo.asynchronous.database import AsyncDatabase
 
 from devstack import infra
 from devstack.services import SERVICES
 from devstack.system import StackSettings, System, free_ports
 from testkit.api import PlatformClient
 from testkit.fixtures import Stack, TestInfra
+from testkit.stored import Databases
 
 HERE = Path(__file__).parent
 
@@ -106,9 +106,6 @@ def client(caller: Callable[..., PlatformClient]) -> PlatformClient:
 def anonymous(http: aiohttp.ClientSession, gateway: str) -> PlatformClient:
     """A caller that sends no credentials (it may still send an `Authorization` of its own)."""
     return PlatformClient(http, gateway, None)
-
-
-Databases = Callable[[str], AsyncDatabase[dict[str, Any]]]
 
 
 @pytest.fixture
