@@ -1,7 +1,8 @@
 """The whole system as processes behind the gateway, driven over HTTP only.
 
-Tests call the API as `PlatformClient`s, one per caller. Only the resilience tests look into
-the services' databases: what cars stored, and the writes MongoDB recorded for bookings'
+Tests call the API as `PlatformClient`s, one per caller. They look into the services'
+databases only for what the API cannot show: that refused input stored nothing (pending
+bookings included), and, in the resilience tests, the writes MongoDB recorded for bookings'
 projection, to count what was applied.
 """
 
@@ -10,20 +11,28 @@ from __future__ import annotations
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from pymongo import AsyncMongoClient
-from pymongo.asynchronous.database import AsyncDatabase
 
 from devstack import infra
 from devstack.services import SERVICES
 from devstack.system import StackSettings, System, free_ports
 from testkit.api import PlatformClient
 from testkit.fixtures import Stack, TestInfra
+from testkit.stored import Databases
 
-pytestmark = pytest.mark.e2e
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # pytest ignores `pytestmark` in a conftest, and this hook sees every collected test.
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(scope="session")
@@ -97,9 +106,6 @@ def client(caller: Callable[..., PlatformClient]) -> PlatformClient:
 def anonymous(http: aiohttp.ClientSession, gateway: str) -> PlatformClient:
     """A caller that sends no credentials (it may still send an `Authorization` of its own)."""
     return PlatformClient(http, gateway, None)
-
-
-Databases = Callable[[str], AsyncDatabase[dict[str, Any]]]
 
 
 @pytest.fixture

@@ -155,6 +155,7 @@ def rabbitmq() -> Iterator[RabbitOutage]:
         outage.start()
 
 
+@pytest.mark.stops_rabbitmq
 async def test_rabbitmq_down_outbox_holds_events_until_it_is_back(
     client: PlatformClient,
     database: Databases,

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from types import SimpleNamespace
+from typing import Any
 
 import aio_pika
 import pytest
 from pymongo import MongoClient
 
+from devstack import infra
 from devstack.infra import amqp_url, create_vhost, delete_vhost, ensure_infra, mongo_url
 
 
@@ -19,11 +22,23 @@ def test_amqp_url_quotes_the_vhost() -> None:
     assert mongo_url(27018) == "mongodb://127.0.0.1:27018/?replicaSet=rs0"
 
 
-def test_ensure_infra_is_idempotent_and_fast_when_running() -> None:
+class NoSubprocess:
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"subprocess.{name} used though both are running")
+
+
+def no_sleep(seconds: float) -> None:
+    raise AssertionError("waited though both are running")
+
+
+def test_ensure_infra_reuses_what_runs_without_starting_or_waiting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     first = ensure_infra()
-    started = time.monotonic()
+    # Starting, installing and `rabbitmqctl await_startup` are subprocesses; a wait sleeps.
+    monkeypatch.setattr(infra, "subprocess", NoSubprocess())
+    monkeypatch.setattr(infra, "time", SimpleNamespace(monotonic=time.monotonic, sleep=no_sleep))
     assert ensure_infra() == first
-    assert time.monotonic() - started < 2.0
 
 
 def test_mongod_is_a_primary_that_runs_transactions() -> None:

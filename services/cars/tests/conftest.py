@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from pymongo import AsyncMongoClient
 
 from cars.domain import Car
 from cars.main import CarsSettings, create_app
@@ -19,6 +20,7 @@ from chassis.storage.unit_of_work import Recording
 from testkit.api import PlatformClient
 from testkit.fixtures import TestInfra
 from testkit.memory import InMemoryUnitOfWork
+from testkit.stored import Database
 from testkit.web import serving
 
 # --- in memory --------------------------------------------------------------------------------
@@ -113,8 +115,11 @@ async def cars_url(test_infra: TestInfra) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def cars_database(test_infra: TestInfra) -> str:
-    return test_infra.db_name("cars")
+async def cars_database(test_infra: TestInfra) -> AsyncIterator[Database]:
+    """The cars service's own database, to look into."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(test_infra.mongo_url)
+    yield client[test_infra.db_name("cars")]
+    await client.close()
 
 
 @pytest.fixture

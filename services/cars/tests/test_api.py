@@ -13,6 +13,7 @@ from contracts.cars import ReleaseCar, ReleaseOutcome, ReservationOutcome, Reser
 from testkit.api import PlatformClient, car_details
 from testkit.clock import hours_from_now
 from testkit.fixtures import EventProducer
+from testkit.stored import Database, stored_for
 from testkit.waiting import eventually
 
 Client = Callable[..., PlatformClient]
@@ -47,8 +48,11 @@ async def test_duplicate_plate_is_a_conflict(client: Client) -> None:
     (await me.call("POST", "/cars", json=again)).problem(409)
 
 
-async def test_bad_input_is_a_problem_and_stores_nothing(client: Client) -> None:
-    me = client(tenant())
+async def test_bad_input_is_a_problem_and_stores_nothing(
+    client: Client, cars_database: Database
+) -> None:
+    owner = tenant()
+    me = client(owner)
     good = car_details(make="VW", model="Golf", year=2020, number_plate="X1")
     cases: list[tuple[Any, int]] = [
         (b"{not json", 400),
@@ -69,7 +73,7 @@ async def test_bad_input_is_a_problem_and_stores_nothing(client: Client) -> None
         problem = answer.problem(status)
         if status == 422 and body.get("year") == "twenty":
             assert problem.errors and problem.errors[0].field == "year"
-    assert await me.cars() == []
+    assert await stored_for(cars_database, owner) == {}
 
 
 async def test_routes_need_a_valid_token(client: Client, token: Callable[..., str]) -> None:
