@@ -152,10 +152,12 @@ class System:
             raise
 
     def stop(self, names: Iterable[str] | None = None, grace: float = 10.0) -> None:
-        """SIGTERM, then SIGKILL whatever is still running after `grace` seconds."""
+        """SIGTERM (and SIGCONT, for a paused one), then SIGKILL whatever is still running
+        after `grace` seconds."""
         chosen = list(self._processes) if names is None else list(names)
         for name in chosen:
             self._signal(name, signal.SIGTERM)
+            self._signal(name, signal.SIGCONT)  # a paused one handles its SIGTERM too
         deadline = time.monotonic() + grace
         for name in chosen:
             process = self._processes.pop(name, None)
