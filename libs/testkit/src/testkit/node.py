@@ -56,7 +56,7 @@ class Node:
 
 
 def main() -> None:
-    settings = ServiceSettings()  # type: ignore[call-arg]  # SERVICE_NAME comes from the environment
+    settings = ServiceSettings()  # SERVICE_NAME and the rest from the environment
     configure_logging(settings.service_name, settings.log_level)
     run(Node(settings).web_app([]), settings)
 
