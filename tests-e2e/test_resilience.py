@@ -1,30 +1,47 @@
 """Crashes and outages: events are never lost and never applied twice.
 
-What bookings applied is counted from the writes MongoDB itself recorded to its projection of
-cars (a change stream), not from anything the service writes: every registered car must be
-projected by exactly one write, its insert.
+Each crash happens at a named fault point (`chassis.faults`): the service is restarted with
+`FAULT_POINT` set, kills itself exactly inside the window under test, and is started again
+without it. What happened is counted from sources the code under test does not write: the
+writes MongoDB itself recorded to bookings' projection of cars (a change stream started before
+the test acts, `testkit.mongo_writes`: applying an event inserts its car, a second application
+would show as an update), RabbitMQ's count of the messages waiting in a queue, and a queue of
+the test's own bound to the exchange, which receives every copy a relay publishes. What the
+services recorded themselves (cars' outbox, bookings' inbox, their logs) is checked against
+those.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
+from chassis.faults import FaultPoint
+from chassis.storage.outbox import PENDING, SENT
 from devstack.infra import ensure_rabbitmq
 from devstack.system import System
 from testkit.api import PlatformClient
 from testkit.clock import hours_from_now
 from testkit.fixtures import Stack
-from testkit.mongo_writes import INSERTED_ONCE, WriteCounter
+from testkit.logs import log_runs, named
+from testkit.mongo_writes import INSERTED_ONCE, WriteCounter, Writes
+from testkit.rabbit import Rabbit
+from testkit.waiting import eventually
 
 Databases = Callable[[str], AsyncDatabase[dict[str, Any]]]
+
+CAR_REGISTERED = "cars.car_registered"
+CONSUMER_QUEUE = "bookings.car_registered"  # where bookings applies CAR_REGISTERED
+OUTCOMES = ("event.handled", "event.duplicate_skipped")
 
 
 async def register(client: PlatformClient, count: int) -> list[str]:
@@ -96,39 +113,183 @@ async def projection(database: Databases, tenant: str, stack: Stack) -> Projecti
     return Projection(database, tenant, stack.vhost, writes)
 
 
-async def test_consumer_killed_mid_stream_applies_every_event_once(
-    client: PlatformClient, system: System, projection: Projection
-) -> None:
-    registered: list[str] = []
-    for batch in range(6):
-        registered += await register(client, 20)
-        if batch == 2:
-            system.kill("bookings")
-    await asyncio.to_thread(system.start, ["bookings"], 60)
-    registered += await register(client, 20)
-
-    assert len(registered) == 140
-    await projection.assert_applied_once(registered)
+@pytest.fixture
+async def rabbit(stack: Stack) -> AsyncIterator[Rabbit]:
+    async with Rabbit.connect(stack.amqp_url) as rabbit:
+        yield rabbit
 
 
-async def test_producer_killed_with_events_in_its_outbox_still_delivers(
+class Crashes:
+    """Restarts services with a fault point armed and waits for them to die there; a service
+    left armed by a test is started again without its fault point afterwards."""
+
+    def __init__(self, system: System) -> None:
+        self.system = system
+        self.armed: set[str] = set()
+
+    async def arm(self, service: str, point: FaultPoint) -> None:
+        await asyncio.to_thread(self.system.stop, [service])
+        await asyncio.to_thread(self.system.start, [service], 60, env={"FAULT_POINT": point})
+        self.armed.add(service)
+
+    async def crashed(self, service: str, point: FaultPoint) -> None:
+        """Wait until `service` has killed itself at `point`, and at no other."""
+        code = await eventually(lambda: self.system.exited().get(service), timeout=30)
+        assert code == -signal.SIGKILL, f"{service} exited with {code}, not by SIGKILL"
+        [reached] = named(log_runs(self.system.log_path(service))[-1], "fault_point.reached")
+        assert reached["point"] == point
+
+    async def restart(self, service: str) -> None:
+        """Start `service` again, without the fault point."""
+        await asyncio.to_thread(self.system.start, [service], 60)
+        self.armed.discard(service)
+
+    def restore(self) -> None:
+        for service in self.armed:
+            self.system.kill(service)
+            self.system.start([service], 60)
+
+
+@pytest.fixture
+def crashes(system: System) -> Iterator[Crashes]:
+    crashes = Crashes(system)
+    yield crashes
+    crashes.restore()
+
+
+async def nothing_in_flight(database: Databases, rabbit: Rabbit) -> None:
+    """Wait until no event of an earlier test is still on its way to bookings, so that the
+    crash under test happens on this test's events."""
+
+    async def quiet() -> bool:
+        pending = await database("cars")["outbox"].count_documents({"status": PENDING})
+        waiting = [await rabbit.waiting(q) for q in (CONSUMER_QUEUE, "bookings.car_deleted")]
+        return pending == 0 and waiting == [0, 0]
+
+    await eventually(quiet, timeout=30, interval=0.2)
+
+
+async def registration_events(database: Databases, cars: list[str]) -> dict[str, str]:
+    """Car id -> the id of its `car_registered` event, from cars' outbox (what it published)."""
+    outbox = database("cars")["outbox"]
+    rows = outbox.find({"routing_key": CAR_REGISTERED, "body": {"$regex": "|".join(cars)}})
+    events = {json.loads(row["body"])["data"]["car_id"]: row["_id"] async for row in rows}
+    assert set(events) == set(cars), f"events for {sorted(events)}, not for every car {cars}"
+    return events
+
+
+async def in_inbox(database: Databases, events: Iterable[str]) -> set[str]:
+    """The events bookings recorded as applied (committed), from its inbox."""
+    inbox = database("bookings")["inbox"]
+    query = {"consumer": CONSUMER_QUEUE, "event_id": {"$in": list(events)}}
+    return {doc["event_id"] async for doc in inbox.find(query)}
+
+
+def outcomes(system: System, events: Iterable[str], *, last_run: bool) -> dict[str, list[str]]:
+    """Per event, what bookings logged on taking it from its queue: handled or skipped as a
+    duplicate; from its last run only, or from every run."""
+    runs = log_runs(system.log_path("bookings"))
+    records = runs[-1] if last_run else [record for run in runs for record in run]
+    found: dict[str, list[str]] = {event: [] for event in events}
+    for record in records:
+        event, outcome = record.get("message_id"), record.get("event")
+        if event in found and outcome in OUTCOMES and record.get("queue") == CONSUMER_QUEUE:
+            found[event].append(outcome)
+    return found
+
+
+async def until_logged(
+    system: System, events: Iterable[str], *, each: int, last_run: bool
+) -> dict[str, list[str]]:
+    """`outcomes` once bookings has logged at least `each` for every one of `events`."""
+    events = list(events)
+
+    def enough() -> dict[str, list[str]] | None:
+        found = outcomes(system, events, last_run=last_run)
+        return found if all(len(seen) >= each for seen in found.values()) else None
+
+    found: dict[str, list[str]] = await eventually(enough, timeout=30, interval=0.2)
+    return found
+
+
+async def test_consumer_killed_after_commit_before_ack_skips_the_redelivery_as_a_duplicate(
     client: PlatformClient,
-    tenant: str,
     system: System,
     database: Databases,
     projection: Projection,
+    rabbit: Rabbit,
+    crashes: Crashes,
 ) -> None:
-    registering = asyncio.ensure_future(register(client, 40))
-    await asyncio.sleep(0.05)
-    await asyncio.to_thread(system.kill, "cars")
-    done = await asyncio.gather(registering, return_exceptions=True)
-    await asyncio.to_thread(system.start, ["cars"], 60)
-    # Whatever cars stored before dying is in its outbox, acknowledged or not: those cars.
-    cars = database("cars")["cars"]
-    stored = [d["_id"] async for d in cars.find({"tenant_id": tenant}, {"_id": 1})]
-    assert stored or isinstance(done[0], BaseException)
-    more = await register(client, 10)
-    await projection.assert_applied_once(stored + more)
+    await nothing_in_flight(database, rabbit)
+    await crashes.arm("bookings", FaultPoint.AFTER_COMMIT_BEFORE_ACK)
+    registered = await register(client, 10)
+    await crashes.crashed("bookings", FaultPoint.AFTER_COMMIT_BEFORE_ACK)
+    events = await registration_events(database, registered)
+
+    # Nothing was acknowledged: RabbitMQ holds every event again, those committed included.
+    async def all_waiting_again() -> bool:
+        return await rabbit.waiting(CONSUMER_QUEUE) == len(events)
+
+    await eventually(all_waiting_again, timeout=15)
+    # Something was committed: the inbox records it, and MongoDB recorded the insert of those
+    # cars, and of no other.
+    committed = await in_inbox(database, events.values())
+    assert committed, "bookings died before committing anything"
+    writes = await projection.writes.writes(registered)
+    assert writes == {
+        car: INSERTED_ONCE if event in committed else Writes() for car, event in events.items()
+    }
+
+    await crashes.restart("bookings")
+    # Back without the fault, bookings gets all ten again: those it committed it skips as
+    # duplicates, the others it applies; each car is still written once, by its insert.
+    logged = await until_logged(system, events.values(), each=1, last_run=True)
+    assert {event for event, seen in logged.items() if seen == ["event.duplicate_skipped"]} == (
+        committed
+    )
+    assert {event for event, seen in logged.items() if seen == ["event.handled"]} == (
+        set(events.values()) - committed
+    )
+    assert await projection.writes.writes(registered) == dict.fromkeys(registered, INSERTED_ONCE)
+    assert await in_inbox(database, events.values()) == set(events.values())
+    assert await rabbit.waiting(CONSUMER_QUEUE) == 0
+
+
+async def test_relay_killed_after_publishing_before_marking_publishes_again_and_it_applies_once(
+    client: PlatformClient,
+    system: System,
+    database: Databases,
+    projection: Projection,
+    rabbit: Rabbit,
+    crashes: Crashes,
+) -> None:
+    copies = await rabbit.tap("domain_events", CAR_REGISTERED)
+    outbox = database("cars")["outbox"]
+    await nothing_in_flight(database, rabbit)
+    await crashes.arm("cars", FaultPoint.AFTER_PUBLISH_BEFORE_MARK)
+    [car] = await register(client, 1)
+    await crashes.crashed("cars", FaultPoint.AFTER_PUBLISH_BEFORE_MARK)
+    [event] = (await registration_events(database, [car])).values()
+
+    # The broker confirmed one copy; the outbox does not say so: still pending, leased by the
+    # relay that died. Bookings applied that copy.
+    await eventually(lambda: copies[event] == 1)
+    row = await outbox.find_one({"_id": event})
+    assert row is not None
+    assert (row["status"], row["attempts"], "lease_until" in row) == (PENDING, 1, True)
+    await until_logged(system, [event], each=1, last_run=False)
+
+    await crashes.restart("cars")
+    # Once the lease has run out, the restarted relay publishes it again and marks it sent...
+    await eventually(lambda: copies[event] == 2, timeout=30)
+    sent = await eventually(lambda: outbox.find_one({"_id": event, "status": SENT}), timeout=15)
+    assert sent["attempts"] == 2
+    # ...and bookings skips the second copy: the car is written once, by its insert.
+    logged = await until_logged(system, [event], each=2, last_run=False)
+    assert logged == {event: ["event.handled", "event.duplicate_skipped"]}
+    assert await projection.writes.writes([car]) == {car: INSERTED_ONCE}
+    assert await in_inbox(database, [event]) == {event}
+    assert copies[event] == 2
 
 
 class RabbitOutage:
@@ -174,7 +335,6 @@ async def test_rabbitmq_down_outbox_holds_events_until_it_is_back(
     await asyncio.sleep(3)
     await asyncio.to_thread(rabbitmq.start)
 
-    assert len(before + during) == 20
     await projection.assert_applied_once(before + during, timeout=90)
     deadline = time.monotonic() + 60
     status = 0

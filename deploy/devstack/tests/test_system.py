@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import textwrap
+import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,8 +24,14 @@ FAKE_SERVICE = textwrap.dedent(
     if os.environ.get("FAKE_FAIL"):
         print("boom: cannot start", flush=True)
         sys.exit(3)
+    def terminated(*_):
+        print("terminated", flush=True)
+        sys.exit(0)
+
     if os.environ.get("FAKE_IGNORE_TERM"):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    else:
+        signal.signal(signal.SIGTERM, terminated)
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
@@ -101,6 +110,36 @@ def test_a_killed_service_comes_back_on_start(system: System) -> None:
     system.start(["beta"])
     assert environment_of(system, "beta")["PID"] != first_pid
     assert system.is_running("alpha") and system.is_running(GATEWAY)
+
+
+def test_extra_variables_go_to_one_start_only(system: System) -> None:
+    system.start(["alpha"], env={"FAULT_POINT": "after_commit_before_ack"})
+    assert environment_of(system, "alpha")["FAULT_POINT"] == "after_commit_before_ack"
+    system.kill("alpha")
+    system.start(["alpha"])
+    assert "FAULT_POINT" not in environment_of(system, "alpha")
+
+
+def test_a_paused_service_is_seen_paused_resumes_and_stops(system: System) -> None:
+    system.start(["alpha"])
+    os.kill(system.pid("alpha"), signal.SIGSTOP)  # as a `pause_` fault point stops it
+    wait_until(lambda: system.is_paused("alpha"))
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{system.url('alpha')}/env", timeout=0.5)
+    system.resume("alpha")
+    assert not system.is_paused("alpha")
+    assert environment_of(system, "alpha")["PORT"] == str(system.port("alpha"))
+    os.kill(system.pid("alpha"), signal.SIGSTOP)
+    wait_until(lambda: system.is_paused("alpha"))
+    system.stop(grace=5)
+    assert "terminated" in system.log_tail("alpha"), "its SIGTERM reached it, not only SIGKILL"
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "not within the timeout"
+        time.sleep(0.02)
 
 
 def test_a_service_that_dies_at_start_fails_with_its_log(settings: StackSettings) -> None:

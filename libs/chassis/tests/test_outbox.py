@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import aio_pika
 import pytest
 from faststream.rabbit import RabbitBroker
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import ConnectionFailure, OperationFailure
+from pymongo.errors import OperationFailure
 
 from chassis.aggregate import Aggregate
 from chassis.config import ServiceSettings
 from chassis.logging import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, bound_ids
 from chassis.messaging.broker import create_broker, events_exchange
 from chassis.messaging.relay import OutboxRelay, exchange_publisher
-from chassis.storage.inbox import INBOX
 from chassis.storage.mongo import Mongo
 from chassis.storage.outbox import OUTBOX, PENDING, SENT
 from chassis.storage.unit_of_work import MongoUnitOfWork
@@ -178,92 +177,6 @@ async def test_concurrent_relays_publish_each_event_once(producer, make_event, a
     await asyncio.sleep(0.2)
     assert await probe.get(fail=False) is None
     assert await producer.mongo.raw(OUTBOX).count_documents({"status": SENT}) == 30
-
-
-class CrashOnMark:
-    """An outbox collection whose "mark sent" write fails, as if the process died there."""
-
-    def __init__(self, collection):
-        self._collection = collection
-
-    def __getattr__(self, name):
-        return getattr(self._collection, name)
-
-    async def update_many(self, filter, update, **kwargs):
-        if update.get("$set", {}).get("status") == SENT:
-            raise ConnectionFailure("the process died before marking")
-        return await self._collection.update_many(filter, update, **kwargs)
-
-
-async def test_crash_between_publish_and_mark_is_republished_and_applied_once(
-    make_node, make_event, chassis_log, amqp, eventually, monkeypatch
-):
-    happened = make_event()
-    consumer = make_node("consumer")
-    counters = consumer.mongo.raw("counters")
-
-    async def count(tx, event, context):
-        await tx.collection("counters").update_one(
-            {"_id": "applied"}, {"$inc": {"n": 1}}, upsert=True
-        )
-
-    consumer.subscriptions.on_event(happened, count, name="count")
-    await consumer.start()
-    queue = f"{consumer.settings.service_name}.count"
-
-    # The producer commits an event; its first relay publishes it and dies while marking.
-    producer = make_node("producer")
-    envelope = await emit(producer.uow, producer.mongo, happened(n=1))
-    doomed_mongo = Mongo.of(producer.settings)
-    real_collection = doomed_mongo.raw
-    monkeypatch.setattr(doomed_mongo, "raw", lambda name: CrashOnMark(real_collection(name)))
-    doomed_broker = create_broker(producer.settings)
-    await doomed_broker.connect()
-    # Its lease is an hour, so it holds for as long as the test looks.
-    doomed_relay = OutboxRelay(
-        doomed_mongo, publisher(doomed_broker, producer.settings), lease=timedelta(hours=1)
-    )
-    try:
-        with pytest.raises(ConnectionFailure):
-            await doomed_relay.relay_once()
-    finally:
-        await doomed_broker.stop()
-        await doomed_mongo.stop()
-
-    assert await eventually(lambda: counters.find_one({"_id": "applied"}))
-    outbox = producer.mongo.raw(OUTBOX)
-    row = await outbox.find_one({"_id": str(envelope.id)})
-    assert row["status"] == PENDING
-    assert row["lease_owner"] is not None
-
-    # The restarted process's relay leaves it alone while the lease holds...
-    await producer.start()
-    assert await producer.bus.relay.relay_once() == 0
-    row = await outbox.find_one({"_id": str(envelope.id)})
-    assert row["status"] == PENDING
-    assert row["attempts"] == 1
-
-    # ...then publishes again once it runs out (here: as if the hour had passed), and the
-    # consumer skips the duplicate.
-    ran_out = datetime.now(UTC) - timedelta(seconds=1)
-    await outbox.update_one({"_id": str(envelope.id)}, {"$set": {"lease_until": ran_out}})
-    row = await eventually(lambda: _sent(outbox, envelope))
-    assert row["attempts"] == 2
-    await eventually(lambda: chassis_log.named("event.duplicate_skipped"))
-
-    handled = chassis_log.named("event.handled")
-    skipped = chassis_log.named("event.duplicate_skipped")
-    assert len(handled) == 1
-    assert len(skipped) == 1
-    assert skipped[0]["message_id"] == str(envelope.id)
-    assert skipped[0]["queue"] == queue
-    assert (await counters.find_one({"_id": "applied"}))["n"] == 1
-    inbox = await consumer.mongo.raw(INBOX).find({}).to_list()
-    assert [doc["_id"] for doc in inbox] == [f"{queue}:{envelope.id}"]
-    # Both deliveries were acknowledged: nothing waits, nothing was dead-lettered.
-    await asyncio.sleep(0.1)
-    assert await amqp.count(queue) == 0
-    assert await amqp.count(f"{queue}.dlq") == 0
 
 
 async def _sent(outbox, envelope):

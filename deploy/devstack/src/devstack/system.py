@@ -21,6 +21,8 @@ from devstack.paths import DevstackError, tail
 from devstack.services import SERVICES, Service, backends, by_name, routes_json, upstreams_json
 
 LOCALHOST = "127.0.0.1"
+# The line that starts each run of a service in its log (the lines after it are its output).
+RUN_HEADER = "=== "
 
 # Health checks go straight to 127.0.0.1 even when the environment names an HTTP proxy.
 _http = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -117,11 +119,19 @@ class System:
         """Services that died on their own since they were started: name -> exit code."""
         return {name: code for name, p in self._processes.items() if (code := p.poll()) is not None}
 
-    def start(self, names: Iterable[str] | None = None, timeout: float = 60.0) -> None:
+    def start(
+        self,
+        names: Iterable[str] | None = None,
+        timeout: float = 60.0,
+        *,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         """Start the named services (default: all not running) and wait until each is healthy.
 
-        The gateway starts after the services it routes to. If one does not come up, the ones
-        this call started are killed and the error carries that service's log tail.
+        `env` adds variables for the processes this call starts only (a crash test's
+        `FAULT_POINT`): the next start goes without them. The gateway starts after the
+        services it routes to. If one does not come up, the ones this call started are killed
+        and the error carries that service's log tail.
         """
         wanted = [self.service(n) for n in names] if names is not None else list(self.services)
         pending = [s for s in wanted if not self.is_running(s.name)]
@@ -132,7 +142,7 @@ class System:
                 [s for s in pending if s.is_gateway],
             ):
                 for service in group:
-                    self._spawn(service)
+                    self._spawn(service, env or {})
                     started.append(service.name)
                 for service in group:
                     self._wait_healthy(service.name, timeout)
@@ -142,10 +152,12 @@ class System:
             raise
 
     def stop(self, names: Iterable[str] | None = None, grace: float = 10.0) -> None:
-        """SIGTERM, then SIGKILL whatever is still running after `grace` seconds."""
+        """SIGTERM (and SIGCONT, for a paused one), then SIGKILL whatever is still running
+        after `grace` seconds."""
         chosen = list(self._processes) if names is None else list(names)
         for name in chosen:
             self._signal(name, signal.SIGTERM)
+            self._signal(name, signal.SIGCONT)  # a paused one handles its SIGTERM too
         deadline = time.monotonic() + grace
         for name in chosen:
             process = self._processes.pop(name, None)
@@ -156,6 +168,16 @@ class System:
             except subprocess.TimeoutExpired:
                 self._killpg(process, signal.SIGKILL)
                 process.wait()
+
+    def is_paused(self, name: str) -> bool:
+        """True while the service is stopped by SIGSTOP, as a `pause_` fault point stops it
+        (read from Linux's /proc)."""
+        stat = Path(f"/proc/{self.pid(name)}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] == "T"
+
+    def resume(self, name: str) -> None:
+        """SIGCONT a paused service: it goes on where it stopped."""
+        self._signal(name, signal.SIGCONT)
 
     def kill(self, name: str) -> None:
         """SIGKILL one service, as a crash would; start([name]) brings it back."""
@@ -178,7 +200,7 @@ class System:
 
     # --- internals -----------------------------------------------------------------------------
 
-    def _spawn(self, service: Service) -> None:
+    def _spawn(self, service: Service, extra_env: Mapping[str, str]) -> None:
         port = self.port(service.name)
         if _port_in_use(port):
             raise DevstackError(f"port {port} for {service.name} is already in use")
@@ -187,13 +209,13 @@ class System:
         command = [self.settings.python, "-m", service.module]
         with log.open("ab") as out:
             stamp = datetime.now(UTC).isoformat(timespec="seconds")
-            out.write(f"=== {stamp} {' '.join(command)} on port {port}\n".encode())
+            out.write(f"{RUN_HEADER}{stamp} {' '.join(command)} on port {port}\n".encode())
             out.flush()
             # Own session: Ctrl-C in the terminal reaches only the runner, which stops services
             # in order, and killpg also reaches anything a service spawned.
             self._processes[service.name] = subprocess.Popen(
                 command,
-                env=self.env_for(service.name),
+                env={**self.env_for(service.name), **extra_env},
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,

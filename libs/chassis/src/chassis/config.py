@@ -9,12 +9,16 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chassis.faults import FaultPoint
+
 
 class ChassisSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
 
     service_name: str
     log_level: str = "INFO"
+    # Crash tests only: the process kills or stalls itself at this point (chassis/faults.py).
+    fault_point: FaultPoint | None = None
 
 
 class WebSettings(ChassisSettings):

@@ -1,6 +1,11 @@
 """A service made of the chassis parts and nothing of its own, for tests and benchmarks of
 the chassis: its MongoDB, its message bus, and a unit of work whose transaction object is the
-scope itself (`tx.collection(...)`, `tx.publish(...)`)."""
+scope itself (`tx.collection(...)`, `tx.publish(...)`).
+
+`python -m testkit.node` runs one as a process, its settings from the environment
+(`SERVICE_NAME`, `MONGO_DB`, `FAULT_POINT`, ...): a relay of that service's outbox that a
+crash test can kill or stall at a fault point.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,12 @@ from aiohttp import web
 from faststream.rabbit import RabbitBroker
 
 from chassis.config import ServiceSettings
+from chassis.logging import configure_logging
 from chassis.messaging.bus import MessageBus
 from chassis.messaging.relay import Publish
 from chassis.storage.mongo import Mongo
 from chassis.storage.unit_of_work import MongoUnitOfWork, Scope
-from chassis.web.app import service_app
+from chassis.web.app import run, service_app
 from chassis.web.openapi import Route
 
 
@@ -47,3 +53,13 @@ class Node:
     def web_app(self, routes: list[Route]) -> web.Application:
         """The node as a service over HTTP: serving the app starts and stops the node."""
         return service_app(self.settings, routes, [self.mongo, self.bus])
+
+
+def main() -> None:
+    settings = ServiceSettings()  # SERVICE_NAME and the rest from the environment
+    configure_logging(settings.service_name, settings.log_level)
+    run(Node(settings).web_app([]), settings)
+
+
+if __name__ == "__main__":
+    main()

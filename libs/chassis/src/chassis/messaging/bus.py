@@ -19,6 +19,7 @@ from faststream.rabbit.annotations import RabbitMessage
 from faststream.rabbit.subscriber import RabbitSubscriber
 
 from chassis.config import MessagingSettings
+from chassis.faults import Faults
 from chassis.messaging.batching import Batcher
 from chassis.messaging.broker import create_broker
 from chassis.messaging.commands import CommandBus
@@ -58,6 +59,7 @@ class MessageBus:
             self.broker, self.topology.dead_letter, settings.max_delivery_attempts
         )
         self.tasks = Tasks()
+        self.faults = Faults(settings.fault_point)
         # Batches applied side by side hold, together, what the prefetch allows in hand.
         self.batch_size = max(1, settings.prefetch_count // Batcher.WORKERS)
         self.linger_seconds = settings.consumer_linger_ms / 1000
@@ -67,6 +69,7 @@ class MessageBus:
             batch_size=settings.outbox_batch_size,
             lease=timedelta(seconds=settings.outbox_lease_seconds),
             poll_interval=settings.outbox_poll_seconds,
+            faults=self.faults,
         )
         self.commands = CommandBus(self.broker, settings.service_name)
         self._subscribers: list[RabbitSubscriber] = []

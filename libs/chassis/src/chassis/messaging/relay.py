@@ -20,6 +20,7 @@ import aio_pika
 from faststream.rabbit import RabbitBroker, RabbitExchange
 from pymongo import ASCENDING
 
+from chassis.faults import FaultPoint, Faults
 from chassis.logging import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, get_logger
 from chassis.messaging.broker import ensure_confirmed
 from chassis.storage.mongo import Mongo
@@ -94,6 +95,7 @@ class OutboxRelay:
         lease: timedelta = timedelta(seconds=30),
         poll_interval: float = 0.5,
         workers: int = 2,
+        faults: Faults | None = None,
     ) -> None:
         self._outbox = mongo.raw(OUTBOX)
         self._publish = publish
@@ -107,6 +109,7 @@ class OutboxRelay:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self._owner = uuid.uuid4().hex
+        self._faults = faults or Faults()
 
     def notify(self) -> None:
         """Called after a transaction that wrote events commits, so they go out at once."""
@@ -153,6 +156,7 @@ class OutboxRelay:
         batch = await self._claim()
         if not batch:
             return 0
+        self._faults.reached(FaultPoint.PAUSE_AFTER_CLAIM)
         results = await asyncio.gather(
             *(self._publish(_outgoing(doc)) for doc in batch), return_exceptions=True
         )
@@ -160,6 +164,7 @@ class OutboxRelay:
         failed = [doc["_id"] for doc, res in zip(batch, results, strict=True) if res is not None]
         coll = self._outbox
         if sent:
+            self._faults.reached(FaultPoint.AFTER_PUBLISH_BEFORE_MARK)
             await coll.update_many(
                 {"_id": {"$in": sent}},
                 {

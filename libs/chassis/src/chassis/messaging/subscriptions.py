@@ -19,6 +19,7 @@ from faststream.rabbit.annotations import RabbitMessage
 from pydantic import BaseModel
 
 from chassis.clock import utc_now
+from chassis.faults import FaultPoint
 from chassis.logging import get_logger
 from chassis.messaging.batching import Batcher
 from chassis.messaging.delivery import PoisonMessage, message_context, message_fields, parse
@@ -127,6 +128,8 @@ class Subscriptions(Generic[TxT]):
         async def one(message: RabbitMessage) -> None:
             event_id, effect = effect_of(message)
             applied = await apply_once(self._uow, queue.name, event_id, effect)
+            # Delivery.handle acknowledges once this returns.
+            self._bus.faults.reached(FaultPoint.AFTER_COMMIT_BEFORE_ACK)
             log.info("event.handled" if applied else "event.duplicate_skipped")
 
         async def batch(messages: list[RabbitMessage]) -> None:
@@ -148,6 +151,7 @@ class Subscriptions(Generic[TxT]):
                 for message, _ in parsed:
                     await self._bus.delivery.handle(queue, message, one)
                 return
+            self._bus.faults.reached(FaultPoint.AFTER_COMMIT_BEFORE_ACK)
             for (message, _), fresh in zip(parsed, applied, strict=True):
                 outcome = "event.handled" if fresh else "event.duplicate_skipped"
                 log.info(outcome, **message_fields(queue, message))
