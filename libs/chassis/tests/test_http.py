@@ -135,6 +135,20 @@ async def test_invalid_query_is_422_naming_the_parameter(client):
     assert {e["field"] for e in body["errors"]} == {"limit", "offset"}
 
 
+async def test_paging_is_bounded(client):
+    assert (await client.get("/cars?limit=500&offset=10000")).status == 200
+    for query, field in [("offset=9223372036854775808", "offset"), ("limit=501", "limit")]:
+        body = await problem(await client.get(f"/cars?{query}"), 422)
+        assert [e["field"] for e in body["errors"]] == [field]
+
+
+async def test_a_body_over_the_apps_limit_is_a_413_problem(client):
+    response = await client.post(
+        "/cars", data=b" " * (1024**2 + 1), headers={"Content-Type": "application/json"}
+    )
+    await problem(response, 413)
+
+
 async def test_wrong_content_type_is_415(client):
     response = await client.post(
         "/cars", data=b"make=Fiat", headers={"Content-Type": "application/x-www-form-urlencoded"}

@@ -8,12 +8,12 @@ from typing import Any
 import jsonschema
 from aiohttp import web
 from openapi_spec_validator import validate
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel, Field
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from chassis.web.openapi import Route, openapi_document
-from chassis.web.parsing import Page, json_response
+from chassis.web.parsing import Page, TimeFrameFields, json_response
 from chassis.web.problems import PROBLEM_CONTENT_TYPE, Problem
 
 
@@ -46,7 +46,7 @@ ROUTES = [
     Route("POST", "/things", handler, "Make a thing", body=NewThing, response=ThingOut, status=201),
     Route("GET", "/things", handler, "Find things", query=Search, response=list[ThingOut]),
     Route("GET", "/things/{thing_id}", handler, "One thing", response=ThingOut, errors=(404,)),
-    Route("DELETE", "/things/{thing_id:[a-z0-9]+}", handler, "Delete", status=204),
+    Route("DELETE", "/things/{thing_id:[a-z0-9]{2,8}}", handler, "Delete", status=204),
     Route("GET", "/page", handler, "A page", response=str, media_type="text/html", public=True),
 ]
 
@@ -102,13 +102,15 @@ def test_bodies_and_responses_refer_to_shared_schemas() -> None:
 
 def test_path_and_query_parameters() -> None:
     paths = document()["paths"]
-    [thing_id] = paths["/things/{thing_id}"]["delete"]["parameters"]
+    [thing_id] = paths["/things/{thing_id}"]["get"]["parameters"]
     assert thing_id == {
         "name": "thing_id",
         "in": "path",
         "required": True,
         "schema": {"type": "string"},
     }
+    [constrained] = paths["/things/{thing_id}"]["delete"]["parameters"]
+    assert constrained["schema"] == {"type": "string", "pattern": "^(?:[a-z0-9]{2,8})$"}
     query = {p["name"]: p for p in paths["/things"]["get"]["parameters"]}
     assert set(query) == {"limit", "offset", "colour", "name"}
     assert all(p["in"] == "query" for p in query.values())
@@ -129,10 +131,53 @@ def test_error_statuses_are_problems_including_those_the_chassis_answers() -> No
         assert all(responses[s]["content"] == problem for s in found)
         return found
 
-    assert errors("/things", "post") == ["400", "401", "415", "422"]
+    assert errors("/things", "post") == ["400", "401", "413", "415", "422"]
     assert errors("/things", "get") == ["401", "422"]
     assert errors("/things/{thing_id}", "get") == ["401", "404"]
-    assert errors("/page", "get") == []
+    # A public route still verifies a token that is sent.
+    assert errors("/page", "get") == ["401"]
+    unauthorized = paths["/things"]["get"]["responses"]["401"]
+    assert unauthorized["headers"]["WWW-Authenticate"]["required"] is True
+
+
+def test_statuses_an_app_answers_on_every_route_and_answers_sharing_the_success_body() -> None:
+    health = Route("GET", "/health", handler, "Health", response=ThingOut, other_statuses=(503,))
+    doc = openapi_document("things", [*ROUTES, health], statuses=(429,))
+    validate(doc)
+    for item in doc["paths"].values():
+        for operation in item.values():
+            too_many = operation["responses"]["429"]
+            assert too_many["headers"]["Retry-After"]["required"] is True
+            assert PROBLEM_CONTENT_TYPE in too_many["content"]
+    responses = doc["paths"]["/health"]["get"]["responses"]
+    assert responses["503"]["content"] == responses["200"]["content"]
+    assert responses["503"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ThingOut"
+    }
+
+
+def test_bounds_and_the_frame_rule_are_written_in_the_schema() -> None:
+    class Window(TimeFrameFields, Page):
+        pass
+
+    class Trip(TimeFrameFields):
+        from_utc: AwareDatetime = Field(alias="start_utc")
+        to_utc: AwareDatetime = Field(alias="end_utc")
+
+    doc = openapi_document(
+        "frames",
+        [
+            Route("GET", "/window", handler, "In a window", query=Window),
+            Route("POST", "/trips", handler, "A trip", body=Trip),
+        ],
+    )
+    validate(doc)
+    query = {p["name"]: p["schema"] for p in doc["paths"]["/window"]["get"]["parameters"]}
+    assert query["offset"]["maximum"] == 10_000 and query["limit"]["maximum"] == 500
+    assert "before `to_utc`" in query["from_utc"]["description"]
+    trip = doc["components"]["schemas"]["Trip"]
+    assert trip["description"] == "`start_utc` is before `end_utc`."
+    assert "after `start_utc`" in trip["properties"]["end_utc"]["description"]
 
 
 def test_routes_need_a_bearer_token_unless_public() -> None:

@@ -18,6 +18,15 @@ def test_a_frame_is_ordered_and_zoned() -> None:
     assert issubclass(InvalidTimeFrame, RuleViolation)
 
 
+def test_a_frame_falls_within_the_calendar_in_utc() -> None:
+    earliest = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1)))
+    with pytest.raises(InvalidTimeFrame, match="years 1 to 9999"):
+        TimeFrame(earliest, NOW)
+    latest = datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-5)))
+    with pytest.raises(InvalidTimeFrame, match="years 1 to 9999"):
+        TimeFrame(NOW, latest)
+
+
 def test_a_frame_is_kept_in_utc() -> None:
     plus_two = timezone(timedelta(hours=2))
     frame = TimeFrame(datetime(2026, 6, 1, 14, tzinfo=plus_two), NOW + timedelta(hours=1))

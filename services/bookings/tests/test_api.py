@@ -102,6 +102,21 @@ async def test_bad_bookings_are_refused_and_nothing_is_stored(
     assert await me.cars.unavailabilities(car.id) == []
 
 
+async def test_paging_and_frames_are_bounded_before_they_reach_mongodb(caller: Callers) -> None:
+    me = caller(tenant()).bookings
+    start, end = frame(0, 1)
+    for query in [
+        {"from_utc": start, "to_utc": end, "offset": "9223372036854775808"},
+        {"from_utc": start, "to_utc": end, "offset": "10001"},
+        {"from_utc": "0001-01-01T00:00:00+01:00", "to_utc": end},
+        {"from_utc": start, "to_utc": "9999-12-31T23:00:00-05:00"},
+    ]:
+        (await me.call("GET", "/bookings", params=query)).problem(422)
+    await me.expect(
+        200, "GET", "/bookings", params={"from_utc": start, "to_utc": end, "offset": 10000}
+    )
+
+
 async def test_only_the_booker_cancels(caller: Callers) -> None:
     owner = tenant()
     car = await caller(owner).cars.register_car()

@@ -113,6 +113,42 @@ async def test_time_frames_are_validated(client: Client) -> None:
     (await me.call("GET", "/cars/available", params=partial)).problem(422)
 
 
+async def test_only_a_car_id_is_taken_for_one(client: Client) -> None:
+    me = client(tenant())
+    # Not "delete the car with id `available`": that path has GET alone.
+    refused = await me.call("DELETE", "/cars/available")
+    refused.problem(405)
+    assert refused.headers["Allow"] == "GET,HEAD"
+    (await me.call("GET", "/cars/C0FFEE")).problem(404)
+
+
+async def test_paging_is_bounded_before_it_reaches_mongodb(client: Client) -> None:
+    me = client(tenant())
+    car = await me.register_car()
+    window = {"from_utc": hours_from_now(1), "to_utc": hours_from_now(2)}
+    for path, params in [
+        ("/cars", {}),
+        ("/cars/available", window),
+        (f"/cars/{car.id}/unavailabilities", {}),
+    ]:
+        for page in ({"offset": "9223372036854775808"}, {"offset": "10001"}, {"limit": "501"}):
+            answer = await me.call("GET", path, params={**params, **page})
+            errors = answer.problem(422).errors
+            assert errors and errors[0].field in page, (path, page)
+        await me.expect(200, "GET", path, params={**params, "offset": "10000", "limit": "500"})
+
+
+async def test_frames_at_the_ends_of_the_calendar_are_refused(client: Client) -> None:
+    me = client(tenant())
+    car = await me.register_car()
+    for frame in [
+        {"from_utc": "0001-01-01T00:00:00+01:00", "to_utc": "0001-01-02T00:00:00Z"},
+        {"from_utc": "9999-12-31T20:00:00Z", "to_utc": "9999-12-31T23:00:00-05:00"},
+    ]:
+        (await me.call("GET", "/cars/available", params=frame)).problem(422)
+        (await me.call("PUT", f"/cars/{car.id}/maintain", json=frame)).problem(422)
+
+
 async def test_concurrent_reservations_of_one_slot_only_one_wins(
     client: Client, commands: CommandBus
 ) -> None:

@@ -142,6 +142,27 @@ async def test_the_gateway_merges_both_services_documents(
     assert "cars.HealthReport" not in merged["components"]["schemas"]
 
 
+async def test_the_merged_document_names_the_answers_the_gateway_gives_itself(
+    make_gateway: Any,
+    http: aiohttp.ClientSession,
+    upstream_docs: dict[str, tuple[str, DocumentServer]],
+) -> None:
+    urls = {name: url for name, (url, _) in upstream_docs.items()}
+    merged = await get_json(http, f"{await make_gateway(upstreams=urls)}/openapi.json")
+    validate(merged)
+    for path, item in merged["paths"].items():
+        for operation in item.values():
+            responses = operation["responses"]
+            assert list(responses) == sorted(responses)
+            assert {"401", "429"} <= set(responses), path
+            upstream_failures = {"502", "504"} & set(responses)
+            assert upstream_failures == (set() if path in GATEWAY_PATHS else {"502", "504"})
+    assert "503" in merged["paths"]["/health"]["get"]["responses"]
+    unlimited = await make_gateway(upstreams=urls, rate_limit_per_second=0)
+    merged = await get_json(http, f"{unlimited}/openapi.json")
+    assert not any("429" in op["responses"] for i in merged["paths"].values() for op in i.values())
+
+
 async def test_only_paths_the_gateway_sends_to_an_upstream_are_taken_from_it(
     make_gateway: Any, http: aiohttp.ClientSession, serve_app: Callable[..., Any]
 ) -> None:

@@ -97,6 +97,30 @@ async def test_a_path_of_a_service_not_routed_is_a_404_problem(
         assert r.status == 200
 
 
+@pytest.mark.parametrize("path", ["/health", "/openapi.json", "/docs", "/asyncapi.json"])
+@pytest.mark.parametrize("method", ["TRACE", "POST", "DELETE"])
+async def test_a_method_the_gateways_own_path_lacks_is_a_405_problem_with_allow(
+    gateway: str, http: aiohttp.ClientSession, cars, bookings, path: str, method: str
+) -> None:
+    async with http.request(method, f"{gateway}{path}") as r:
+        await problem(r, 405)
+        assert r.headers["Allow"] == "GET,HEAD"
+    async with http.head(f"{gateway}{path}") as r:
+        assert r.status == 200
+    assert cars.hits == bookings.hits == 0
+
+
+async def test_a_method_an_upstream_path_lacks_is_the_upstreams_405_with_allow(
+    gateway: str, http: aiohttp.ClientSession
+) -> None:
+    # The service's router is what knows its paths' methods; its answer passes through.
+    async with http.request("TRACE", f"{gateway}/cars/upload") as r:
+        assert r.status == 405
+        assert r.headers["Allow"] == "POST"
+    async with http.request("TRACE", f"{gateway}/nothing/here") as r:
+        await problem(r, 404)
+
+
 async def test_a_head_request_answers_headers_only(
     gateway: str, http: aiohttp.ClientSession, cars
 ) -> None:

@@ -27,10 +27,15 @@ class TimeFrame:
     def __post_init__(self) -> None:
         if self.start.tzinfo is None or self.end.tzinfo is None:
             raise InvalidTimeFrame("times must carry a UTC offset")
-        if self.start >= self.end:
+        try:
+            start, end = self.start.astimezone(UTC), self.end.astimezone(UTC)
+        except OverflowError as exc:
+            # 0001-01-01T00:00+01:00 is a valid time with no UTC year to fall in.
+            raise InvalidTimeFrame("times must fall within the years 1 to 9999 in UTC") from exc
+        if start >= end:
             raise InvalidTimeFrame("the start must be before the end")
-        object.__setattr__(self, "start", self.start.astimezone(UTC))
-        object.__setattr__(self, "end", self.end.astimezone(UTC))
+        object.__setattr__(self, "start", start)
+        object.__setattr__(self, "end", end)
 
     @property
     def duration(self) -> timedelta:

@@ -14,6 +14,9 @@ from chassis.web.auth import require_tenant
 from chassis.web.openapi import Route
 from chassis.web.parsing import Page, TimeFrameFields, json_response, read_json, read_query
 
+# A booking's id is uuid4 hex.
+BOOKING = "/bookings/{booking_id:[0-9a-f]{32}}"
+
 
 class MakeBooking(TimeFrameFields):
     # The frame of a booking is named for when it starts and ends.
@@ -101,7 +104,7 @@ def routes(bookings: BookingService, queries: BookingQueries) -> list[Route]:
         ),
         Route(
             "DELETE",
-            "/bookings/{booking_id}",
+            BOOKING,
             cancel,
             "Cancel a booking before it starts (its booker or `operations`); frees the car",
             status=204,

@@ -8,7 +8,7 @@ from datetime import datetime
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from cars.domain import Car, CarSpec, Cause, UnavailabilitySlot
+from cars.domain import MIN_YEAR, Car, CarSpec, Cause, UnavailabilitySlot
 from cars.repository import CarQueries
 from cars.service import CarNotFound, CarService
 from chassis.web.auth import require_tenant
@@ -16,13 +16,23 @@ from chassis.web.openapi import Route
 from chassis.web.parsing import Page, TimeFrameFields, json_response, read_json, read_query
 from chassis.web.problems import Handler
 
+# A car's id is uuid4 hex, so no other path under /cars (`/cars/available`) reads as one.
+CAR = "/cars/{car_id:[0-9a-f]{32}}"
+
 
 class CarFields(BaseModel):
+    """What the schema can say of the domain's rules (`CarSpec.normalised`) it says; the rest
+    (a year no later than next year, a name not blank) is a 422 from the domain."""
+
     make: str = Field(min_length=1, max_length=50)
     model: str = Field(min_length=1, max_length=50)
-    year: int
-    jurisdiction: str = Field(min_length=2, max_length=2)
-    number_plate: str = Field(min_length=1, max_length=15)
+    year: int = Field(ge=MIN_YEAR)
+    jurisdiction: str = Field(pattern=r"^[A-Za-z]{2}$")
+    # Letters, digits, spaces and hyphens, starting and ending with a letter or digit; kept
+    # upper case, spaces collapsed.
+    number_plate: str = Field(
+        min_length=1, max_length=15, pattern=r"^ *[A-Za-z0-9](?:[A-Za-z0-9 -]*[A-Za-z0-9])? *$"
+    )
 
 
 class RegisterCar(CarFields):
@@ -150,7 +160,7 @@ def routes(cars: CarService, queries: CarQueries) -> list[Route]:
         ),
         Route(
             "GET",
-            "/cars/{car_id}",
+            CAR,
             inspect,
             "One car",
             response=CarOut,
@@ -158,7 +168,7 @@ def routes(cars: CarService, queries: CarQueries) -> list[Route]:
         ),
         Route(
             "DELETE",
-            "/cars/{car_id}",
+            CAR,
             delete,
             "Delete a car that has no reservations still to end",
             status=204,
@@ -166,7 +176,7 @@ def routes(cars: CarService, queries: CarQueries) -> list[Route]:
         ),
         Route(
             "PUT",
-            "/cars/{car_id}/maintain",
+            CAR + "/maintain",
             out_of_use(Cause.MAINTENANCE),
             "Schedule maintenance; the frame must not overlap another slot",
             body=Frame,
@@ -175,7 +185,7 @@ def routes(cars: CarService, queries: CarQueries) -> list[Route]:
         ),
         Route(
             "PUT",
-            "/cars/{car_id}/offline",
+            CAR + "/offline",
             out_of_use(Cause.OFFLINE),
             "Take the car offline; the frame must not overlap another slot",
             body=Frame,
@@ -184,7 +194,7 @@ def routes(cars: CarService, queries: CarQueries) -> list[Route]:
         ),
         Route(
             "GET",
-            "/cars/{car_id}/unavailabilities",
+            CAR + "/unavailabilities",
             unavailabilities,
             "The car's unavailability slots and their causes",
             query=Page,

@@ -13,10 +13,17 @@ import aiohttp
 from aiohttp import web
 
 from chassis.logging import get_logger
-from chassis.web.openapi import SCHEMAS, Route, openapi_document, referenced_schemas
+from chassis.web.openapi import (
+    SCHEMAS,
+    Route,
+    openapi_document,
+    problem_response,
+    referenced_schemas,
+)
 from chassis.web.parsing import json_response
 from contracts.asyncapi import asyncapi_document
 from gateway.docs_page import render_docs
+from gateway.proxy import UPSTREAM_FAILURES
 from gateway.routes import RouteTable
 
 log = get_logger(__name__)
@@ -53,10 +60,24 @@ def _shared(schemas: Mapping[str, Any], merged: Mapping[str, Any]) -> set[str]:
     return shared
 
 
+def _answered_by_the_gateway(paths: dict[str, Any], statuses: Sequence[int]) -> None:
+    for item in paths.values():
+        for operation in item.values():
+            if isinstance(operation, dict):
+                responses = operation.setdefault("responses", {})
+                for status in statuses:
+                    responses.setdefault(str(status), problem_response(status))
+                operation["responses"] = dict(sorted(responses.items()))
+
+
 def merge(
-    gateway: Document, upstreams: Mapping[str, Document | None], routes: RouteTable
+    gateway: Document,
+    upstreams: Mapping[str, Document | None],
+    routes: RouteTable,
+    statuses: Sequence[int] = (),
 ) -> Document:
-    """The gateway's own document plus, from each upstream, the paths the gateway sends it.
+    """The gateway's own document plus, from each upstream, the paths the gateway sends it,
+    each operation also answering `statuses`: the problems the gateway answers itself.
 
     An upstream's schemas are renamed `<service>.<name>`, as two services may each have a
     `Page` of their own, unless identical to one already there (the problem schema). An
@@ -78,6 +99,7 @@ def merge(
             },
             names,
         )
+        _answered_by_the_gateway(paths, statuses)
         merged["paths"].update(paths)
         renamed = {names[name]: _renamed(schema, names) for name, schema in own.items()}
         schemas.update(referenced_schemas(paths, renamed))
@@ -100,7 +122,9 @@ class ApiDocs:
     """Serves `/openapi.json`, `/docs` and `/asyncapi.json`.
 
     Upstream documents are fetched concurrently, each within `timeout`, and the merged
-    document is kept `cache_seconds`; a burst of requests waits for one refresh.
+    document is kept `cache_seconds`; a burst of requests waits for one refresh. `statuses`
+    are the problems the gateway answers on every route (429 while it limits rates); on the
+    upstreams' routes it also answers their failures.
     """
 
     def __init__(
@@ -112,6 +136,7 @@ class ApiDocs:
         *,
         timeout: float,
         cache_seconds: float,
+        statuses: Sequence[int] = (),
     ) -> None:
         self.routes = [
             Route(
@@ -140,7 +165,8 @@ class ApiDocs:
                 public=True,
             ),
         ]
-        self._own = openapi_document("gateway", [*gateway_routes, *self.routes])
+        self._own = openapi_document("gateway", [*gateway_routes, *self.routes], statuses=statuses)
+        self._upstream_statuses = (*statuses, *UPSTREAM_FAILURES)
         self._events = asyncapi_document()
         self._route_table = routes
         self._upstreams = dict(upstreams)
@@ -155,7 +181,12 @@ class ApiDocs:
             if self._cached is None or time.monotonic() - self._cached[0] >= self._cache_seconds:
                 names = list(self._upstreams)
                 fetched = await asyncio.gather(*(self._fetch(name) for name in names))
-                merged = merge(self._own, dict(zip(names, fetched, strict=True)), self._route_table)
+                merged = merge(
+                    self._own,
+                    dict(zip(names, fetched, strict=True)),
+                    self._route_table,
+                    self._upstream_statuses,
+                )
                 self._cached = (time.monotonic(), merged)
             return self._cached[1]
 

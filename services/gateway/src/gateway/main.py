@@ -6,7 +6,7 @@ import aiohttp
 from aiohttp import web
 
 from chassis.logging import configure_logging
-from chassis.web.app import base_app, run
+from chassis.web.app import base_app, other_methods_refused, run
 from gateway.apidocs import ApiDocs
 from gateway.proxy import Proxy
 from gateway.ratelimit import RateLimiter, rate_limit_middleware
@@ -44,7 +44,10 @@ async def create_app(settings: GatewaySettings) -> web.Application:
         max_entries=settings.verified_token_cache_size,
     )
     middlewares = []
+    # Documented on every route: what the gateway's middlewares answer themselves.
+    statuses: list[int] = []
     if settings.rate_limit_per_second > 0:
+        statuses.append(429)
         limiter = RateLimiter(
             settings.rate_limit_per_second,
             settings.rate_limit_burst,
@@ -63,12 +66,15 @@ async def create_app(settings: GatewaySettings) -> web.Application:
         session,
         timeout=settings.docs_timeout,
         cache_seconds=settings.docs_cache_seconds,
+        statuses=statuses,
     )
     # Request bodies are forwarded still encoded, like responses.
     app = base_app(verifier, middlewares, handler_args={"auto_decompress": False})
+    own = [health, *docs.routes]
     app.add_routes(
         [
-            *(route.definition() for route in [health, *docs.routes]),
+            *(route.definition() for route in own),
+            *other_methods_refused(own),
             web.route("*", "/{path:.*}", proxy.handle),
         ]
     )

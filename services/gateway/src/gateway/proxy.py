@@ -16,6 +16,9 @@ from gateway.routes import RouteTable
 
 log = get_logger(__name__)
 
+# What the proxy itself answers on any upstream route: the upstream unreachable, or too slow.
+UPSTREAM_FAILURES = (502, 504)
+
 
 class BodyTooLarge(Exception):
     pass

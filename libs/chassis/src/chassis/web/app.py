@@ -20,7 +20,7 @@ from chassis.web.auth import JwksVerifier, TokenVerifier, auth_middleware
 from chassis.web.context import context_middleware
 from chassis.web.health import health_route
 from chassis.web.openapi import OPENAPI_KEY, OPENAPI_ROUTE, Route, openapi_document
-from chassis.web.problems import problem_middleware
+from chassis.web.problems import Handler, problem_middleware
 
 log = get_logger(__name__)
 
@@ -45,6 +45,27 @@ def serve_routes(app: web.Application, title: str, routes: Sequence[Route]) -> N
     served = [*routes, OPENAPI_ROUTE]
     app.add_routes([route.definition() for route in served])
     app[OPENAPI_KEY] = openapi_document(title, served)
+
+
+def other_methods_refused(routes: Sequence[Route]) -> list[web.RouteDef]:
+    """On each path of `routes`, any method they do not have answered 405 with `Allow`.
+
+    aiohttp does this by itself unless another route matches the path as well: an app with a
+    catch-all route (the gateway's proxy) adds these after `routes`, before the catch-all.
+    """
+    allowed: dict[str, set[str]] = {}
+    for route in routes:
+        methods = allowed.setdefault(route.path, set())
+        # aiohttp answers HEAD wherever there is a GET.
+        methods.update(("GET", "HEAD") if route.method == "GET" else (route.method,))
+
+    def refuse(methods: frozenset[str]) -> Handler:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            raise web.HTTPMethodNotAllowed(request.method, methods)
+
+        return handler
+
+    return [web.route("*", path, refuse(frozenset(methods))) for path, methods in allowed.items()]
 
 
 def run_parts(app: web.Application, parts: Sequence[Part]) -> None:

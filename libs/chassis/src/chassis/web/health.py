@@ -47,5 +47,6 @@ def health_route(service_name: str, checks: Mapping[str, Check]) -> Route:
         health,
         "Whether every dependency answers: 200, or 503 with the same report naming the ones down",
         response=HealthReport,
+        other_statuses=(503,),
         public=True,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -23,8 +23,38 @@ BEARER = "bearer"
 BEARER_SCHEME = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
 OPENAPI_KEY = web.AppKey("openapi", dict[str, Any])
 
-# `{name}` or `{name:regex}` in an aiohttp path.
-_PATH_PARAMETER = re.compile(r"\{(\w+)(?::[^}]*)?\}")
+# `{name}` or `{name:regex}` in an aiohttp path; the regex may hold `{m,n}` quantifiers.
+_PATH_PARAMETER = re.compile(r"\{(\w+)(?::((?:[^{}]|\{[^{}]*\})+))?\}")
+
+PROBLEM_SCHEMA = {"$ref": SCHEMA_REF.format(model=ProblemDetails.__name__)}
+# What an answer means wherever the chassis or the gateway gives it; the others are the route's.
+_MEANINGS: Mapping[int, str] = {
+    400: "the body is not valid JSON",
+    401: "no bearer token, or one that is not valid",
+    413: "the body is larger than accepted",
+    415: "the body is not sent as application/json",
+    422: "the query or body breaks its schema, or a rule it states",
+    429: "too many requests from this caller; retry after `Retry-After` seconds",
+    502: "the service behind the gateway is unreachable",
+    504: "the service behind the gateway did not answer in time",
+}
+_HEADERS: Mapping[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": {"required": True, "schema": {"type": "string"}}},
+    429: {"Retry-After": {"required": True, "schema": {"type": "string"}}},
+}
+
+
+def problem_response(status: int) -> dict[str, Any]:
+    """The response object of an error answered as a problem (`ProblemDetails`)."""
+    phrase = HTTPStatus(status).phrase
+    meaning = _MEANINGS.get(status)
+    response: dict[str, Any] = {
+        "description": f"{phrase}: {meaning}" if meaning else phrase,
+        "content": {PROBLEM_CONTENT_TYPE: {"schema": PROBLEM_SCHEMA}},
+    }
+    if status in _HEADERS:
+        response["headers"] = _HEADERS[status]
+    return response
 
 
 @dataclass(frozen=True)
@@ -32,9 +62,10 @@ class Route:
     """One HTTP route: what aiohttp registers and what the OpenAPI document says about it.
 
     `response` is a model, `list[Model]`, any other type pydantic can describe, or None for
-    an answer without a body; it is sent as `media_type`. `errors` are the statuses the
-    handler itself may answer with a problem; those the chassis answers for every route are
-    added from `body`, `query` and `public`.
+    an answer without a body; it is sent as `media_type`, with `status` or any of
+    `other_statuses` (health's 503). `errors` are the statuses the handler itself may answer
+    with a problem; those the chassis answers are added from `body` and `query`, and 401 on
+    every route: a bearer token that is sent is verified even where none is needed.
     """
 
     method: str
@@ -46,6 +77,7 @@ class Route:
     response: type[Any] | None = None
     status: int = 200
     media_type: str = "application/json"
+    other_statuses: tuple[int, ...] = ()
     errors: tuple[int, ...] = ()
     public: bool = False
 
@@ -67,11 +99,10 @@ class Route:
         return _PATH_PARAMETER.sub(r"{\1}", self.path)
 
     def error_statuses(self) -> list[int]:
-        implied = set(self.errors)
-        if not self.public:
-            implied.add(401)
+        implied = {*self.errors, 401}
         if self.body is not None:
-            implied.update((400, 415, 422))
+            # 413: aiohttp refuses a body over the app's `client_max_size`.
+            implied.update((400, 413, 415, 422))
         if self.query is not None:
             implied.add(422)
         return sorted(implied)
@@ -105,10 +136,15 @@ class _Schemas:
         return model.get("properties", {}), set(model.get("required", ()))
 
 
+def _path_schema(regex: str) -> dict[str, Any]:
+    # aiohttp matches the whole segment; a JSON Schema pattern matches anywhere unless anchored.
+    return {"type": "string", "pattern": f"^(?:{regex})$"} if regex else {"type": "string"}
+
+
 def _parameters(route: Route, index: int, schemas: _Schemas) -> list[dict[str, Any]]:
     parameters: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in _PATH_PARAMETER.findall(route.path)
+        {"name": name, "in": "path", "required": True, "schema": _path_schema(regex)}
+        for name, regex in _PATH_PARAMETER.findall(route.path)
     ]
     if route.query is not None:
         properties, required = schemas.properties(index, "query")
@@ -119,22 +155,24 @@ def _parameters(route: Route, index: int, schemas: _Schemas) -> list[dict[str, A
     return parameters
 
 
-def _operation(route: Route, index: int, schemas: _Schemas, tag: str) -> dict[str, Any]:
-    success: dict[str, Any] = {"description": HTTPStatus(route.status).phrase}
-    if route.response is not None:
-        success["content"] = {route.media_type: {"schema": schemas.of(index, "response")}}
-    problem = {PROBLEM_CONTENT_TYPE: {"schema": schemas.of(-1, "problem")}}
+def _operation(
+    route: Route, index: int, schemas: _Schemas, tag: str, statuses: Iterable[int]
+) -> dict[str, Any]:
+    def answer(status: int) -> dict[str, Any]:
+        response: dict[str, Any] = {"description": HTTPStatus(status).phrase}
+        if route.response is not None:
+            response["content"] = {route.media_type: {"schema": schemas.of(index, "response")}}
+        return response
+
+    responses = {
+        **{status: problem_response(status) for status in {*route.error_statuses(), *statuses}},
+        **{status: answer(status) for status in (route.status, *route.other_statuses)},
+    }
     operation: dict[str, Any] = {
         "operationId": route.method.lower() + re.sub(r"\W+", "_", route.openapi_path).rstrip("_"),
         "summary": route.summary,
         "tags": [tag],
-        "responses": {
-            str(route.status): success,
-            **{
-                str(status): {"description": HTTPStatus(status).phrase, "content": problem}
-                for status in route.error_statuses()
-            },
-        },
+        "responses": {str(status): responses[status] for status in sorted(responses)},
     }
     if parameters := _parameters(route, index, schemas):
         operation["parameters"] = parameters
@@ -167,13 +205,17 @@ def referenced_schemas(node: object, schemas: Mapping[str, Any]) -> dict[str, An
     return dict(sorted(found.items()))
 
 
-def openapi_document(title: str, routes: Sequence[Route], version: str = "1") -> dict[str, Any]:
-    """The document of `routes`, each operation tagged `title`."""
+def openapi_document(
+    title: str, routes: Sequence[Route], version: str = "1", *, statuses: Iterable[int] = ()
+) -> dict[str, Any]:
+    """The document of `routes`, each operation tagged `title`; `statuses` are the problems
+    the app answers on every route besides those of the chassis (the gateway's 429)."""
     schemas = _Schemas(routes)
     paths: dict[str, dict[str, Any]] = {}
+    every_route = tuple(statuses)
     for index, route in enumerate(routes):
         operations = paths.setdefault(route.openapi_path, {})
-        operations[route.method.lower()] = _operation(route, index, schemas, title)
+        operations[route.method.lower()] = _operation(route, index, schemas, title, every_route)
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": title, "version": version},
@@ -181,7 +223,7 @@ def openapi_document(title: str, routes: Sequence[Route], version: str = "1") ->
         "components": {
             # Query models are spelled out as parameters, so only what is referenced stays,
             # and the problem schema, shared by every service.
-            "schemas": referenced_schemas([paths, schemas.of(-1, "problem")], schemas.components),
+            "schemas": referenced_schemas([paths, PROBLEM_SCHEMA], schemas.components),
             "securitySchemes": {BEARER: BEARER_SCHEME},
         },
     }

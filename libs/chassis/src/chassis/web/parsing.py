@@ -6,7 +6,7 @@ import json
 from typing import Any, Self, TypeVar
 
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, Field, ValidationError, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from chassis.timeframe import InvalidTimeFrame, TimeFrame
 from chassis.web.problems import Problem, validation_problem
@@ -50,16 +50,36 @@ def json_response(
     return web.Response(text=text, status=status, content_type="application/json", headers=headers)
 
 
-class Page(BaseModel):
-    """`limit`/`offset` of every list route."""
+MAX_LIMIT = 500
+# MongoDB walks past every skipped document, and cannot be sent a number past 2**63 at all.
+MAX_OFFSET = 10_000
 
-    limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0)
+
+class Page(BaseModel):
+    """`limit`/`offset` of every list route, bounded: past the bounds is a 422."""
+
+    limit: int = Field(default=50, ge=1, le=MAX_LIMIT)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
+
+
+def _frame_rule(schema: dict[str, Any], model: type[Any]) -> None:
+    """Write the rule across the two fields into the schema, under the names it reads them by.
+
+    JSON Schema cannot compare two fields, so the rule is a description; breaking it is a 422.
+    """
+    fields = model.model_fields
+    start, end = (fields[name].alias or name for name in ("from_utc", "to_utc"))
+    properties = schema.get("properties", {})
+    schema["description"] = f"`{start}` is before `{end}`."
+    properties[start]["description"] = f"Start of the frame, with a UTC offset; before `{end}`."
+    properties[end]["description"] = f"End of the frame, with a UTC offset; after `{start}`."
 
 
 class TimeFrameFields(BaseModel):
     """`from_utc`/`to_utc` of a query or body naming a time frame (both with an offset);
     a subclass may name them otherwise with aliases."""
+
+    model_config = ConfigDict(json_schema_extra=_frame_rule)
 
     from_utc: AwareDatetime
     to_utc: AwareDatetime
