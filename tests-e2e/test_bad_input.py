@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 
+from devstack.system import System
 from testkit.api import PlatformClient, car_details
 from testkit.clock import hours_from_now
 from testkit.stored import Databases, stored_for
@@ -43,11 +44,23 @@ async def test_unknown_car_and_backwards_frames(
 
 
 @pytest.mark.parametrize(
-    "kind", ["missing", "tampered", "expired", "alg_none", "foreign_key", "not_bearer"]
+    "kind",
+    [
+        "missing",
+        "tampered",
+        "expired",
+        "alg_none",
+        "foreign_key",
+        "not_bearer",
+        "no_audience",
+        "not_yet_valid",
+        "tenant_not_a_string",
+    ],
 )
 async def test_bad_tokens(
     anonymous: PlatformClient,
     token: Callable[..., str],
+    signing_key: DevSigningKey,
     kind: str,
     tenant: str,
     database: Databases,
@@ -70,9 +83,24 @@ async def test_bad_tokens(
         ),
         "foreign_key": f"Bearer {DevSigningKey.generate().mint(tenant_id=tenant)}",
         "not_bearer": f"Basic {valid}",
+        "no_audience": f"Bearer {token(tenant_id=tenant, without=['aud'])}",
+        "not_yet_valid": f"Bearer {token(tenant_id=tenant, not_before=timedelta(minutes=5))}",
+        "tenant_not_a_string": "Bearer "
+        + signing_key.sign({**signing_key.claims(tenant_id=tenant), "tenant_id": [tenant]}),
     }[kind]
     sent = {"Authorization": header} if header else {}
     answer = await anonymous.call("POST", "/cars", json=car_details(make="VW"), headers=sent)
     assert answer.problem(401).detail
     assert "WWW-Authenticate" in answer.headers
     assert await stored_for(database("cars"), tenant) == {}, "nothing was stored"
+
+
+@pytest.mark.parametrize("service", ["gateway", "cars"])
+async def test_oversized_header_fields(
+    system: System, anonymous: PlatformClient, service: str
+) -> None:
+    """Refused by aiohttp before any handler runs, and still a problem, at the edge and
+    straight at a service."""
+    direct = PlatformClient(anonymous.http, system.url(service), None)
+    answer = await direct.call("GET", "/health", headers={"X-Big": "x" * 9000})
+    assert answer.problem(431).title == "Request Header Fields Too Large"

@@ -22,6 +22,7 @@ from aiohttp import web
 
 from chassis.config import ServiceSettings
 from chassis.messaging import delivery, relay, subscriptions
+from chassis.web.server import serving
 from contracts import IntegrationEvent
 from testkit import waiting
 from testkit.fixtures import TestInfra
@@ -288,18 +289,13 @@ def chassis_log(monkeypatch: pytest.MonkeyPatch) -> LogRecorder:
 
 @pytest.fixture
 async def serve() -> AsyncIterator[Callable[[web.Application], Awaitable[str]]]:
-    """`await serve(app)` runs the app on a free port (startup included); returns its URL."""
-    runners: list[web.AppRunner] = []
+    """`await serve(app)` runs the app on a free port as `run` does (startup included);
+    returns its URL."""
+    async with contextlib.AsyncExitStack() as served:
 
-    async def start(app: web.Application) -> str:
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        runners.append(runner)
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        return f"http://{host}:{port}"
+        async def start(app: web.Application) -> str:
+            runner = await served.enter_async_context(serving(app, "127.0.0.1", 0))
+            host, port = runner.addresses[0][:2]
+            return f"http://{host}:{port}"
 
-    yield start
-    for runner in reversed(runners):
-        await runner.cleanup()
+        yield start

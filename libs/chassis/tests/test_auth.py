@@ -1,4 +1,5 @@
-"""Bearer JWT verification against a file:// JWKS: what passes, what is refused, rotation."""
+"""Bearer JWT verification against a file:// JWKS: what passes, what is refused, rotation;
+and a service refusing what the verifier refuses."""
 
 from __future__ import annotations
 
@@ -12,12 +13,26 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from jose import jwt
 
+from chassis.config import WebSettings
 from chassis.web import auth
-from chassis.web.auth import Caller, InvalidToken, JwksVerifier
+from chassis.web.app import service_app
+from chassis.web.auth import (
+    CLOCK_SKEW_SECONDS,
+    Caller,
+    InvalidToken,
+    JwksVerifier,
+    require_tenant,
+)
+from chassis.web.openapi import Route
+from chassis.web.parsing import json_response
+from chassis.web.problems import PROBLEM_CONTENT_TYPE
 from testkit.tokens import AUDIENCE, ISSUER, DevSigningKey
+
+SKEW = timedelta(seconds=CLOCK_SKEW_SECONDS)
 
 
 def write_jwks(path: Path, *keys: DevSigningKey) -> None:
@@ -28,8 +43,12 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+def _now() -> int:
+    return int(datetime.now(UTC).timestamp())
+
+
 def claims(**overrides) -> dict:
-    now = int(datetime.now(UTC).timestamp())
+    now = _now()
     return {
         "sub": "user-1",
         "iss": ISSUER,
@@ -90,6 +109,36 @@ async def test_token_without_tenant_gives_a_caller_without_tenant(verifier, toke
     assert caller == Caller("machine-1", None, frozenset())
 
 
+async def test_a_token_valid_since_its_nbf_gives_the_caller(verifier, signing_key):
+    token = signing_key.mint(user_id="u", not_before=-timedelta(minutes=1))
+    assert (await verifier.verify(token)).user_id == "u"
+
+
+async def test_an_audience_list_naming_ours_is_accepted(verifier, signing_key):
+    token = signing_key.sign(claims(aud=["billing", AUDIENCE]))
+    assert (await verifier.verify(token)).user_id == "user-1"
+
+
+@pytest.mark.parametrize(
+    "skewed",
+    [
+        {"exp": -5},  # expired moments ago by our clock
+        {"nbf": 5},  # valid in a moment by our clock
+        {"iat": 5},  # issued by a clock a little ahead of ours
+    ],
+)
+async def test_a_small_clock_skew_is_tolerated(verifier, signing_key, skewed):
+    assert max(abs(seconds) for seconds in skewed.values()) < CLOCK_SKEW_SECONDS
+    now = _now()
+    token = signing_key.sign(claims(**{name: now + s for name, s in skewed.items()}))
+    assert (await verifier.verify(token)).user_id == "user-1"
+
+
+async def test_a_fractional_numeric_date_is_accepted(verifier, signing_key):
+    token = signing_key.sign(claims(exp=_now() + 600.5, iat=_now() - 0.25))
+    assert (await verifier.verify(token)).user_id == "user-1"
+
+
 def _tampered_payload(signing_key: DevSigningKey) -> str:
     header, _, signature = sign(signing_key, claims()).split(".")
     return ".".join([header, b64url(json.dumps(claims(sub="admin")).encode()), signature])
@@ -109,7 +158,15 @@ def _hs256_with_public_key(signing_key: DevSigningKey) -> str:
 
 # case: (token from the published key and another key, the reason it must be refused for)
 REFUSED = {
-    "expired": (lambda key, other: key.mint(expires_in=timedelta(seconds=-30)), "expired"),
+    "expired": (lambda key, other: key.mint(expires_in=-(SKEW + timedelta(seconds=30))), "expired"),
+    "not yet valid": (
+        lambda key, other: key.mint(not_before=SKEW + timedelta(seconds=30)),
+        "not yet valid",
+    ),
+    "issued in the future": (
+        lambda key, other: key.sign(claims(iat=_now() + CLOCK_SKEW_SECONDS + 30)),
+        "issued in the future",
+    ),
     "wrong issuer": (lambda key, other: key.mint(issuer="someone-else"), "Invalid issuer"),
     "wrong audience": (
         lambda key, other: key.mint(audience="another-platform"),
@@ -134,16 +191,29 @@ REFUSED = {
         "'HS256' is not accepted",
     ),
     "unknown kid": (lambda key, other: sign(other, claims()), "unknown key"),
-    "missing sub": (lambda key, other: sign(key, _without(claims(), "sub")), '"sub"'),
-    "missing exp": (lambda key, other: sign(key, _without(claims(), "exp")), '"exp"'),
-    "roles not a list": (lambda key, other: sign(key, claims(roles="admin")), "roles"),
+    "missing sub": (lambda key, other: key.mint(without=["sub"]), '"sub"'),
+    "missing exp": (lambda key, other: key.mint(without=["exp"]), "exp"),
+    # Without these python-jose skips the check, unless told the claim is required.
+    "missing aud": (lambda key, other: key.mint(without=["aud"]), '"aud"'),
+    "missing iss": (lambda key, other: key.mint(without=["iss"]), '"iss"'),
+    "missing iat": (lambda key, other: key.mint(without=["iat"]), "iat"),
+    "sub not a string": (lambda key, other: key.sign(claims(sub=7)), "Subject must be a string"),
+    "empty sub": (lambda key, other: key.sign(claims(sub="")), "sub"),
+    "exp not a number": (lambda key, other: key.sign(claims(exp="tomorrow")), "exp"),
+    "exp null": (lambda key, other: key.sign(claims(exp=None)), "exp"),
+    "exp infinite": (lambda key, other: key.sign(claims(exp=float("inf"))), "exp"),
+    "exp true": (lambda key, other: key.sign(claims(exp=True)), "exp"),
+    "iat a list": (lambda key, other: key.sign(claims(iat=[1])), "iat"),
+    "nbf null": (lambda key, other: key.sign(claims(nbf=None)), "nbf"),
+    "nbf not a number": (lambda key, other: key.sign(claims(nbf="now")), "nbf"),
+    "tenant a number": (lambda key, other: key.sign(claims(tenant_id=7)), "tenant_id"),
+    "tenant a list": (lambda key, other: key.sign(claims(tenant_id=["a", "b"])), "tenant_id"),
+    "tenant empty": (lambda key, other: key.sign(claims(tenant_id="")), "tenant_id"),
+    "roles not a list": (lambda key, other: key.sign(claims(roles="admin")), "roles"),
+    "roles null": (lambda key, other: key.sign(claims(roles=None)), "roles"),
     "not a jwt": (lambda key, other: "not-a-token", "malformed"),
     "garbage segments": (lambda key, other: "a.b.c", "malformed"),
 }
-
-
-def _without(payload: dict, claim: str) -> dict:
-    return {k: v for k, v in payload.items() if k != claim}
 
 
 @pytest.mark.parametrize("case", list(REFUSED))
@@ -217,3 +287,46 @@ async def test_first_token_after_boot_fetches_the_keys(jwks_path, signing_key, m
     monkeypatch.setattr(auth, "time", SimpleNamespace(monotonic=lambda: 3.0))
     verifier = JwksVerifier(jwks_path.as_uri(), issuer=ISSUER, audience=AUDIENCE)
     assert (await verifier.verify(signing_key.mint(user_id="early"))).user_id == "early"
+
+
+# Straight at a service, as every service is composed: each refused with a 401 problem.
+AT_A_SERVICE = {
+    "no aud": lambda key: key.mint(without=["aud"]),
+    "no iss": lambda key: key.mint(without=["iss"]),
+    "no sub": lambda key: key.mint(without=["sub"]),
+    "no exp": lambda key: key.mint(without=["exp"]),
+    "no iat": lambda key: key.mint(without=["iat"]),
+    "not yet valid": lambda key: key.mint(not_before=timedelta(minutes=5)),
+    "tenant not a string": lambda key: key.sign(claims(tenant_id=7)),
+    "sub not a string": lambda key: key.sign(claims(sub=["admin"])),
+    "exp not a number": lambda key: key.sign(claims(exp=None)),
+}
+
+
+@pytest.fixture
+async def service(serve, jwks_path) -> str:
+    async def who(request: web.Request) -> web.Response:
+        caller, tenant = require_tenant(request)
+        return json_response({"user_id": caller.user_id, "tenant_id": tenant})
+
+    settings = WebSettings(service_name="who", jwks_url=jwks_path.as_uri())
+    return await serve(service_app(settings, [Route("GET", "/who", who, "The caller.")]))
+
+
+async def test_a_service_answers_a_valid_caller(service, http, signing_key):
+    bearer = {"Authorization": f"Bearer {signing_key.mint(user_id='u1', tenant_id='t1')}"}
+    async with http.get(f"{service}/who", headers=bearer) as response:
+        assert response.status == 200
+        assert await response.json() == {"user_id": "u1", "tenant_id": "t1"}
+
+
+@pytest.mark.parametrize("case", list(AT_A_SERVICE))
+async def test_a_service_refuses_a_token_lacking_or_mistyping_a_claim(
+    case, service, http, signing_key
+):
+    bearer = {"Authorization": f"Bearer {AT_A_SERVICE[case](signing_key)}"}
+    async with http.get(f"{service}/who", headers=bearer) as response:
+        assert response.status == 401, await response.text()
+        assert response.content_type == PROBLEM_CONTENT_TYPE
+        assert (await response.json(content_type=None))["status"] == 401
+        assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from chassis.web.server import serving
 from gateway.main import create_app
 from gateway.settings import GatewaySettings
 from testkit.tokens import DevSigningKey
@@ -60,15 +61,10 @@ def bodies() -> type[Bodies]:
 
 @contextlib.asynccontextmanager
 async def serve(app: web.Application) -> AsyncIterator[str]:
-    """The app on a free local port, its base URL; handlers still running are cut short."""
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    """The app on a free local port as `run` serves it, its base URL; handlers still running
+    are cut short."""
+    async with serving(app, "127.0.0.1", 0, shutdown_timeout=0.1) as runner:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
 
 
 @pytest.fixture

@@ -1,8 +1,14 @@
 from __future__ import annotations
 
-import pytest
+from ipaddress import ip_network
+from unittest import mock
 
-from gateway.ratelimit import RateLimiter, retry_after
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
+from multidict import CIMultiDict
+
+from gateway.ratelimit import RateLimiter, client_address, retry_after
 
 
 class Clock:
@@ -85,3 +91,52 @@ def test_retry_after_is_whole_seconds_at_least_one(wait: float, header: str) -> 
 def test_nonsense_limits_are_refused(rate: float, burst: int, max_callers: int) -> None:
     with pytest.raises(ValueError):
         RateLimiter(rate, burst, max_callers)
+
+
+def from_peer(peer: str, *forwarded_for: str) -> web.Request:
+    transport = mock.Mock()
+    transport.get_extra_info.side_effect = lambda name, default=None: (
+        (peer, 40000) if name == "peername" else default
+    )
+    headers = CIMultiDict(("X-Forwarded-For", value) for value in forwarded_for)
+    return make_mocked_request("GET", "/cars", headers, transport=transport)
+
+
+PROXIES = [ip_network("10.0.0.0/8"), ip_network("fd00::/8")]
+
+
+def test_without_trusted_proxies_the_client_is_the_peer() -> None:
+    request = from_peer("198.51.100.9", "203.0.113.1")
+    assert client_address(request, []) == "198.51.100.9"
+
+
+def test_a_peer_that_is_no_trusted_proxy_is_the_client() -> None:
+    request = from_peer("198.51.100.9", "203.0.113.1")
+    assert client_address(request, PROXIES) == "198.51.100.9"
+
+
+def test_behind_a_trusted_proxy_the_client_is_the_address_it_saw() -> None:
+    # Everything left of what the proxy appended was written by the client.
+    request = from_peer("10.0.0.5", "192.0.2.66, 203.0.113.1")
+    assert client_address(request, PROXIES) == "203.0.113.1"
+
+
+def test_a_chain_of_trusted_proxies_is_walked_from_the_nearest() -> None:
+    request = from_peer("10.0.0.5", "192.0.2.66, 203.0.113.1", "10.1.1.1, 10.2.2.2")
+    assert client_address(request, PROXIES) == "203.0.113.1"
+
+
+def test_ipv6_proxies_and_clients() -> None:
+    request = from_peer("fd00::5", "2001:db8::7")
+    assert client_address(request, PROXIES) == "2001:db8::7"
+
+
+def test_when_every_hop_is_a_trusted_proxy_the_farthest_is_the_client() -> None:
+    request = from_peer("10.0.0.5", "10.9.9.9, 10.1.1.1")
+    assert client_address(request, PROXIES) == "10.9.9.9"
+
+
+@pytest.mark.parametrize("entry", ["unknown", "203.0.113.1:443", ""])
+def test_an_entry_that_is_no_address_ends_the_walk_at_the_hop_that_wrote_it(entry: str) -> None:
+    request = from_peer("10.0.0.5", f"{entry}, 10.1.1.1")
+    assert client_address(request, PROXIES) == "10.1.1.1"

@@ -39,6 +39,15 @@ BAD_TOKENS = {
     "tampered": lambda key: tampered(key.mint()),
     "other key": lambda key: DevSigningKey(DevSigningKey.generate().private_pem, key.kid).mint(),
     "wrong audience": lambda key: key.mint(audience="someone-else"),
+    "no audience": lambda key: key.mint(without=["aud"]),
+    "no issuer": lambda key: key.mint(without=["iss"]),
+    "no subject": lambda key: key.mint(without=["sub"]),
+    "no expiry": lambda key: key.mint(without=["exp"]),
+    "no issued at": lambda key: key.mint(without=["iat"]),
+    "not yet valid": lambda key: key.mint(not_before=timedelta(minutes=5)),
+    "tenant not a string": lambda key: key.sign({**key.claims(), "tenant_id": 7}),
+    "subject not a string": lambda key: key.sign({**key.claims(), "sub": 7}),
+    "expiry not a number": lambda key: key.sign({**key.claims(), "exp": None}),
 }
 
 

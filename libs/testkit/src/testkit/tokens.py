@@ -10,6 +10,7 @@ import argparse
 import base64
 import json
 import uuid
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Self
@@ -76,17 +77,18 @@ class DevSigningKey:
         path.write_text(json.dumps(self.jwks()))
         return path
 
-    def mint(
+    def claims(
         self,
         *,
         user_id: str | None = None,
         tenant_id: str | None = "tenant-dev",
         roles: list[str] | None = None,
         expires_in: timedelta = timedelta(hours=1),
+        not_before: timedelta | None = None,
         issuer: str = ISSUER,
         audience: str = AUDIENCE,
-        **extra: Any,
-    ) -> str:
+    ) -> dict[str, Any]:
+        """An access token's claims, issued now; `not_before` from now sets `nbf`."""
         now = datetime.now(UTC)
         claims: dict[str, Any] = {
             "sub": user_id or f"user-{uuid.uuid4().hex[:8]}",
@@ -95,14 +97,48 @@ class DevSigningKey:
             "iat": int(now.timestamp()),
             "exp": int((now + expires_in).timestamp()),
             "roles": roles if roles is not None else ["standard"],
-            **extra,
         }
         if tenant_id:
             claims["tenant_id"] = tenant_id
+        if not_before is not None:
+            claims["nbf"] = int((now + not_before).timestamp())
+        return claims
+
+    def sign(self, claims: Mapping[str, Any]) -> str:
+        """`claims` signed as they are, whatever they hold or lack."""
         token: str = jwt.encode(
-            claims, self.private_pem.decode(), algorithm="RS256", headers={"kid": self.kid}
+            dict(claims), self.private_pem.decode(), algorithm="RS256", headers={"kid": self.kid}
         )
         return token
+
+    def mint(
+        self,
+        *,
+        user_id: str | None = None,
+        tenant_id: str | None = "tenant-dev",
+        roles: list[str] | None = None,
+        expires_in: timedelta = timedelta(hours=1),
+        not_before: timedelta | None = None,
+        issuer: str = ISSUER,
+        audience: str = AUDIENCE,
+        without: Collection[str] = (),
+        **extra: Any,
+    ) -> str:
+        """A signed access token; `extra` claims are added over the others, then the claims
+        named in `without` are left out."""
+        claims = self.claims(
+            user_id=user_id,
+            tenant_id=tenant_id,
+            roles=roles,
+            expires_in=expires_in,
+            not_before=not_before,
+            issuer=issuer,
+            audience=audience,
+        )
+        claims.update(extra)
+        for name in without:
+            claims.pop(name, None)
+        return self.sign(claims)
 
 
 def unsigned_token(claims: dict[str, Any]) -> str:

@@ -7,16 +7,12 @@ from contextlib import asynccontextmanager
 
 from aiohttp import web
 
+from chassis.web.server import serving as chassis_serving
+
 
 @asynccontextmanager
 async def serving(app: web.Application) -> AsyncIterator[str]:
-    """Start `app` (running its startup and cleanup hooks) and yield its base URL."""
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    """Start `app` (running its startup and cleanup hooks) as `run` serves it, and yield its
+    base URL."""
+    async with chassis_serving(app, "127.0.0.1", 0) as runner:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"

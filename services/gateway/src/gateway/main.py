@@ -9,7 +9,7 @@ from chassis.logging import configure_logging
 from chassis.web.app import base_app, other_methods_refused, run
 from gateway.apidocs import ApiDocs
 from gateway.proxy import Proxy
-from gateway.ratelimit import RateLimiter, rate_limit_middleware
+from gateway.ratelimit import RateLimiter, rate_limit
 from gateway.routes import RouteTable
 from gateway.settings import GatewaySettings
 from gateway.upstream_health import upstreams_health_route
@@ -43,7 +43,7 @@ async def create_app(settings: GatewaySettings) -> web.Application:
         ttl=settings.verified_token_ttl,
         max_entries=settings.verified_token_cache_size,
     )
-    middlewares = []
+    admit = None
     # Documented on every route: what the gateway's middlewares answer themselves.
     statuses: list[int] = []
     if settings.rate_limit_per_second > 0:
@@ -53,7 +53,7 @@ async def create_app(settings: GatewaySettings) -> web.Application:
             settings.rate_limit_burst,
             settings.rate_limit_max_callers,
         )
-        middlewares.append(rate_limit_middleware(limiter))
+        admit = rate_limit(limiter, settings.trusted_proxies)
     routes = RouteTable(settings.routes)
     proxy = Proxy(routes, settings.upstreams, session, settings.max_body_bytes)
     health = upstreams_health_route(
@@ -69,7 +69,7 @@ async def create_app(settings: GatewaySettings) -> web.Application:
         statuses=statuses,
     )
     # Request bodies are forwarded still encoded, like responses.
-    app = base_app(verifier, middlewares, handler_args={"auto_decompress": False})
+    app = base_app(verifier, admit=admit, handler_args={"auto_decompress": False})
     own = [health, *docs.routes]
     app.add_routes(
         [

@@ -1,18 +1,21 @@
-"""Per-caller token buckets, in memory and bounded."""
+"""Per-caller token buckets, in memory and bounded: a verified caller's own per tenant and
+user, anyone else's (no token, or a refused one) per client address."""
 
 from __future__ import annotations
 
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network, ip_address
 
 from aiohttp import web
-from aiohttp.typedefs import Middleware
 
-from chassis.web.auth import CALLER_KEY, Caller
-from chassis.web.problems import Handler, Problem
+from chassis.web.auth import Admission, Caller
+from chassis.web.problems import Problem
+
+IPNetwork = IPv4Network | IPv6Network
 
 
 @dataclass(slots=True)
@@ -43,12 +46,12 @@ class RateLimiter:
         self._refill_seconds = burst / rate
         self._max_callers = max_callers
         self._clock = clock
-        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
+        self._buckets: OrderedDict[Hashable, _Bucket] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._buckets)
 
-    def take(self, caller: str) -> float:
+    def take(self, caller: Hashable) -> float:
         """Spend one token: 0.0 when allowed, else the seconds until one is available."""
         now = self._clock()
         bucket = self._buckets.get(caller)
@@ -78,13 +81,53 @@ def retry_after(wait_seconds: float) -> str:
     return str(max(1, math.ceil(wait_seconds)))
 
 
-def rate_limit_middleware(limiter: RateLimiter) -> Middleware:
-    """429 once a caller (verified user, else client IP) spends their bucket."""
+def client_address(request: web.Request, trusted_proxies: Sequence[IPNetwork]) -> str:
+    """The address the request came from: the socket's peer, unless that is a trusted proxy.
 
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        caller: Caller | None = request.get(CALLER_KEY)
-        key = f"user:{caller.user_id}" if caller else f"ip:{request.remote}"
+    Behind trusted proxies, X-Forwarded-For is read from the nearest hop outwards: each proxy
+    appended the address it saw, and the first that is no trusted proxy is the client.
+    Entries further left were written by the client itself and prove nothing.
+    """
+    hop = request.remote or "unknown"
+    if not _trusted(hop, trusted_proxies):
+        return hop
+    forwarded = [
+        entry.strip()
+        for value in request.headers.getall("X-Forwarded-For", ())
+        for entry in value.split(",")
+    ]
+    for entry in reversed(forwarded):
+        try:
+            address = str(ip_address(entry))
+        except ValueError:
+            # Not an address: the proxy that passed it on is as far as can be told.
+            return hop
+        hop = address
+        if not _trusted(hop, trusted_proxies):
+            return hop
+    return hop
+
+
+def _trusted(hop: str, trusted_proxies: Sequence[IPNetwork]) -> bool:
+    if not trusted_proxies:
+        return False
+    try:
+        address = ip_address(hop)
+    except ValueError:
+        return False
+    return any(address in network for network in trusted_proxies)
+
+
+def rate_limit(limiter: RateLimiter, trusted_proxies: Sequence[IPNetwork] = ()) -> Admission:
+    """429 once a caller spends their bucket: a verified caller's per tenant and user, anyone
+    else's (no token, or a refused one) per client address."""
+
+    def admit(request: web.Request, caller: Caller | None) -> None:
+        key = (
+            ("caller", caller.tenant_id, caller.user_id)
+            if caller is not None
+            else ("address", client_address(request, trusted_proxies))
+        )
         wait = limiter.take(key)
         if wait > 0.0:
             raise Problem(
@@ -92,6 +135,5 @@ def rate_limit_middleware(limiter: RateLimiter) -> Middleware:
                 "Too many requests; slow down and retry later.",
                 headers={"Retry-After": retry_after(wait)},
             )
-        return await handler(request)
 
-    return middleware
+    return admit

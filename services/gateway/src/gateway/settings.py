@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Self
 from urllib.parse import urlparse
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, IPvAnyNetwork, field_validator, model_validator
 
 from chassis.config import WebSettings
 from chassis.web.health import CHECK_TIMEOUT
@@ -34,10 +34,14 @@ class GatewaySettings(WebSettings):
     verified_token_ttl: float = Field(default=60.0, gt=0)
     verified_token_cache_size: int = Field(default=10_000, ge=1)
 
-    # Per caller (verified user id, else client IP); 0 turns rate limiting off.
+    # Per caller: a verified one per tenant and user, anyone else (no token, or a refused
+    # one) per client address; 0 turns rate limiting off.
     rate_limit_per_second: float = Field(default=100.0, ge=0)
     rate_limit_burst: int = Field(default=200, ge=1)
     rate_limit_max_callers: int = Field(default=100_000, ge=1)
+    # Proxies in front of the gateway (networks, JSON): only behind these is X-Forwarded-For
+    # believed when telling clients apart; otherwise a client is its socket's address.
+    trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
 
     # Images go up to 100 MB, multipart framing included.
     max_body_bytes: int = Field(default=110 * 1024 * 1024, ge=0)

@@ -30,10 +30,11 @@ class CachingVerifier(JwksVerifier):
         max_entries: int = 10_000,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__(jwks_url, issuer=issuer, audience=audience, cache_seconds=cache_seconds)
+        super().__init__(
+            jwks_url, issuer=issuer, audience=audience, cache_seconds=cache_seconds, clock=clock
+        )
         self._ttl = ttl
         self._max_entries = max_entries
-        self._clock = clock
         self._verified: dict[str, tuple[Caller, float]] = {}
 
     async def verify(self, token: str) -> Caller:

@@ -16,24 +16,30 @@ from aiohttp.typedefs import Middleware
 from chassis.config import WebSettings
 from chassis.logging import get_logger
 from chassis.parts import Check, Part
-from chassis.web.auth import JwksVerifier, TokenVerifier, auth_middleware
+from chassis.web.auth import Admission, JwksVerifier, TokenVerifier, auth_middleware
 from chassis.web.context import context_middleware
 from chassis.web.health import health_route
 from chassis.web.openapi import OPENAPI_KEY, OPENAPI_ROUTE, Route, openapi_document
 from chassis.web.problems import Handler, problem_middleware
+from chassis.web.server import serve_forever
 
 log = get_logger(__name__)
 
 
 def base_app(
-    verifier: TokenVerifier, middlewares: Sequence[Middleware] = (), **app_args: Any
+    verifier: TokenVerifier,
+    middlewares: Sequence[Middleware] = (),
+    *,
+    admit: Admission | None = None,
+    **app_args: Any,
 ) -> web.Application:
-    """Request ids and access log, problems, bearer tokens verified, then `middlewares`."""
+    """Request ids and access log, problems, bearer tokens verified (`admit` seeing every
+    request, a bad token's included), then `middlewares`."""
     return web.Application(
         middlewares=[
             context_middleware,
             problem_middleware,
-            auth_middleware(verifier),
+            auth_middleware(verifier, admit),
             *middlewares,
         ],
         **app_args,
@@ -105,4 +111,5 @@ def service_app(
 
 
 def run(app: web.Application | Awaitable[web.Application], settings: WebSettings) -> None:
-    web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=None)
+    """Serve `app` on the settings' host and port until SIGINT or SIGTERM."""
+    serve_forever(app, settings.host, settings.port)

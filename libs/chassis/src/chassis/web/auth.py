@@ -1,14 +1,15 @@
-"""Bearer JWT verification against a JWKS: RS256 only, keys cached, refreshed on a new kid."""
+"""Bearer JWT verification against a JWKS: RS256 only, keys cached, refreshed on a new kid;
+every claim the platform relies on required and of its type."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, Self
+from typing import Annotated, Any, Protocol, Self
 from urllib.parse import urlparse
 
 import aiohttp
@@ -17,6 +18,7 @@ from aiohttp.typedefs import Middleware
 from jose import JWTError, jwk, jwt
 from jose.backends.base import Key
 from jose.exceptions import JWKError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tenacity import AsyncRetrying
 
 from chassis.config import WebSettings
@@ -26,6 +28,37 @@ from chassis.web.problems import Handler, Problem
 ALGORITHMS = ["RS256"]
 # An unknown kid may mean the issuer rotated keys; refetch, but not more often than this.
 MIN_REFRESH_SECONDS = 10.0
+# How far the issuer's clock and ours may disagree: the leeway on exp, nbf and iat.
+CLOCK_SKEW_SECONDS = 30.0
+# python-jose checks the signature, and aud, iss and sub, each of which it skips when the
+# claim is absent unless told it is required. The times are checked by AccessClaims and
+# `_check_times` instead: jose lets the TypeError of `int(None)` escape, and has no check of
+# an iat in the future.
+_JOSE_OPTIONS = {
+    "require_aud": True,
+    "require_iss": True,
+    "require_sub": True,
+    "verify_exp": False,
+    "verify_nbf": False,
+    "verify_iat": False,
+}
+
+# RFC 7519: seconds since the epoch, integer or not; never a string, a boolean or infinite.
+NumericDate = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+
+
+class AccessClaims(BaseModel):
+    """The claims of an access token beyond those python-jose checks, with their types."""
+
+    model_config = ConfigDict(strict=True, frozen=True)
+
+    sub: str = Field(min_length=1)
+    exp: NumericDate
+    iat: NumericDate
+    # Absent: valid since the epoch. Present, it must be a number like the others.
+    nbf: NumericDate = 0.0
+    tenant_id: Annotated[str, Field(min_length=1)] | None = None
+    roles: list[str] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -53,12 +86,20 @@ class TokenVerifier(Protocol):
 
 class JwksVerifier:
     def __init__(
-        self, jwks_url: str, *, issuer: str, audience: str, cache_seconds: float = 300.0
+        self,
+        jwks_url: str,
+        *,
+        issuer: str,
+        audience: str,
+        cache_seconds: float = 300.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """`clock` is the time tokens are judged at, in seconds since the epoch."""
         self._url = jwks_url
         self._issuer = issuer
         self._audience = audience
         self._cache_seconds = cache_seconds
+        self._clock = clock
         self._keys: dict[str, Key] = {}
         # Never fetched: monotonic time starts near zero at boot, so 0.0 could look recent.
         self._fetched_at = float("-inf")
@@ -82,21 +123,22 @@ class JwksVerifier:
             raise InvalidToken(f"algorithm {header.get('alg')!r} is not accepted")
         key = await self._key(str(header.get("kid", "")))
         try:
-            claims = jwt.decode(
+            decoded = jwt.decode(
                 token,
                 key,
                 algorithms=ALGORITHMS,
                 audience=self._audience,
                 issuer=self._issuer,
-                options={"require_exp": True, "require_sub": True},
+                options=_JOSE_OPTIONS,
             )
         except JWTError as exc:
             raise InvalidToken(str(exc)) from exc
-        roles = claims.get("roles") or []
-        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
-            raise InvalidToken("roles claim must be a list of strings")
-        tenant = claims.get("tenant_id")
-        return Caller(str(claims["sub"]), str(tenant) if tenant else None, frozenset(roles))
+        try:
+            claims = AccessClaims.model_validate(decoded)
+        except ValidationError as exc:
+            raise InvalidToken(_claim_errors(exc)) from exc
+        _check_times(claims, self._clock())
+        return Caller(claims.sub, claims.tenant_id, frozenset(claims.roles))
 
     async def _key(self, kid: str) -> Key:
         now = time.monotonic()
@@ -141,6 +183,22 @@ class JwksVerifier:
         raise AssertionError("unreachable: tenacity reraises")
 
 
+def _claim_errors(exc: ValidationError) -> str:
+    return "; ".join(
+        f"claim {'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
+        for error in exc.errors(include_url=False)
+    )
+
+
+def _check_times(claims: AccessClaims, now: float) -> None:
+    if now >= claims.exp + CLOCK_SKEW_SECONDS:
+        raise InvalidToken("the token has expired (exp)")
+    if claims.nbf > now + CLOCK_SKEW_SECONDS:
+        raise InvalidToken("the token is not yet valid (nbf)")
+    if claims.iat > now + CLOCK_SKEW_SECONDS:
+        raise InvalidToken("the token was issued in the future (iat)")
+
+
 def _rsa_keys(jwks: Mapping[str, Any]) -> dict[str, Key]:
     """The set's RS256 keys by kid, each built once here rather than on every request."""
     keys: dict[str, Key] = {}
@@ -164,24 +222,50 @@ def bearer_token(request: web.Request) -> str | None:
     return token.strip()
 
 
-def auth_middleware(verifier: TokenVerifier) -> Middleware:
-    """Verify any bearer token sent; a bad one is 401 even on routes that need none."""
+# Sees every request once its caller is known (None: no token, or a refused one) and
+# refuses it by raising, e.g. a Problem.
+Admission = Callable[[web.Request, Caller | None], None]
+
+
+def auth_middleware(verifier: TokenVerifier, admit: Admission | None = None) -> Middleware:
+    """Verify any bearer token sent; a bad one is 401 even on routes that need none.
+
+    `admit` runs first for every request, a bad token's included, so that sending one is
+    no way around it (the gateway's rate limits).
+    """
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        token = bearer_token(request)
-        if token is not None:
-            try:
-                request[CALLER_KEY] = await verifier.verify(token)
-            except InvalidToken as exc:
-                raise Problem(
-                    401,
-                    f"The access token is not valid: {exc}",
-                    headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-                ) from exc
+        caller, refusal = await _authenticate(request, verifier)
+        if admit is not None:
+            admit(request, caller)
+        if refusal is not None:
+            raise refusal
+        if caller is not None:
+            request[CALLER_KEY] = caller
         return await handler(request)
 
     return middleware
+
+
+async def _authenticate(
+    request: web.Request, verifier: TokenVerifier
+) -> tuple[Caller | None, Problem | None]:
+    """The caller the request's token stands for, or the problem refusing the token."""
+    try:
+        token = bearer_token(request)
+    except Problem as refusal:
+        return None, refusal
+    if token is None:
+        return None, None
+    try:
+        return await verifier.verify(token), None
+    except InvalidToken as exc:
+        return None, Problem(
+            401,
+            f"The access token is not valid: {exc}",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
 
 
 def require_caller(request: web.Request) -> Caller:
