@@ -131,11 +131,11 @@ def test_error_statuses_are_problems_including_those_the_chassis_answers() -> No
         assert all(responses[s]["content"] == problem for s in found)
         return found
 
-    assert errors("/things", "post") == ["400", "401", "413", "415", "422"]
-    assert errors("/things", "get") == ["401", "422"]
-    assert errors("/things/{thing_id}", "get") == ["401", "404"]
+    assert errors("/things", "post") == ["400", "401", "413", "415", "422", "431"]
+    assert errors("/things", "get") == ["401", "422", "431"]
+    assert errors("/things/{thing_id}", "get") == ["401", "404", "431"]
     # A public route still verifies a token that is sent.
-    assert errors("/page", "get") == ["401"]
+    assert errors("/page", "get") == ["401", "431"]
     unauthorized = paths["/things"]["get"]["responses"]["401"]
     assert unauthorized["headers"]["WWW-Authenticate"]["required"] is True
 

@@ -35,6 +35,7 @@ _MEANINGS: Mapping[int, str] = {
     415: "the body is not sent as application/json",
     422: "the query or body breaks its schema, or a rule it states",
     429: "too many requests from this caller; retry after `Retry-After` seconds",
+    431: "a header field is too large, or there are too many of them",
     502: "the service behind the gateway is unreachable",
     504: "the service behind the gateway did not answer in time",
 }
@@ -99,7 +100,8 @@ class Route:
         return _PATH_PARAMETER.sub(r"{\1}", self.path)
 
     def error_statuses(self) -> list[int]:
-        implied = {*self.errors, 401}
+        # 431: the chassis' server refuses oversized headers before any route is chosen.
+        implied = {*self.errors, 401, 431}
         if self.body is not None:
             # 413: aiohttp refuses a body over the app's `client_max_size`.
             implied.update((400, 413, 415, 422))
