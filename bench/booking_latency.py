@@ -139,6 +139,9 @@ async def run(env: BenchEnv, system: System, args: argparse.Namespace) -> list[M
                 index += total
 
         await series(register, "POST /cars")  # the cars that the bookings then take
+        if not cars:
+            failed = next((s for s, _ in results if s.first_error), None)
+            raise RuntimeError(f"no car registered: {failed.first_error if failed else '?'}")
         await series(book, "POST /bookings")
     return results
 

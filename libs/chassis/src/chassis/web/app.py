@@ -10,6 +10,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from typing import Any
 
+import uvloop
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
@@ -84,4 +85,6 @@ def service_app(
 
 
 def run(app: web.Application | Awaitable[web.Application], settings: WebSettings) -> None:
-    web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=None)
+    """Serve `app` until a signal stops it, on uvloop unless the settings turn it off."""
+    loop = uvloop.new_event_loop() if settings.uvloop else None
+    web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=None, loop=loop)
