@@ -486,3 +486,23 @@ async def test_events_handed_over_but_not_yet_published_are_given_back_when_the_
     row = await producer.mongo.raw(OUTBOX).find_one({"_id": str(envelope.id)})
     assert row["status"] == PENDING
     assert "lease_owner" not in row, "released, for the next relay to sweep at once"
+
+
+async def test_a_backlog_of_many_batches_is_swept_without_waiting_for_the_poll(
+    producer, make_event, eventually
+):
+    happened = make_event()
+    uow = producer.uow()
+    for n in range(15):
+        await emit(uow, producer.mongo, happened(n=n))
+    relay = producer.relay(batch_size=5, poll_interval=3600.0)
+    relay.start()
+    try:
+        outbox = producer.mongo.raw(OUTBOX)
+
+        async def all_sent() -> bool:
+            return await outbox.count_documents({"status": SENT}) == 15
+
+        assert await eventually(all_sent, timeout=5)
+    finally:
+        await relay.stop()

@@ -216,6 +216,9 @@ class OutboxRelay:
             self._sweep_requested = False
             self._next_sweep = time.monotonic() + self._poll_interval
             batch = await self._claim()
+            if len(batch) >= self._batch_size:
+                # A full batch: more may be waiting, so the next pass sweeps again at once.
+                self._next_sweep = 0.0
         if not batch:
             return 0
         results = await asyncio.gather(
