@@ -19,7 +19,8 @@ aio-pika's exchange object (why the chassis does the latter), the consumer alone
 filled beforehand), and raw aio-pika whose consumer runs the same MongoDB transaction per
 message as the inbox (insert the id, apply the upsert) without the chassis around it.
 
-Target: the chassis pipeline reaches at least 50% of the raw events per second.
+Target: with a handler that writes once, the chassis pipeline reaches at least 60% of the
+raw events per second (the baseline, the no-op pipeline and the writing one alternate).
 
     uv run python bench/event_throughput.py [--events 2000] [--prefetch 32] [--batch-size 200]
 """
@@ -59,7 +60,7 @@ from chassis.storage.unit_of_work import Scope
 from contracts import Envelope, IntegrationEvent
 from testkit.node import Node
 
-TARGET = 0.50
+TARGET = 0.60  # the pipeline with a handler writing once / raw aio-pika
 PER_TRANSACTION = 500  # events written per outbox transaction while pre-filling
 WAIT_LIMIT = 180.0  # seconds; a stage that takes longer has failed
 POLL = 0.05
@@ -250,9 +251,9 @@ async def chassis_pipeline(
         f"batch {producer.settings.outbox_batch_size} / prefetch {sink.settings.prefetch_count}"
     )
     name = (
-        "chassis: ... + a handler writing once"
+        "chassis: ... + a handler writing once [target]"
         if writes
-        else "chassis: outbox -> relay -> inbox [target]"
+        else "chassis: outbox -> relay -> inbox, no-op handler"
     )
     return Stage(name, in_flight, n, relay_done, all_done)
 
@@ -429,7 +430,8 @@ async def run(env: BenchEnv, args: argparse.Namespace) -> tuple[list[Stage], lis
     # The baseline and the target alternate, and the median round of each is reported, so
     # that a burst of load on the machine does not decide the ratio.
     baselines: list[Stage] = []
-    targets: list[Stage] = []
+    no_ops: list[Stage] = []
+    writing: list[Stage] = []
     for round_ in "abcdefghi"[: args.rounds]:
         con_pub, con_all = await raw_pipeline(env, n, window, prefetch, body)
         baselines.append(
@@ -441,12 +443,13 @@ async def run(env: BenchEnv, args: argparse.Namespace) -> tuple[list[Stage], lis
                 con_all,
             )
         )
-        targets.append(await chassis_pipeline(env, args, writes=False, round_=round_))
+        no_ops.append(await chassis_pipeline(env, args, writes=False, round_=round_))
+        writing.append(await chassis_pipeline(env, args, writes=True, round_=round_))
     main = [
         Stage("raw aio-pika, sequential publish", f"1 / prefetch {prefetch}", n, seq_pub, seq_all),
         median(baselines),
-        median(targets),
-        await chassis_pipeline(env, args, writes=True),
+        median(no_ops),
+        median(writing),
     ]
     diagnostics: list[Stage] = []
     if not args.no_diagnostics:
@@ -481,29 +484,32 @@ def rows(stages: Sequence[Stage]) -> list[list[object]]:
     return [[s.name, s.in_flight, s.events, s.first_done, s.all_done, s.rate] for s in stages]
 
 
-def report(main: list[Stage], diagnostics: list[Stage]) -> None:
+def report(main: list[Stage], diagnostics: list[Stage]) -> list[str]:
+    """Print the tables and ratios; answer the target's verdict."""
     headers = ["pipeline", "in flight", "events", "published s", "consumed s", "events/s"]
     print(table(headers, rows(main)))
     print("('published s' is for the chassis the moment the relay had marked all of them sent;")
-    print(" the baseline and target rows are the median of alternating rounds: --rounds)")
-    raw, chassis, writing = main[1], main[2], main[3]
-    ratio = chassis.rate / raw.rate
+    print(" all but the sequential row are the median of alternating rounds: --rounds)")
+    raw, no_op, writing = main[1], main[2], main[3]
+    ratio = writing.rate / raw.rate
     print(
-        f"chassis {chassis.rate:,.0f} events/s vs raw {raw.rate:,.0f} events/s "
-        f"(sequential raw: {main[0].rate:,.0f}/s): ratio {ratio:.1%}; "
-        f"with a handler writing once: {writing.rate:,.0f} events/s ({writing.rate / raw.rate:.1%})"
+        f"chassis with a handler writing once {writing.rate:,.0f} events/s vs raw "
+        f"{raw.rate:,.0f} events/s (sequential raw: {main[0].rate:,.0f}/s): ratio {ratio:.1%}; "
+        f"with a no-op handler: {no_op.rate:,.0f} events/s ({no_op.rate / raw.rate:.1%})"
     )
     if diagnostics:
         print()
         print("Where the time goes (same run, same event count):")
         print(table(headers, rows(diagnostics)))
-    print(verdict("chassis events/s / raw aio-pika events/s", ratio, TARGET))
+    verdicts = [verdict("chassis (handler writing once) events/s / raw events/s", ratio, TARGET)]
+    print("\n".join(verdicts))
+    return verdicts
 
 
-def measure(env: BenchEnv, args: argparse.Namespace, cmd: str) -> None:
+def measure(env: BenchEnv, args: argparse.Namespace, cmd: str) -> list[str]:
     banner("Event throughput: outbox -> RabbitMQ -> inbox", cmd)
     main, diagnostics = asyncio.run(run(env, args))
-    report(main, diagnostics)
+    return report(main, diagnostics)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

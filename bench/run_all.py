@@ -2,7 +2,8 @@
 
 The service processes are started once and shared by the HTTP benchmarks, then stopped
 before the messaging benchmarks, which run their producers and consumers in this process.
-Each benchmark prints its own table, ratio and verdict; a missed target does not fail the run.
+Each benchmark prints its own table, ratio and verdicts; a missed target does not fail the
+run. The verdicts of every target are repeated at the end.
 
     uv run python bench/run_all.py
 """
@@ -30,11 +31,17 @@ def main() -> None:
     command_args = command_round_trips.parser().parse_args([])
     with bench_env() as env:
         with running_system(env, http_args.log_level) as system:
-            gateway_overhead.measure(env, system, http_args, f"{cmd}  # gateway_overhead.py")
-            booking_latency.measure(env, system, booking_args, f"{cmd}  # booking_latency.py")
-        event_throughput.measure(env, event_args, f"{cmd}  # event_throughput.py")
+            verdicts = gateway_overhead.measure(
+                env, system, http_args, f"{cmd}  # gateway_overhead.py"
+            )
+            verdicts += booking_latency.measure(
+                env, system, booking_args, f"{cmd}  # booking_latency.py"
+            )
+        verdicts += event_throughput.measure(env, event_args, f"{cmd}  # event_throughput.py")
         command_round_trips.measure(env, command_args, f"{cmd}  # command_round_trips.py")
     print()
+    print("=== Targets ===")
+    print("\n".join(verdicts))
     print(f"All benchmarks done in {time.perf_counter() - started:.0f} s.")
 
 

@@ -18,7 +18,7 @@ from chassis.logging import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, bound_ids
 from chassis.messaging.broker import create_broker, events_exchange
 from chassis.messaging.relay import OutboxRelay, exchange_publisher
 from chassis.storage.mongo import Mongo
-from chassis.storage.outbox import OUTBOX, PENDING, SENT
+from chassis.storage.outbox import OUTBOX, PENDING, SENT, Lease
 from chassis.storage.unit_of_work import MongoUnitOfWork
 from contracts import Envelope, IntegrationEvent
 
@@ -37,9 +37,7 @@ class Producer:
         return OutboxRelay(self.mongo, publisher(self.broker, self.settings), **options)
 
     def uow(self, relay: OutboxRelay | None = None) -> MongoUnitOfWork:
-        return MongoUnitOfWork(
-            self.mongo, lambda scope: scope, after_commit=relay.notify if relay else None
-        )
+        return MongoUnitOfWork(self.mongo, lambda scope: scope, after_commit=relay)
 
     async def sent(self, envelope: Envelope) -> dict | None:
         return await _sent(self.mongo.raw(OUTBOX), envelope)
@@ -302,3 +300,122 @@ async def test_a_transaction_retried_after_its_commit_failed_still_stores_the_ev
     rows = [r async for r in producer.mongo.raw(OUTBOX).find()]
     assert [Envelope.model_validate_json(r["body"]).data["note"] for r in rows] == ["t1"]
     assert thing.recorded == (), "forgotten once committed"
+
+
+class OutboxUnread:
+    """An outbox collection that cannot be read, as if every sweep failed."""
+
+    def __init__(self, collection):
+        self._collection = collection
+
+    def __getattr__(self, name):
+        return getattr(self._collection, name)
+
+    def find(self, *args, **kwargs):
+        raise ConnectionFailure("the outbox cannot be read")
+
+
+async def test_a_commit_hands_its_events_to_the_relay_which_publishes_them_unread(
+    producer, make_event, amqp, eventually, monkeypatch
+):
+    happened = make_event()
+    probe = await amqp.bind(happened.event_type)
+    relay = producer.relay(poll_interval=3600.0)
+    uow = producer.uow(relay)
+    relay.start()
+    try:
+        await asyncio.sleep(0.1)  # the first sweep, of an empty outbox, is done
+        real = relay._outbox
+        monkeypatch.setattr(relay, "_outbox", OutboxUnread(real))
+        envelope = await emit(uow, producer.mongo, happened(n=1))
+
+        [message] = await amqp.take(probe, 1)
+        assert message.message_id == str(envelope.id)
+        row = await eventually(lambda: producer.sent(envelope))
+        assert row["attempts"] == 1
+        assert "lease_owner" not in row
+        assert "lease_until" not in row
+    finally:
+        await relay.stop()
+
+
+class DiesAfterCommit:
+    """A relay's handoff in a process that dies right after its commit: the events are
+    stored leased to it, and it never publishes them."""
+
+    def __init__(self, lease: timedelta):
+        self._lease = lease
+
+    def lease(self):
+        return Lease("dead-process:handoff", datetime.now(UTC) + self._lease)
+
+    def committed(self, rows) -> None:
+        pass
+
+
+async def test_events_of_a_process_that_died_after_its_commit_are_swept_once_the_lease_ends(
+    producer, make_event, amqp, eventually
+):
+    happened = make_event()
+    probe = await amqp.bind(happened.event_type)
+    dead = MongoUnitOfWork(
+        producer.mongo, lambda scope: scope, after_commit=DiesAfterCommit(timedelta(hours=1))
+    )
+    envelope = await emit(dead, producer.mongo, happened(n=1))
+    outbox = producer.mongo.raw(OUTBOX)
+    row = await outbox.find_one({"_id": str(envelope.id)})
+    assert (row["status"], row["lease_owner"]) == (PENDING, "dead-process:handoff")
+
+    relay = producer.relay(poll_interval=0.05)
+    relay.start()
+    try:
+        # Nobody publishes it while its lease holds...
+        await asyncio.sleep(0.3)
+        assert await probe.get(fail=False) is None
+        # ...and the sweep does once it ran out (here: as if the hour had passed).
+        ran_out = datetime.now(UTC) - timedelta(seconds=1)
+        await outbox.update_one({"_id": str(envelope.id)}, {"$set": {"lease_until": ran_out}})
+        [message] = await amqp.take(probe, 1, timeout=5)
+        assert message.message_id == str(envelope.id)
+        row = await eventually(lambda: producer.sent(envelope))
+        assert row["attempts"] == 2
+    finally:
+        await relay.stop()
+
+
+async def test_events_handed_over_but_not_yet_published_are_given_back_when_the_relay_stops(
+    producer, make_event
+):
+    happened = make_event()
+    relay = producer.relay(poll_interval=3600.0)
+    uow = producer.uow(relay)
+    relay.start()
+    await asyncio.sleep(0.1)
+    for task in relay._tasks:  # the workers are gone; the relay still counts as running
+        task.cancel()
+    envelope = await emit(uow, producer.mongo, happened(n=1))
+    await relay.stop()
+
+    row = await producer.mongo.raw(OUTBOX).find_one({"_id": str(envelope.id)})
+    assert row["status"] == PENDING
+    assert "lease_owner" not in row, "released, for the next relay to sweep at once"
+
+
+async def test_a_backlog_of_many_batches_is_swept_without_waiting_for_the_poll(
+    producer, make_event, eventually
+):
+    happened = make_event()
+    uow = producer.uow()
+    for n in range(15):
+        await emit(uow, producer.mongo, happened(n=n))
+    relay = producer.relay(batch_size=5, poll_interval=3600.0)
+    relay.start()
+    try:
+        outbox = producer.mongo.raw(OUTBOX)
+
+        async def all_sent() -> bool:
+            return await outbox.count_documents({"status": SENT}) == 15
+
+        assert await eventually(all_sent, timeout=5)
+    finally:
+        await relay.stop()

@@ -31,6 +31,8 @@ class WebSettings(ChassisSettings):
     jwt_issuer: str = "platform-identity"
     jwt_audience: str = "platform"
     jwks_cache_seconds: float = Field(default=300.0, gt=0)
+    # uvloop runs the process' event loop (HTTP, MongoDB, RabbitMQ); off: asyncio's own.
+    uvloop: bool = True
 
 
 class StorageSettings(ChassisSettings):

@@ -6,11 +6,18 @@ import logging
 import sys
 import uuid
 from contextlib import AbstractContextManager
+from typing import Any
 
+import orjson
 import structlog
 
 REQUEST_ID_HEADER = "X-Request-Id"
 CORRELATION_ID_HEADER = "X-Correlation-Id"
+
+
+def _dumps(event: Any, **kwargs: Any) -> str:
+    # orjson: a fraction of json.dumps' cost on every line; keys need not be strings.
+    return orjson.dumps(event, option=orjson.OPT_NON_STR_KEYS, **kwargs).decode()
 
 
 def configure_logging(service_name: str, level: str = "INFO") -> None:
@@ -26,7 +33,7 @@ def configure_logging(service_name: str, level: str = "INFO") -> None:
             *shared,
             structlog.processors.StackInfoRenderer(),
             structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(),
+            structlog.processors.JSONRenderer(serializer=_dumps),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(),
@@ -37,7 +44,8 @@ def configure_logging(service_name: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            processor=structlog.processors.JSONRenderer(), foreign_pre_chain=shared
+            processor=structlog.processors.JSONRenderer(serializer=_dumps),
+            foreign_pre_chain=shared,
         )
     )
     root = logging.getLogger()

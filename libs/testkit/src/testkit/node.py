@@ -36,7 +36,7 @@ class Node:
         self.mongo = Mongo.of(settings)
         self.bus = MessageBus(settings, self.mongo, broker=broker, publish=publish)
         self.uow: MongoUnitOfWork[Scope] = MongoUnitOfWork(
-            self.mongo, lambda scope: scope, after_commit=self.bus.relay.notify
+            self.mongo, lambda scope: scope, after_commit=self.bus.relay
         )
         self.subscriptions = self.bus.subscriptions(self.uow)
         self._started: list[Mongo | MessageBus] = []

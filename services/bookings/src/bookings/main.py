@@ -29,7 +29,7 @@ class BookingsSettings(ServiceSettings):
 def create_app(settings: BookingsSettings, clock: Clock = utc_now) -> web.Application:
     mongo = Mongo.of(settings, INDEXES)
     bus = MessageBus(settings, mongo)
-    uow = MongoUnitOfWork(mongo, MongoBookingsTransaction, integration_event, bus.relay.notify)
+    uow = MongoUnitOfWork(mongo, MongoBookingsTransaction, integration_event, bus.relay)
     queries = BookingQueries(mongo)
     bookings = BookingService(
         uow,

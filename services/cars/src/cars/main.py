@@ -24,7 +24,7 @@ class CarsSettings(ServiceSettings):
 def create_app(settings: CarsSettings, clock: Clock = utc_now) -> web.Application:
     mongo = Mongo.of(settings, INDEXES)
     bus = MessageBus(settings, mongo)
-    uow = MongoUnitOfWork(mongo, MongoCarsTransaction, integration_event, bus.relay.notify)
+    uow = MongoUnitOfWork(mongo, MongoCarsTransaction, integration_event, bus.relay)
     cars = CarService(uow, clock)
     handlers.subscribe(bus.subscriptions(uow), cars)
     return service_app(settings, api.routes(cars, CarQueries(mongo)), [mongo, bus])

@@ -20,7 +20,7 @@ from chassis.aggregate import Aggregate
 from chassis.logging import new_id
 from chassis.storage.documents import Writer
 from chassis.storage.mongo import Indexes, Mongo, Session
-from chassis.storage.outbox import OUTBOX, OUTBOX_INDEXES, add_to_outbox
+from chassis.storage.outbox import OUTBOX, OUTBOX_INDEXES, Handoff, add_to_outbox
 from contracts import Envelope, IntegrationEvent
 
 R = TypeVar("R")
@@ -148,10 +148,10 @@ class MongoUnitOfWork(Generic[TxT_co]):
         mongo: Mongo,
         transaction: Callable[[Scope], TxT_co],
         translate: Translate | None = None,
-        after_commit: Callable[[], None] | None = None,
+        after_commit: Handoff | None = None,
     ) -> None:
         """`transaction` makes the service's transaction object from a scope; `after_commit`
-        is told when a commit stored events (the relay, to publish them at once)."""
+        (the relay) is handed each commit's events, to publish them at once."""
         self._mongo = mongo
         self._make = transaction
         self._translate = translate
@@ -173,7 +173,8 @@ class MongoUnitOfWork(Generic[TxT_co]):
 
     async def atomically(self, work: Callable[[Transaction[TxT_co]], Awaitable[R]]) -> R:
         """Run `work` in one MongoDB transaction, with as many scopes as it opens."""
-        attempts: list[tuple[Transaction[TxT_co], bool]] = []
+        attempts: list[tuple[Transaction[TxT_co], list[dict[str, Any]]]] = []
+        handoff = self._after_commit
 
         async def attempt(session: Session) -> R:
             # A fresh transaction per attempt: PyMongo re-runs this after a transient error,
@@ -181,13 +182,14 @@ class MongoUnitOfWork(Generic[TxT_co]):
             tx = Transaction(self._mongo, session, self._make)
             result = await work(tx)
             outgoing = tx.outgoing(self._translate)
-            await add_to_outbox(tx.collection(OUTBOX), outgoing)
-            attempts.append((tx, bool(outgoing)))
+            lease = handoff.lease() if handoff is not None and outgoing else None
+            rows = await add_to_outbox(tx.collection(OUTBOX), outgoing, lease)
+            attempts.append((tx, rows))
             return result
 
         result = await self._mongo.transaction(attempt)
-        tx, stored = attempts[-1]
+        tx, rows = attempts[-1]
         tx.committed()
-        if stored and self._after_commit is not None:
-            self._after_commit()
+        if rows and handoff is not None:
+            handoff.committed(rows)
         return result

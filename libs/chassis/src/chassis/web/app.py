@@ -111,5 +111,6 @@ def service_app(
 
 
 def run(app: web.Application | Awaitable[web.Application], settings: WebSettings) -> None:
-    """Serve `app` on the settings' host and port until SIGINT or SIGTERM."""
-    serve_forever(app, settings.host, settings.port)
+    """Serve `app` on the settings' host and port until SIGINT or SIGTERM, on uvloop unless
+    the settings turn it off."""
+    serve_forever(app, settings.host, settings.port, on_uvloop=settings.uvloop)

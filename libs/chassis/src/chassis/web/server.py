@@ -17,6 +17,7 @@ import signal
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
+import uvloop
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
 
@@ -107,8 +108,11 @@ async def serving(
         await runner.cleanup()
 
 
-def serve_forever(app: web.Application | Awaitable[web.Application], host: str, port: int) -> None:
-    """Serve `app` until SIGINT or SIGTERM, then stop it cleanly."""
+def serve_forever(
+    app: web.Application | Awaitable[web.Application], host: str, port: int, *, on_uvloop: bool
+) -> None:
+    """Serve `app` until SIGINT or SIGTERM, then stop it cleanly; on uvloop's event loop when
+    `on_uvloop`, else asyncio's."""
 
     async def serve() -> None:
         served = app if isinstance(app, web.Application) else await app
@@ -120,4 +124,5 @@ def serve_forever(app: web.Application | Awaitable[web.Application], host: str, 
         async with serving(served, host, port, keepalive_timeout=75.0):
             await stop.wait()
 
-    asyncio.run(serve())
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop if on_uvloop else None) as runner:
+        runner.run(serve())
