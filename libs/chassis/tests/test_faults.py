@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -58,7 +59,10 @@ def test_the_named_point_kills_the_process_there_and_only_there(tmp_path: Path) 
     process = start(output, commit, publish, commit, publish)
     assert process.wait(timeout=30) == -signal.SIGKILL
     assert said(output) == [f"passed {publish}"]
-    assert '"point": "after_commit_before_ack"' in output.read_text()
+    logged = [json.loads(line) for line in output.read_text().splitlines() if line.startswith("{")]
+    assert [(e["event"], e["point"]) for e in logged] == [
+        ("fault_point.reached", "after_commit_before_ack")
+    ]
 
 
 def test_a_pause_point_stalls_the_process_until_it_is_continued_and_only_once(
