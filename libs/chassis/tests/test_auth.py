@@ -330,3 +330,22 @@ async def test_a_service_refuses_a_token_lacking_or_mistyping_a_claim(
         assert response.content_type == PROBLEM_CONTENT_TYPE
         assert (await response.json(content_type=None))["status"] == 401
         assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+
+
+async def test_a_service_verifies_a_token_once_and_remembers_it(
+    service, http, signing_key, monkeypatch
+):
+    checks = 0
+    original = JwksVerifier.verify
+
+    async def counted(verifier: JwksVerifier, token: str) -> Caller:
+        nonlocal checks
+        checks += 1
+        return await original(verifier, token)
+
+    monkeypatch.setattr(JwksVerifier, "verify", counted)
+    bearer = {"Authorization": f"Bearer {signing_key.mint(user_id='u1', tenant_id='t1')}"}
+    for _ in range(3):
+        async with http.get(f"{service}/who", headers=bearer) as response:
+            assert response.status == 200
+    assert checks == 1

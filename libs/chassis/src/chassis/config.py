@@ -31,6 +31,9 @@ class WebSettings(ChassisSettings):
     jwt_issuer: str = "platform-identity"
     jwt_audience: str = "platform"
     jwks_cache_seconds: float = Field(default=300.0, gt=0)
+    # Tokens this process verified are remembered this long (at most until they expire).
+    verified_token_ttl: float = Field(default=60.0, gt=0)
+    verified_token_cache_size: int = Field(default=10_000, ge=1)
     # uvloop runs the process' event loop (HTTP, MongoDB, RabbitMQ); off: asyncio's own.
     uvloop: bool = True
 

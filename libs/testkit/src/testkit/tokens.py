@@ -141,6 +141,15 @@ class DevSigningKey:
         return self.sign(claims)
 
 
+def tampered_token(token: str) -> str:
+    """`token` with `operations` written into its roles and its signature left as it was."""
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["roles"] = ["operations"]
+    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return f"{header}.{forged}.{signature}"
+
+
 def unsigned_token(claims: dict[str, Any]) -> str:
     """A token with `alg: none` and no signature, as an attacker would send it."""
 

@@ -7,13 +7,13 @@ from aiohttp import web
 
 from chassis.logging import configure_logging
 from chassis.web.app import base_app, other_methods_refused, run
+from chassis.web.verified_tokens import CachingVerifier
 from gateway.apidocs import ApiDocs
 from gateway.proxy import Proxy
 from gateway.ratelimit import RateLimiter, rate_limit
 from gateway.routes import RouteTable
 from gateway.settings import GatewaySettings
 from gateway.upstream_health import upstreams_health_route
-from gateway.verified_tokens import CachingVerifier
 
 
 def upstream_session(settings: GatewaySettings) -> aiohttp.ClientSession:
@@ -35,14 +35,7 @@ def upstream_session(settings: GatewaySettings) -> aiohttp.ClientSession:
 
 async def create_app(settings: GatewaySettings) -> web.Application:
     session = upstream_session(settings)
-    verifier = CachingVerifier(
-        settings.jwks_url,
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        cache_seconds=settings.jwks_cache_seconds,
-        ttl=settings.verified_token_ttl,
-        max_entries=settings.verified_token_cache_size,
-    )
+    verifier = CachingVerifier.of(settings)
     admit = None
     # Documented on every route: what the gateway's middlewares answer themselves.
     statuses: list[int] = []

@@ -30,10 +30,6 @@ class GatewaySettings(WebSettings):
     docs_timeout: float = Field(default=1.0, gt=0)
     docs_cache_seconds: float = Field(default=10.0, ge=0)
 
-    # Tokens verified at the edge are remembered this long (at most until they expire).
-    verified_token_ttl: float = Field(default=60.0, gt=0)
-    verified_token_cache_size: int = Field(default=10_000, ge=1)
-
     # Per caller: a verified one per tenant and user, anyone else (no token, or a refused
     # one) per client address; 0 turns rate limiting off.
     rate_limit_per_second: float = Field(default=100.0, ge=0)

@@ -16,12 +16,13 @@ from aiohttp.typedefs import Middleware
 from chassis.config import WebSettings
 from chassis.logging import get_logger
 from chassis.parts import Check, Part
-from chassis.web.auth import Admission, JwksVerifier, TokenVerifier, auth_middleware
+from chassis.web.auth import Admission, TokenVerifier, auth_middleware
 from chassis.web.context import context_middleware
 from chassis.web.health import health_route
 from chassis.web.openapi import OPENAPI_KEY, OPENAPI_ROUTE, Route, openapi_document
 from chassis.web.problems import Handler, problem_middleware
 from chassis.web.server import serve_forever
+from chassis.web.verified_tokens import CachingVerifier
 
 log = get_logger(__name__)
 
@@ -103,7 +104,7 @@ def service_app(
 ) -> web.Application:
     """A service: its routes, `/health` over its parts' dependencies, `/openapi.json`, and
     its parts started and stopped with it."""
-    app = base_app(verifier or JwksVerifier.of(settings))
+    app = base_app(verifier or CachingVerifier.of(settings))
     health = health_route(settings.service_name, checks_of(parts))
     serve_routes(app, settings.service_name, [*routes, health])
     run_parts(app, parts)
