@@ -35,14 +35,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def verifier(jwks_url: str, clock: Clock) -> CachingVerifier:
-    return CachingVerifier(
-        jwks_url,
-        issuer="platform-identity",
-        audience="platform",
-        ttl=60.0,
-        max_entries=2,
-        clock=clock,
-    )
+    checking = JwksVerifier(jwks_url, issuer="platform-identity", audience="platform", clock=clock)
+    return CachingVerifier(checking, ttl=60.0, max_entries=2, clock=clock)
 
 
 class Checks:

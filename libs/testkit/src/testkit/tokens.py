@@ -111,34 +111,13 @@ class DevSigningKey:
         )
         return token
 
-    def mint(
-        self,
-        *,
-        user_id: str | None = None,
-        tenant_id: str | None = "tenant-dev",
-        roles: list[str] | None = None,
-        expires_in: timedelta = timedelta(hours=1),
-        not_before: timedelta | None = None,
-        issuer: str = ISSUER,
-        audience: str = AUDIENCE,
-        without: Collection[str] = (),
-        **extra: Any,
-    ) -> str:
-        """A signed access token; `extra` claims are added over the others, then the claims
-        named in `without` are left out."""
-        claims = self.claims(
-            user_id=user_id,
-            tenant_id=tenant_id,
-            roles=roles,
-            expires_in=expires_in,
-            not_before=not_before,
-            issuer=issuer,
-            audience=audience,
-        )
-        claims.update(extra)
+    def mint(self, *, without: Collection[str] = (), **claims: Any) -> str:
+        """A signed access token with the claims `claims(**claims)` makes, less those named in
+        `without`."""
+        made = self.claims(**claims)
         for name in without:
-            claims.pop(name, None)
-        return self.sign(claims)
+            made.pop(name, None)
+        return self.sign(made)
 
 
 def tampered_token(token: str) -> str:

@@ -10,11 +10,11 @@ from typing import Self
 from jose import jwt
 
 from chassis.config import WebSettings
-from chassis.web.auth import Caller, JwksVerifier
+from chassis.web.auth import Caller, JwksVerifier, TokenVerifier
 
 
-class CachingVerifier(JwksVerifier):
-    """A JwksVerifier that skips the signature check for a token it verified recently.
+class CachingVerifier:
+    """Skips verifying a token that `verifier` verified recently.
 
     Verifying costs about as much CPU as proxying the request or reading a document, and a
     client sends the same token many times. An entry lives until the token expires or `ttl`
@@ -25,29 +25,22 @@ class CachingVerifier(JwksVerifier):
 
     def __init__(
         self,
-        jwks_url: str,
+        verifier: TokenVerifier,
         *,
-        issuer: str,
-        audience: str,
-        cache_seconds: float = 300.0,
         ttl: float = 60.0,
         max_entries: int = 10_000,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__(
-            jwks_url, issuer=issuer, audience=audience, cache_seconds=cache_seconds, clock=clock
-        )
+        self._verifier = verifier
         self._ttl = ttl
         self._max_entries = max_entries
+        self._clock = clock
         self._verified: dict[str, tuple[Caller, float]] = {}
 
     @classmethod
     def of(cls, settings: WebSettings) -> Self:
         return cls(
-            settings.jwks_url,
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-            cache_seconds=settings.jwks_cache_seconds,
+            JwksVerifier.of(settings),
             ttl=settings.verified_token_ttl,
             max_entries=settings.verified_token_cache_size,
         )
@@ -60,7 +53,7 @@ class CachingVerifier(JwksVerifier):
             if now < until:
                 return caller
             del self._verified[token]
-        caller = await super().verify(token)
+        caller = await self._verifier.verify(token)
         expires = float(jwt.get_unverified_claims(token)["exp"])
         if len(self._verified) >= self._max_entries:
             # Oldest first: dicts keep insertion order.
