@@ -25,6 +25,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):  # run as `python bench/booking_latency.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -32,6 +33,7 @@ if __package__ in (None, ""):  # run as `python bench/booking_latency.py`
 import aiohttp
 from bench.common import (
     LOAD_GENERATOR,
+    MONGO_COMMANDS,
     BenchEnv,
     Request,
     Stats,
@@ -41,6 +43,7 @@ from bench.common import (
     command,
     cpu_snapshot,
     drive,
+    mongo_commands,
     report_errors,
     running_system,
     settle,
@@ -48,6 +51,7 @@ from bench.common import (
     table,
     verdict_at_most,
 )
+from pymongo import AsyncMongoClient
 
 from devstack.system import System
 from testkit.api import bearer, car_details
@@ -102,7 +106,8 @@ def booking_request(gateway: str, headers: dict[str, str], cars: list[str]) -> R
     return request
 
 
-Measured = tuple[Stats, dict[str, float]]  # and the CPU seconds each process used
+# Each measurement, with the CPU seconds each process used and the MongoDB commands run.
+Measured = tuple[Stats, dict[str, float], dict[str, int]]
 
 
 async def run(env: BenchEnv, system: System, args: argparse.Namespace) -> list[Measured]:
@@ -114,6 +119,7 @@ async def run(env: BenchEnv, system: System, args: argparse.Namespace) -> list[M
     book = booking_request(gateway, headers, cars)
     plan = [(1, args.requests_c1), (16, args.requests_c16)]
     results: list[Measured] = []
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(env.mongo_url)
     async with client_session(16) as session:
 
         async def series(request: Request, label: str) -> None:
@@ -124,7 +130,7 @@ async def run(env: BenchEnv, system: System, args: argparse.Namespace) -> list[M
             index = WARMUP
             for concurrency, total in plan:
                 await settle(env, ["cars", "bookings"])
-                before = cpu_snapshot(pids)
+                before, commands_before = cpu_snapshot(pids), await mongo_commands(mongo)
                 stats = await drive(
                     session,
                     request,
@@ -134,8 +140,10 @@ async def run(env: BenchEnv, system: System, args: argparse.Namespace) -> list[M
                     expect=[201],
                     first_index=index,
                 )
-                after = cpu_snapshot(pids)
-                results.append((stats, {p: after[p] - before[p] for p in pids}))
+                after, commands_after = cpu_snapshot(pids), await mongo_commands(mongo)
+                cpu = {p: after[p] - before[p] for p in pids}
+                commands = {c: commands_after[c] - commands_before[c] for c in commands_after}
+                results.append((stats, cpu, commands))
                 index += total
 
         await series(register, "POST /cars")  # the cars that the bookings then take
@@ -143,12 +151,13 @@ async def run(env: BenchEnv, system: System, args: argparse.Namespace) -> list[M
             failed = next((s for s, _ in results if s.first_error), None)
             raise RuntimeError(f"no car registered: {failed.first_error if failed else '?'}")
         await series(book, "POST /bookings")
+    await mongo.close()
     return results
 
 
 def report(measured: list[Measured]) -> list[str]:
     """Print the tables and ratios; answer the targets' verdicts."""
-    results = [stats for stats, _ in measured]
+    results = [stats for stats, _, _ in measured]
     rows: list[list[object]] = [
         [s.label, s.concurrency, s.requests, s.rps, s.ms(0.5), s.ms(0.95), s.ms(0.99), s.errors]
         for s in results
@@ -159,13 +168,19 @@ def report(measured: list[Measured]) -> list[str]:
     processes = list(measured[0][1])
     system = [p for p in processes if p != LOAD_GENERATOR]
     cpu_rows: list[list[object]] = []
-    for stats, cpu in measured:
+    for stats, cpu, _ in measured:
         per_request = [cpu[p] / stats.requests * 1000 for p in processes]
         system_total = sum(cpu[p] for p in system) / stats.requests * 1000
         cpu_rows.append([stats.label, stats.concurrency, *per_request, system_total])
     print("CPU milliseconds per request, by process ('system': all but the load generator;")
     print("MongoDB and RabbitMQ serve the whole machine, so their figures are upper bounds):")
     print(table(["request", "concurrency", *processes, "system"], cpu_rows))
+    print("MongoDB commands per request, as mongod counts them (every client's: upper bounds):")
+    command_rows: list[list[object]] = []
+    for stats, _, commands in measured:
+        per_request = [commands[c] / stats.requests for c in MONGO_COMMANDS]
+        command_rows.append([stats.label, stats.concurrency, *per_request, sum(per_request)])
+    print(table(["request", "concurrency", *MONGO_COMMANDS, "total"], command_rows))
     registers = {s.concurrency: s for s in results if s.label == "POST /cars"}
     for s in (s for s in results if s.label == "POST /bookings"):
         base = registers[s.concurrency]
@@ -175,7 +190,7 @@ def report(measured: list[Measured]) -> list[str]:
             f"p99 {s.ms(0.99) / base.ms(0.99):.2f}x the registration latency"
         )
     stats, cpu = next(
-        (s, c) for s, c in measured if s.label == "POST /bookings" and s.concurrency == 1
+        (s, c) for s, c, _ in measured if s.label == "POST /bookings" and s.concurrency == 1
     )
     cpu_ms = sum(cpu[p] for p in system) / stats.requests * 1000
     verdicts = [

@@ -211,6 +211,27 @@ def infra_pids() -> dict[str, int]:
     return found
 
 
+# The commands a service's own work sends (the driver's handshakes and monitoring aside).
+MONGO_COMMANDS = (
+    "find",
+    "insert",
+    "update",
+    "delete",
+    "findAndModify",
+    "getMore",
+    "commitTransaction",
+    "abortTransaction",
+)
+
+
+async def mongo_commands(client: AsyncMongoClient[dict[str, Any]]) -> dict[str, int]:
+    """How many of each command mongod has run since it started (its own counters: every
+    client's, so a figure taken on a shared machine is an upper bound)."""
+    status = await client.admin.command("serverStatus")
+    counted = status["metrics"]["commands"]
+    return {name: int(counted.get(name, {}).get("total", 0)) for name in MONGO_COMMANDS}
+
+
 async def settle(env: BenchEnv, services: Sequence[str], timeout: float = 30.0) -> None:
     """Wait until the services' background work is done: nothing pending in any outbox and
     no inbox still growing, so one measurement does not pay for the previous one's events."""

@@ -22,7 +22,7 @@ from bookings.service import (
 from cars.main import CarsSettings
 from cars.main import create_app as create_cars_app
 from chassis.storage.unit_of_work import Recording
-from contracts.cars import ReservationOutcome, ReservationReply
+from contracts.cars import ReservationOutcome, ReservationReply, ReservedCar
 from testkit.api import PlatformClient
 from testkit.fixtures import TestInfra
 from testkit.memory import InMemoryUnitOfWork
@@ -89,7 +89,10 @@ class CarsStandIn:
     """The cars service as the booking use cases reach it, told how to answer."""
 
     def __init__(self) -> None:
-        self.reply = ReservationReply(outcome=ReservationOutcome.RESERVED)
+        self.reply = ReservationReply(
+            outcome=ReservationOutcome.RESERVED,
+            car=ReservedCar(make="Tesla", model="Model 3", number_plate="AB-123"),
+        )
         self.answers_reserve = True
         self.answers_release = True
         self.reserved: list[str] = []

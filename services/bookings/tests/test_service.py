@@ -36,11 +36,13 @@ async def test_a_booking_is_recorded_pending_then_confirmed_once_the_car_is_rese
         seen_pending.append(uow.state.bookings[booking.id].status)
 
     cars.meanwhile = look
-    booking = await bookings.book(TENANT, USER, "car-1", trip(now))
+    booked = await bookings.book(TENANT, USER, "car-1", trip(now))
+    booking = booked.booking
 
     assert seen_pending == [Status.PENDING], "stored before the car was asked"
     assert cars.reserved == [booking.id] and cars.released == []
     assert uow.state.bookings[booking.id].status is Status.CONFIRMED
+    assert booked.car == KnownCar("car-1", "Tesla", "Model 3", "AB-123"), "as cars described it"
     [made] = uow.published
     assert (made.tenant_id, made.actor_id) == (TENANT, USER)
     assert made.payload(published.BookingMade) == published.BookingMade(
@@ -150,7 +152,7 @@ async def test_the_sweep_leaves_bookings_still_waiting_for_their_reservation(
 async def test_cancelling_frees_the_car_and_tells_the_others(
     bookings: BookingService, uow, cars, now: datetime
 ) -> None:
-    booking = await bookings.book(TENANT, USER, "car-1", trip(now))
+    booking = (await bookings.book(TENANT, USER, "car-1", trip(now))).booking
     await bookings.cancel(TENANT, USER, frozenset(), booking.id)
     assert uow.state.bookings[booking.id].status is Status.CANCELLED
     assert cars.released == [booking.id]
@@ -162,7 +164,7 @@ async def test_cancelling_frees_the_car_and_tells_the_others(
 async def test_a_cancellation_stands_when_the_release_is_not_confirmed(
     bookings: BookingService, uow, cars, now: datetime
 ) -> None:
-    booking = await bookings.book(TENANT, USER, "car-1", trip(now))
+    booking = (await bookings.book(TENANT, USER, "car-1", trip(now))).booking
     cars.answers_release = False
     await bookings.cancel(TENANT, USER, frozenset(), booking.id)
     # Cars also releases on the cancellation event, so the slot is freed anyway.
@@ -173,7 +175,7 @@ async def test_a_cancellation_stands_when_the_release_is_not_confirmed(
 async def test_only_the_booker_or_operations_cancel_and_only_in_their_tenant(
     bookings: BookingService, uow, now: datetime
 ) -> None:
-    booking = await bookings.book(TENANT, USER, "car-1", trip(now))
+    booking = (await bookings.book(TENANT, USER, "car-1", trip(now))).booking
     with pytest.raises(NotYourBooking):
         await bookings.cancel(TENANT, "user-b", frozenset({PlatformRole.STANDARD}), booking.id)
     with pytest.raises(BookingNotFound):

@@ -12,7 +12,13 @@ from cars.service import CarNotFound, CarService
 from chassis.timeframe import TimeFrame
 from contracts import cars as published
 from contracts.bookings import BookingCancelled
-from contracts.cars import ReleaseCar, ReleaseOutcome, ReservationOutcome, ReserveCar
+from contracts.cars import (
+    ReleaseCar,
+    ReleaseOutcome,
+    ReservationOutcome,
+    ReserveCar,
+    ReservedCar,
+)
 
 TENANT, USER = "tenant-a", "user-a"
 
@@ -99,6 +105,9 @@ async def test_reserving_answers_each_case(cars: CarService, uow, now: datetime)
 
     reply = await cars.reserve(reserve(car.id, "b1", frame))
     assert reply.outcome is ReservationOutcome.RESERVED
+    assert reply.car == ReservedCar(
+        make=car.spec.make, model=car.spec.model, number_plate=car.spec.number_plate
+    )
     [reserved] = uow.events(published.CarReserved)
     assert (reserved.booking_id, reserved.from_utc) == ("b1", frame.start)
 

@@ -74,11 +74,23 @@ class ReservationOutcome(StrEnum):
     BOOKING_RELEASED = "booking_released"
 
 
+class ReservedCar(BaseModel):
+    """The car a reservation holds, as the booking shows it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    make: str
+    model: str
+    number_plate: str
+
+
 class ReservationReply(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     outcome: ReservationOutcome
     detail: str | None = None
+    # With RESERVED: the booker sees the car without asking anyone again.
+    car: ReservedCar | None = None
 
 
 class ReserveCar(Command[ReservationReply]):

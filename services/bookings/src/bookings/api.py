@@ -69,12 +69,11 @@ def routes(bookings: BookingService, queries: BookingQueries) -> list[Route]:
     async def book(request: web.Request) -> web.Response:
         caller, tenant = require_tenant(request)
         body = await read_json(request, MakeBooking)
-        booking = await bookings.book(tenant, caller.user_id, body.car_id, body.frame)
-        cars = await queries.known_cars(tenant, {booking.car_id})
+        booked = await bookings.book(tenant, caller.user_id, body.car_id, body.frame)
         return json_response(
-            BookingOut.of(booking, cars.get(booking.car_id)),
+            BookingOut.of(booked.booking, booked.car),
             201,
-            headers={"Location": f"/bookings/{booking.id}"},
+            headers={"Location": f"/bookings/{booked.booking.id}"},
         )
 
     async def cancel(request: web.Request) -> web.Response:

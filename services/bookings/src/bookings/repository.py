@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, IndexModel, UpdateOne
 
 from bookings.domain import Booking, KnownCar, Status
 from chassis.errors import Conflict
@@ -98,15 +98,18 @@ class MongoKnownCars:
         fields = known_car_document(car)
         del fields["_id"]
         fields.update(tenant_id=self._scope.tenant, projected_at=at)
-        await self._cars.update_one({"_id": car.id}, {"$set": fields}, upsert=True)
+        # Deferred: a batch of events sends all of its projection's writes at once.
+        self._cars.defer(UpdateOne({"_id": car.id}, {"$set": fields}, upsert=True))
 
     async def deleted(self, car_id: str, at: datetime) -> None:
         # A tombstone, not a delete: the two events travel on different queues, so the
         # deletion may arrive before the registration it ends.
-        await self._cars.update_one(
-            {"_id": car_id},
-            {"$set": {"tenant_id": self._scope.tenant, "deleted_at": at}},
-            upsert=True,
+        self._cars.defer(
+            UpdateOne(
+                {"_id": car_id},
+                {"$set": {"tenant_id": self._scope.tenant, "deleted_at": at}},
+                upsert=True,
+            )
         )
 
 

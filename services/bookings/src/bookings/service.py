@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -58,6 +59,12 @@ class CarReservations(Protocol):
 PendingBookings = Callable[[datetime], Awaitable[list[Booking]]]
 
 
+@dataclass(frozen=True)
+class Booked:
+    booking: Booking
+    car: KnownCar | None  # as cars described it when it reserved it
+
+
 class BookingsTransaction(Protocol):
     @property
     def bookings(self) -> BookingRepository: ...
@@ -81,7 +88,7 @@ class BookingService:
         self._abandoned_after = timedelta(seconds=reserve_timeout * ABANDONED_AFTER_TIMEOUTS)
         self._clock = clock
 
-    async def book(self, tenant_id: str, user_id: str, car_id: str, frame: TimeFrame) -> Booking:
+    async def book(self, tenant_id: str, user_id: str, car_id: str, frame: TimeFrame) -> Booked:
         """Record the booking as pending, reserve the car for it, then confirm it.
 
         The pending record comes first so that a reservation whose booking never got
@@ -123,7 +130,12 @@ class BookingService:
         except Exception:
             await self._give_up(booking)
             raise
-        return booking
+        described = reply.car
+        if described is None:
+            return Booked(booking, None)
+        return Booked(
+            booking, KnownCar(car_id, described.make, described.model, described.number_plate)
+        )
 
     async def cancel(
         self, tenant_id: str, user_id: str, roles: frozenset[str], booking_id: str

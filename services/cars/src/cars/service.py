@@ -36,6 +36,7 @@ from contracts.cars import (
     ReservationOutcome,
     ReservationReply,
     ReserveCar,
+    ReservedCar,
 )
 
 
@@ -120,7 +121,11 @@ class CarService:
                     outcome=ReservationOutcome.BOOKING_RELEASED, detail=str(exc)
                 )
             await tx.cars.save(car)
-            return ReservationReply(outcome=ReservationOutcome.RESERVED)
+            spec = car.spec
+            return ReservationReply(
+                outcome=ReservationOutcome.RESERVED,
+                car=ReservedCar(make=spec.make, model=spec.model, number_plate=spec.number_plate),
+            )
 
         try:
             return await self._uow.run(work, tenant_id=command.tenant_id)

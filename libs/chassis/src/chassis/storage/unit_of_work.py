@@ -124,6 +124,11 @@ class Transaction(Generic[TxT_co]):
             writer = self._writers[name] = Writer(self._mongo.raw(name), self._session)
         return writer
 
+    async def flush(self) -> None:
+        """Send every collection's deferred writes (before the commit)."""
+        for writer in self._writers.values():
+            await writer.flush()
+
     def scope(self, tenant_id: str | None, actor_id: str | None) -> TxT_co:
         scope = Scope(self, tenant_id, actor_id)
         self._scopes.append(scope)
@@ -181,6 +186,7 @@ class MongoUnitOfWork(Generic[TxT_co]):
             # in the callback or at commit.
             tx = Transaction(self._mongo, session, self._make)
             result = await work(tx)
+            await tx.flush()
             outgoing = tx.outgoing(self._translate)
             lease = handoff.lease() if handoff is not None and outgoing else None
             rows = await add_to_outbox(tx.collection(OUTBOX), outgoing, lease)
