@@ -28,11 +28,9 @@ from testkit.web import serving
 
 @dataclass
 class Fleet:
-    """Every tenant's cars, with all their slots, and the bookings released (booking id ->
-    tenant, car id, when)."""
+    """Every tenant's cars, with all their slots."""
 
     cars: dict[str, Car] = field(default_factory=dict)
-    released: dict[str, tuple[str, str, datetime]] = field(default_factory=dict)
 
 
 class InMemoryCars:
@@ -70,23 +68,9 @@ class InMemoryCars:
         del self._fleet.cars[car.id]
 
 
-class InMemoryReleasedBookings:
-    def __init__(self, fleet: Fleet, recording: Recording) -> None:
-        self._fleet = fleet
-        self._recording = recording
-
-    async def remember(self, booking_id: str, car_id: str, now: datetime) -> None:
-        self._fleet.released[booking_id] = (self._recording.tenant, car_id, now)
-
-    async def contains(self, booking_id: str) -> bool:
-        released = self._fleet.released.get(booking_id)
-        return released is not None and released[0] == self._recording.tenant
-
-
 class InMemoryCarsTransaction:
     def __init__(self, fleet: Fleet, recording: Recording) -> None:
         self.cars = InMemoryCars(fleet, recording)
-        self.released = InMemoryReleasedBookings(fleet, recording)
 
 
 CarsUoW = InMemoryUnitOfWork[Fleet, CarsTransaction]

@@ -103,8 +103,9 @@ def test_a_late_request_or_a_released_booking_is_not_reserved() -> None:
     c = car()
     with pytest.raises(ReservationExpired):
         c.reserve("b1", frame(1, 2), NOW, deadline=NOW)
+    assert c.release("b2", NOW) is None
     with pytest.raises(BookingReleased):
-        c.reserve("b2", frame(1, 2), NOW, deadline=NOW + timedelta(seconds=5), released=True)
+        c.reserve("b2", frame(1, 2), NOW, deadline=NOW + timedelta(seconds=5))
     assert c.slots == [] and c.recorded == ()
     held = c.reserve("b3", frame(1, 2), NOW, deadline=NOW + timedelta(seconds=5))
     # Asked again late: the booking holds the car already, which is the answer.
@@ -115,8 +116,8 @@ def test_releasing_gives_the_slot_back_once() -> None:
     c = car()
     slot = c.reserve("b1", frame(1, 2), NOW)
     c.forget_recorded()
-    assert c.release("b1") == slot
-    assert c.release("b1") is None
+    assert c.release("b1", NOW) == slot
+    assert c.release("b1", NOW) is None
     assert c.slots == []
     assert c.recorded == (ReservationReleased("b1", slot),)
     c.reserve("b2", frame(1, 2), NOW)

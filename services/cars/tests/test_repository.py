@@ -11,7 +11,7 @@ import pytest
 
 from cars.domain import RELEASE_REMEMBERED, Car, CarSpec, Cause
 from cars.main import CarsSettings
-from cars.repository import INDEXES, RELEASED, SLOTS, MongoCarsTransaction
+from cars.repository import INDEXES, SLOTS, MongoCarsTransaction
 from cars.service import CarsTransaction, integration_event
 from chassis.storage.mongo import Mongo
 from chassis.storage.outbox import OUTBOX
@@ -106,7 +106,7 @@ async def test_a_reservation_that_has_ended_is_still_the_bookings_to_release(
     async def release(tx: CarsTransaction) -> bool:
         holding = await tx.cars.holding("b-old", now)
         assert holding is not None and holding.id == car.id
-        released = holding.release("b-old") is not None
+        released = holding.release("b-old", now) is not None
         await tx.cars.save(holding)
         return released
 
@@ -115,25 +115,25 @@ async def test_a_reservation_that_has_ended_is_still_the_bookings_to_release(
     assert await uow.run(lambda tx: tx.cars.holding("b-old", now), tenant_id=TENANT) is None
 
 
-async def test_a_released_booking_is_remembered_for_its_tenant_until_mongodb_forgets_it(
+async def test_the_car_remembers_the_bookings_it_released_for_a_day(
     uow: MongoUnitOfWork[CarsTransaction], mongo: Mongo
 ) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
+    car = await registered(uow, now)
 
-    async def remember(tx: CarsTransaction, at: datetime) -> None:
-        await tx.released.remember("b1", "car-1", at)
+    async def release(tx: CarsTransaction, booking_id: str, at: datetime) -> None:
+        loaded = await tx.cars.get(car.id, at)
+        assert loaded is not None
+        assert loaded.release(booking_id, at) is None  # it held nothing for the booking
+        await tx.cars.save(loaded)
 
-    await uow.run(lambda tx: remember(tx, now - timedelta(minutes=1)), tenant_id=TENANT)
-    await uow.run(lambda tx: remember(tx, now), tenant_id=TENANT)  # released again: one mark
+    long_ago = now - RELEASE_REMEMBERED - timedelta(minutes=1)
+    await uow.run(lambda tx: release(tx, "b-old", long_ago), tenant_id=TENANT)
+    await uow.run(lambda tx: release(tx, "b1", now), tenant_id=TENANT)
 
-    assert await uow.run(lambda tx: tx.released.contains("b1"), tenant_id=TENANT)
-    assert not await uow.run(lambda tx: tx.released.contains("b1"), tenant_id="tenant-b")
-    assert not await uow.run(lambda tx: tx.released.contains("b2"), tenant_id=TENANT)
-    [mark] = [doc async for doc in mongo.raw(RELEASED).find()]
-    assert mark["forget_at"] == now + RELEASE_REMEMBERED
-    ttl = [
-        index
-        for index in (await mongo.raw(RELEASED).index_information()).values()
-        if index["key"] == [("forget_at", 1)]
-    ]
-    assert [index.get("expireAfterSeconds") for index in ttl] == [0]
+    stored = await mongo.raw("cars").find_one({"_id": car.id})
+    assert stored is not None
+    assert stored["released"] == {"b1": now + RELEASE_REMEMBERED}, "the old one forgotten"
+    reloaded = await uow.run(lambda tx: tx.cars.get(car.id, now), tenant_id=TENANT)
+    assert reloaded is not None and reloaded.released == {"b1": now + RELEASE_REMEMBERED}
+    assert await uow.run(lambda tx: tx.cars.get(car.id, now), tenant_id="tenant-b") is None

@@ -6,7 +6,14 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from cars.domain import CarInUse, CarRuleViolation, CarSpec, Cause, SlotConflict
+from cars.domain import (
+    RELEASE_REMEMBERED,
+    CarInUse,
+    CarRuleViolation,
+    CarSpec,
+    Cause,
+    SlotConflict,
+)
 from cars.repository import PlateTaken
 from cars.service import CarNotFound, CarService
 from chassis.timeframe import TimeFrame
@@ -160,7 +167,7 @@ async def test_a_release_before_the_reservation_leaves_a_mark_that_refuses_it(
     soon = now + timedelta(seconds=5)
     # Bookings gave up waiting and released before cars got to the reservation.
     assert (await cars.release(release(car.id, "b1"))).outcome is ReleaseOutcome.NOT_RESERVED
-    assert uow.state.released["b1"] == (TENANT, car.id, now)
+    assert uow.state.cars[car.id].released == {"b1": now + RELEASE_REMEMBERED}
 
     refused = await cars.reserve(reserve(car.id, "b1", hours(now, 1, 2), deadline=soon))
     assert refused.outcome is ReservationOutcome.BOOKING_RELEASED
@@ -201,7 +208,7 @@ async def test_a_cancelled_booking_releases_its_car(cars: CarService, uow, now: 
 
     assert uow.state.cars[car.id].slots == []
     assert len(uow.events(published.CarReleased)) == 1
-    assert "b1" in uow.state.released
+    assert "b1" in uow.state.cars[car.id].released
 
 
 async def test_a_car_with_reservations_to_come_is_not_deleted(

@@ -131,13 +131,16 @@ class ReservationReleased:
 @dataclass
 class Car(Aggregate):
     """`slots` are those loaded with the car for a change: every slot that has not ended,
-    which is every slot a new one could clash with. A car read only to be shown has none."""
+    which is every slot a new one could clash with. A car read only to be shown has none.
+    `released`: the bookings released lately (whether the car held them or not), each with
+    when it is forgotten; none of them is reserved again."""
 
     id: str
     tenant_id: str
     spec: CarSpec
     registered_at: datetime
     slots: list[UnavailabilitySlot] = field(default_factory=list)
+    released: dict[str, datetime] = field(default_factory=dict)
 
     @classmethod
     def register(cls, tenant_id: str, spec: CarSpec, now: datetime) -> Car:
@@ -160,18 +163,17 @@ class Car(Aggregate):
         now: datetime,
         *,
         deadline: datetime | None = None,
-        released: bool = False,
     ) -> UnavailabilitySlot:
         """Reserve the car for a booking; reserving again for the same booking is the same.
 
-        A booking not holding the car yet is refused once it has been `released`, and once
+        A booking not holding the car yet is refused once it has been released, and once
         the request's `deadline` has passed: either way its booking is, or is being, given
         up, and a reservation made now would be held for nobody.
         """
         held = self.reservation_of(booking_id)
         if held is not None:
             return held
-        if released:
+        if self.released.get(booking_id, now) > now:
             raise BookingReleased(f"booking {booking_id} was released; it is not reserved again")
         if deadline is not None and now >= deadline:
             raise ReservationExpired(f"the request to reserve for booking {booking_id} expired")
@@ -179,8 +181,11 @@ class Car(Aggregate):
         self.record(ReservationMade(booking_id, slot))
         return slot
 
-    def release(self, booking_id: str) -> UnavailabilitySlot | None:
-        """Give back the booking's reservation; None when it holds none (any more)."""
+    def release(self, booking_id: str, now: datetime) -> UnavailabilitySlot | None:
+        """Give back the booking's reservation; None when it holds none (any more, or yet:
+        the booking is remembered either way, so a request to reserve it is refused)."""
+        self.released = {b: until for b, until in self.released.items() if until > now}
+        self.released[booking_id] = now + RELEASE_REMEMBERED
         held = self.reservation_of(booking_id)
         if held is not None:
             self.slots.remove(held)

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
-from cars.domain import RELEASE_REMEMBERED, Car, CarSpec, Cause, UnavailabilitySlot
+from cars.domain import Car, CarSpec, Cause, UnavailabilitySlot
 from chassis.errors import Conflict
 from chassis.storage.documents import Document
 from chassis.storage.mongo import Mongo
@@ -18,7 +18,6 @@ from chassis.timeframe import TimeFrame
 
 CARS = "cars"
 SLOTS = "unavailabilities"
-RELEASED = "released_bookings"
 
 INDEXES = {
     CARS: [
@@ -38,8 +37,6 @@ INDEXES = {
             partialFilterExpression={"booking_id": {"$type": "string"}},
         ),
     ],
-    # MongoDB deletes a released booking once it is forgotten (within a minute after).
-    RELEASED: [IndexModel([("forget_at", ASCENDING)], expireAfterSeconds=0)],
 }
 
 
@@ -66,23 +63,13 @@ class CarRepository(Protocol):
     async def remove(self, car: Car) -> None: ...
 
 
-class ReleasedBookings(Protocol):
-    """Bookings released lately, as the unit of work's tenant sees them."""
-
-    async def remember(self, booking_id: str, car_id: str, now: datetime) -> None:
-        """Remember the booking as released at `now` (again, if it was already)."""
-        ...
-
-    async def contains(self, booking_id: str) -> bool: ...
-
-
 class MongoCars:
     def __init__(self, scope: Scope) -> None:
         self._scope = scope
         self._cars = scope.collection(CARS)
         self._slots = scope.collection(SLOTS)
-        # Slot ids each car had when loaded, so that saving writes only what changed.
-        self._loaded: dict[str, set[str]] = {}
+        # Slot ids and released bookings each car had when loaded: saving writes what changed.
+        self._loaded: dict[str, tuple[set[str], dict[str, datetime]]] = {}
 
     async def add(self, car: Car) -> None:
         try:
@@ -92,7 +79,7 @@ class MongoCars:
                 f"a car with plate {car.spec.number_plate} in {car.spec.jurisdiction} "
                 "is already registered"
             ) from exc
-        self._loaded[car.id] = set()
+        self._loaded[car.id] = (set(), {})
         self._scope.track(car)
 
     async def get(self, car_id: str, now: datetime) -> Car | None:
@@ -106,7 +93,7 @@ class MongoCars:
             slot_from(s) async for s in self._slots.find({"car_id": car_id, "to_utc": {"$gt": now}})
         ]
         car = car_from(doc, slots)
-        self._loaded[car.id] = {slot.id for slot in slots}
+        self._loaded[car.id] = ({slot.id for slot in slots}, dict(car.released))
         self._scope.track(car)
         return car
 
@@ -120,45 +107,29 @@ class MongoCars:
         if car is not None and car.reservation_of(booking_id) is None:
             # Ended already: still the booking's to give back.
             car.slots.append(slot_from(slot))
-            self._loaded[car.id].add(slot["_id"])
+            self._loaded[car.id][0].add(slot["_id"])
         return car
 
     async def save(self, car: Car) -> None:
-        loaded = self._loaded[car.id]
+        loaded, released = self._loaded[car.id]
         now_held = {slot.id for slot in car.slots}
         added = [slot_document(s) for s in car.slots if s.id not in loaded]
         if added:
             await self._slots.insert_many(added)
         if gone := loaded - now_held:
             await self._slots.delete_many({"_id": {"$in": sorted(gone)}})
-        self._loaded[car.id] = now_held
+        if car.released != released:
+            await self._cars.update_one({"_id": car.id}, {"$set": {"released": car.released}})
+        self._loaded[car.id] = (now_held, dict(car.released))
 
     async def remove(self, car: Car) -> None:
         await self._slots.delete_many({"car_id": car.id})
         await self._cars.delete_one({"_id": car.id})
 
 
-class MongoReleasedBookings:
-    def __init__(self, scope: Scope) -> None:
-        self._scope = scope
-        self._released = scope.collection(RELEASED)
-
-    async def remember(self, booking_id: str, car_id: str, now: datetime) -> None:
-        await self._released.update_one(
-            {"_id": booking_id, "tenant_id": self._scope.tenant},
-            {"$set": {"car_id": car_id, "released_at": now, "forget_at": now + RELEASE_REMEMBERED}},
-            upsert=True,
-        )
-
-    async def contains(self, booking_id: str) -> bool:
-        found = await self._released.find_one({"_id": booking_id, "tenant_id": self._scope.tenant})
-        return found is not None
-
-
 class MongoCarsTransaction:
     def __init__(self, scope: Scope) -> None:
         self.cars = MongoCars(scope)
-        self.released = MongoReleasedBookings(scope)
 
 
 class CarQueries:
@@ -215,7 +186,14 @@ def car_document(car: Car) -> Document:
 
 def car_from(doc: Document, slots: list[UnavailabilitySlot] | None = None) -> Car:
     spec = CarSpec(**{name: doc[name] for name in CarSpec.__dataclass_fields__})
-    return Car(doc["_id"], doc["tenant_id"], spec, doc["registered_at"], slots or [])
+    return Car(
+        doc["_id"],
+        doc["tenant_id"],
+        spec,
+        doc["registered_at"],
+        slots or [],
+        doc.get("released", {}),
+    )
 
 
 def slot_document(slot: UnavailabilitySlot) -> Document:

@@ -20,7 +20,7 @@ from cars.domain import (
     TakenOutOfUse,
     UnavailabilitySlot,
 )
-from cars.repository import CarRepository, ReleasedBookings
+from cars.repository import CarRepository
 from chassis.clock import Clock, utc_now
 from chassis.errors import NotFound, RuleViolation
 from chassis.messaging.subscriptions import TenantEventContext
@@ -47,9 +47,6 @@ class CarNotFound(NotFound):
 class CarsTransaction(Protocol):
     @property
     def cars(self) -> CarRepository: ...
-
-    @property
-    def released(self) -> ReleasedBookings: ...
 
 
 class CarService:
@@ -110,7 +107,6 @@ class CarService:
                     TimeFrame(command.from_utc, command.to_utc),
                     now,
                     deadline=command.deadline,
-                    released=await tx.released.contains(command.booking_id),
                 )
             except SlotConflict as exc:
                 return ReservationReply(outcome=ReservationOutcome.UNAVAILABLE, detail=str(exc))
@@ -150,7 +146,7 @@ class CarService:
         await self._release(tx, event.car_id, event.booking_id)
 
     async def _release(self, tx: CarsTransaction, car_id: str, booking_id: str) -> bool:
-        """Free the booking's reservation and remember the booking as released.
+        """Free the booking's reservation; the car remembers the booking as released.
 
         The booking's car is got, which writes it, even when it holds nothing for the
         booking: a reservation of that car being made meanwhile gets it too, and MongoDB
@@ -160,11 +156,11 @@ class CarService:
         """
         now = self._clock()
         car = await tx.cars.holding(booking_id, now) or await tx.cars.get(car_id, now)
-        await tx.released.remember(booking_id, car_id, now)
-        if car is None or car.release(booking_id) is None:
-            return False
+        if car is None:
+            return False  # no car of the tenant's: nothing is, or can be, reserved on it
+        freed = car.release(booking_id, now)
         await tx.cars.save(car)
-        return True
+        return freed is not None
 
 
 async def _get(tx: CarsTransaction, car_id: str, now: datetime) -> Car:
