@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -110,7 +111,9 @@ def booking_request(gateway: str, headers: dict[str, str], cars: list[str]) -> R
 Measured = tuple[Stats, dict[str, float], dict[str, int]]
 
 
-async def run(env: BenchEnv, system: System, args: argparse.Namespace) -> list[Measured]:
+async def run(
+    env: BenchEnv, system: System, args: argparse.Namespace
+) -> tuple[list[Measured], tuple[float, float]]:
     headers = bearer(env.token())
     pids = system_pids(system, ["gateway", "bookings", "cars"])
     gateway = system.gateway_url
@@ -151,11 +154,32 @@ async def run(env: BenchEnv, system: System, args: argparse.Namespace) -> list[M
             failed = next((s for s, _ in results if s.first_error), None)
             raise RuntimeError(f"no car registered: {failed.first_error if failed else '?'}")
         await series(book, "POST /bookings")
-    await mongo.close()
-    return results
+    try:
+        return results, await mongo_floor(mongo, env.db_name("probe"))
+    finally:
+        await mongo.close()
 
 
-def report(measured: list[Measured]) -> list[str]:
+async def mongo_floor(
+    mongo: AsyncMongoClient[dict[str, Any]], database: str, n: int = 300
+) -> tuple[float, float]:
+    """Milliseconds of MongoDB alone, one at a time: a round trip (`find_one` by id) and a
+    write that waits for the journal (`insert_one` with w=majority, as a commit does)."""
+    probe = mongo[database]["probe"]
+    await probe.insert_one({"_id": 0})
+    started = time.perf_counter()
+    for _ in range(n):
+        await probe.find_one({"_id": 0})
+    round_trip = (time.perf_counter() - started) / n * 1000
+    started = time.perf_counter()
+    for _ in range(n):
+        await probe.insert_one({})
+    journaled = (time.perf_counter() - started) / n * 1000
+    await mongo.drop_database(database)
+    return round_trip, journaled
+
+
+def report(measured: list[Measured], floor: tuple[float, float]) -> list[str]:
     """Print the tables and ratios; answer the targets' verdicts."""
     results = [stats for stats, _, _ in measured]
     rows: list[list[object]] = [
@@ -181,6 +205,11 @@ def report(measured: list[Measured]) -> list[str]:
         per_request = [commands[c] / stats.requests for c in MONGO_COMMANDS]
         command_rows.append([stats.label, stats.concurrency, *per_request, sum(per_request)])
     print(table(["request", "concurrency", *MONGO_COMMANDS, "total"], command_rows))
+    round_trip, journaled = floor
+    print(
+        f"MongoDB alone, same run, one at a time: a round trip (find_one) {round_trip:.2f} ms, "
+        f"a write waiting for the journal (insert, w=majority) {journaled:.2f} ms"
+    )
     registers = {s.concurrency: s for s in results if s.label == "POST /cars"}
     for s in (s for s in results if s.label == "POST /bookings"):
         base = registers[s.concurrency]
@@ -205,7 +234,7 @@ def report(measured: list[Measured]) -> list[str]:
 
 def measure(env: BenchEnv, system: System, args: argparse.Namespace, cmd: str) -> list[str]:
     banner("Booking latency: POST /bookings through the gateway", cmd)
-    return report(asyncio.run(run(env, system, args)))
+    return report(*asyncio.run(run(env, system, args)))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
