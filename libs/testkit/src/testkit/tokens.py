@@ -10,7 +10,7 @@ import argparse
 import base64
 import json
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Self
@@ -136,6 +136,29 @@ def unsigned_token(claims: dict[str, Any]) -> str:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
     return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+
+# Tokens every verifier must refuse, by what is wrong with them: `REFUSED_TOKENS[kind](key)`, where
+# `key` is the verifier's own signing key. The gateway and the services are each tested on all.
+REFUSED_TOKENS: dict[str, Callable[[DevSigningKey], str]] = {
+    "garbage": lambda key: "not-a-jwt",
+    "expired": lambda key: key.mint(expires_in=timedelta(minutes=-5)),
+    "alg none": lambda key: unsigned_token(
+        {"sub": "admin", "iss": ISSUER, "aud": AUDIENCE, "exp": 4102444800}
+    ),
+    "tampered": lambda key: tampered_token(key.mint()),
+    "other key": lambda key: DevSigningKey(DevSigningKey.generate().private_pem, key.kid).mint(),
+    "wrong audience": lambda key: key.mint(audience="someone-else"),
+    "no audience": lambda key: key.mint(without=["aud"]),
+    "no issuer": lambda key: key.mint(without=["iss"]),
+    "no subject": lambda key: key.mint(without=["sub"]),
+    "no expiry": lambda key: key.mint(without=["exp"]),
+    "no issued at": lambda key: key.mint(without=["iat"]),
+    "not yet valid": lambda key: key.mint(not_before=timedelta(minutes=5)),
+    "tenant not a string": lambda key: key.sign({**key.claims(), "tenant_id": 7}),
+    "subject not a string": lambda key: key.sign({**key.claims(), "sub": 7}),
+    "expiry not a number": lambda key: key.sign({**key.claims(), "exp": None}),
+}
 
 
 def main() -> None:

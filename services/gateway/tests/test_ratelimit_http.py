@@ -7,11 +7,8 @@ from datetime import timedelta
 
 import aiohttp
 
+from testkit.api import bearer
 from testkit.tokens import DevSigningKey
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def statuses(http: aiohttp.ClientSession, url: str, *sent: dict[str, str]) -> list[int]:
