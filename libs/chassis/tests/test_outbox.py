@@ -269,7 +269,7 @@ async def test_a_transaction_retried_after_its_commit_failed_still_stores_the_ev
     uow = MongoUnitOfWork(
         producer.mongo,
         lambda scope: scope,
-        lambda event: made(n=1, note=event.thing_id) if isinstance(event, ThingMade) else None,
+        lambda event: [made(n=1, note=event.thing_id)] if isinstance(event, ThingMade) else [],
     )
     real_commit = AsyncClientSession.commit_transaction
     failures: list[str] = []

@@ -17,7 +17,7 @@ from bookings.service import (
     BookingService,
     BookingsTransaction,
     CarsNotAnswering,
-    integration_event,
+    integration_events,
 )
 from cars.main import CarsSettings
 from cars.main import create_app as create_cars_app
@@ -119,7 +119,7 @@ BookingsUoW = InMemoryUnitOfWork[Ledger, BookingsTransaction]
 
 @pytest.fixture
 def uow() -> BookingsUoW:
-    return InMemoryUnitOfWork(Ledger(), InMemoryBookingsTransaction, integration_event)
+    return InMemoryUnitOfWork(Ledger(), InMemoryBookingsTransaction, integration_events)
 
 
 @pytest.fixture

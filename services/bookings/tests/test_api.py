@@ -13,7 +13,7 @@ import pytest
 from bookings.domain import Booking, KnownCar
 from bookings.repository import CARS, BookingQueries, MongoBookingsTransaction
 from bookings.reservations import CarsOverCommands
-from bookings.service import BookingService, BookingsTransaction, integration_event
+from bookings.service import BookingService, BookingsTransaction, integration_events
 from chassis.messaging.commands import CommandBus
 from chassis.storage.mongo import Mongo
 from chassis.storage.unit_of_work import MongoUnitOfWork
@@ -165,7 +165,7 @@ async def test_abandoned_pending_bookings_release_their_cars(
     me = caller(owner)
     car = await me.cars.register_car()
     uow: MongoUnitOfWork[BookingsTransaction] = MongoUnitOfWork(
-        mongo, MongoBookingsTransaction, integration_event
+        mongo, MongoBookingsTransaction, integration_events
     )
     now = datetime.now(UTC)
     start = now.replace(microsecond=0) + timedelta(days=1)

@@ -12,7 +12,7 @@ import pytest
 from bookings.domain import Booking, Status
 from bookings.main import BookingsSettings
 from bookings.repository import INDEXES, BookingChanged, MongoBookingsTransaction
-from bookings.service import BookingsTransaction, integration_event
+from bookings.service import BookingsTransaction, integration_events
 from chassis.storage.mongo import Mongo
 from chassis.storage.unit_of_work import MongoUnitOfWork
 from chassis.timeframe import TimeFrame
@@ -27,7 +27,7 @@ async def uow(test_infra: TestInfra) -> AsyncIterator[UoW]:
     settings = BookingsSettings(**test_infra.env(f"bookings_repo_{uuid.uuid4().hex[:6]}"))
     mongo = Mongo.of(settings, INDEXES)
     await mongo.start()
-    yield MongoUnitOfWork(mongo, MongoBookingsTransaction, integration_event)
+    yield MongoUnitOfWork(mongo, MongoBookingsTransaction, integration_events)
     await mongo.stop()
 
 

@@ -15,7 +15,7 @@ from pymongo import AsyncMongoClient
 from cars.domain import Car
 from cars.main import CarsSettings, create_app
 from cars.repository import PlateTaken
-from cars.service import CarService, CarsTransaction, integration_event
+from cars.service import CarService, CarsTransaction, integration_events
 from chassis.storage.unit_of_work import Recording
 from testkit.api import PlatformClient
 from testkit.fixtures import TestInfra
@@ -78,7 +78,7 @@ CarsUoW = InMemoryUnitOfWork[Fleet, CarsTransaction]
 
 @pytest.fixture
 def uow() -> CarsUoW:
-    return InMemoryUnitOfWork(Fleet(), InMemoryCarsTransaction, integration_event)
+    return InMemoryUnitOfWork(Fleet(), InMemoryCarsTransaction, integration_events)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from cars.domain import RELEASE_REMEMBERED, Car, CarSpec, Cause
 from cars.main import CarsSettings
 from cars.repository import INDEXES, SLOTS, MongoCarsTransaction
-from cars.service import CarsTransaction, integration_event
+from cars.service import CarsTransaction, integration_events
 from chassis.storage.mongo import Mongo
 from chassis.storage.outbox import OUTBOX
 from chassis.storage.unit_of_work import MongoUnitOfWork
@@ -33,7 +33,7 @@ async def mongo(test_infra: TestInfra) -> AsyncIterator[Mongo]:
 
 @pytest.fixture
 def uow(mongo: Mongo) -> MongoUnitOfWork[CarsTransaction]:
-    return MongoUnitOfWork(mongo, MongoCarsTransaction, integration_event)
+    return MongoUnitOfWork(mongo, MongoCarsTransaction, integration_events)
 
 
 def hours(now: datetime, start: float, end: float) -> TimeFrame:

@@ -1,4 +1,5 @@
-"""Platform roles: what a token's `roles` claim may hold, whichever service reads it."""
+"""Roles: what a token's `roles` (platform) and `org_roles` (in its tenant) claims may hold,
+whichever service reads them."""
 
 from __future__ import annotations
 
@@ -10,3 +11,11 @@ class PlatformRole(StrEnum):
     STANDARD = "standard"
     # The people who run the platform: may act on any user's records within a tenant.
     OPERATIONS = "operations"
+
+
+class OrganizationRole(StrEnum):
+    """A member's role in the organization (tenant) their token acts for."""
+
+    MEMBER = "member"
+    # Runs the organization: its users, keys, billing, and its emails and audit trail.
+    OWNER = "owner"

@@ -1,7 +1,8 @@
 """A development signing key: mints RS256 access tokens and publishes their JWKS.
 
 Test code and `make run` only, until the identity service issues real tokens. The CLI:
-`python -m testkit.tokens --keys-dir DIR --write-jwks` / `--mint [--tenant T --roles a,b]`.
+`python -m testkit.tokens --keys-dir DIR --write-jwks` /
+`--mint [--tenant T --roles a,b --org-roles owner]`.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ class DevSigningKey:
         user_id: str | None = None,
         tenant_id: str | None = "tenant-dev",
         roles: list[str] | None = None,
+        org_roles: list[str] | None = None,
         expires_in: timedelta = timedelta(hours=1),
         not_before: timedelta | None = None,
         issuer: str = ISSUER,
@@ -100,6 +102,8 @@ class DevSigningKey:
         }
         if tenant_id:
             claims["tenant_id"] = tenant_id
+        if org_roles:
+            claims["org_roles"] = org_roles
         if not_before is not None:
             claims["nbf"] = int((now + not_before).timestamp())
         return claims
@@ -158,6 +162,7 @@ REFUSED_TOKENS: dict[str, Callable[[DevSigningKey], str]] = {
     "tenant not a string": lambda key: key.sign({**key.claims(), "tenant_id": 7}),
     "subject not a string": lambda key: key.sign({**key.claims(), "sub": 7}),
     "expiry not a number": lambda key: key.sign({**key.claims(), "exp": None}),
+    "organization roles not a list": lambda key: key.sign({**key.claims(), "org_roles": "owner"}),
 }
 
 
@@ -169,6 +174,7 @@ def main() -> None:
     parser.add_argument("--user", default="dev-user")
     parser.add_argument("--tenant", default="tenant-dev")
     parser.add_argument("--roles", default="standard")
+    parser.add_argument("--org-roles", default="owner", help="roles in the tenant")
     parser.add_argument("--hours", type=float, default=8.0)
     args = parser.parse_args()
     key = DevSigningKey.load_or_create(args.keys_dir)
@@ -180,6 +186,7 @@ def main() -> None:
                 user_id=args.user,
                 tenant_id=args.tenant,
                 roles=[r for r in args.roles.split(",") if r],
+                org_roles=[r for r in args.org_roles.split(",") if r],
                 expires_in=timedelta(hours=args.hours),
             )
         )

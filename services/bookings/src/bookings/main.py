@@ -8,7 +8,7 @@ from pydantic import Field
 from bookings import api, handlers
 from bookings.repository import INDEXES, BookingQueries, MongoBookingsTransaction
 from bookings.reservations import CarsOverCommands
-from bookings.service import BookingService, integration_event
+from bookings.service import BookingService, integration_events
 from chassis.clock import Clock, utc_now
 from chassis.config import ServiceSettings
 from chassis.jobs import Jobs
@@ -29,7 +29,7 @@ class BookingsSettings(ServiceSettings):
 def create_app(settings: BookingsSettings, clock: Clock = utc_now) -> web.Application:
     mongo = Mongo.of(settings, INDEXES)
     bus = MessageBus(settings, mongo)
-    uow = MongoUnitOfWork(mongo, MongoBookingsTransaction, integration_event, bus.relay)
+    uow = MongoUnitOfWork(mongo, MongoBookingsTransaction, integration_events, bus.relay)
     queries = BookingQueries(mongo)
     bookings = BookingService(
         uow,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -196,13 +196,14 @@ class BookingService:
         await self._uow.run(work, tenant_id=booking.tenant_id, actor_id=booking.user_id)
 
 
-def integration_event(event: object) -> IntegrationEvent | None:
+def integration_events(event: object) -> Iterator[IntegrationEvent]:
     """What the other services are told of each thing that happens to a booking."""
     match event:
         case BookingConfirmed(booking_id, car_id, frame):
-            return published.BookingMade(
+            yield published.BookingMade(
                 booking_id=booking_id, car_id=car_id, start_utc=frame.start, end_utc=frame.end
             )
         case BookingCancelled(booking_id, car_id):
-            return published.BookingCancelled(booking_id=booking_id, car_id=car_id)
-    raise TypeError(f"no integration event for {event!r}")
+            yield published.BookingCancelled(booking_id=booking_id, car_id=car_id)
+        case _:
+            raise TypeError(f"no integration event for {event!r}")

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from cars import api, handlers
 from cars.repository import INDEXES, CarQueries, MongoCarsTransaction
-from cars.service import CarService, integration_event
+from cars.service import CarService, integration_events
 from chassis.clock import Clock, utc_now
 from chassis.config import ServiceSettings
 from chassis.logging import configure_logging
@@ -24,7 +24,7 @@ class CarsSettings(ServiceSettings):
 def create_app(settings: CarsSettings, clock: Clock = utc_now) -> web.Application:
     mongo = Mongo.of(settings, INDEXES)
     bus = MessageBus(settings, mongo)
-    uow = MongoUnitOfWork(mongo, MongoCarsTransaction, integration_event, bus.relay)
+    uow = MongoUnitOfWork(mongo, MongoCarsTransaction, integration_events, bus.relay)
     cars = CarService(uow, clock)
     handlers.subscribe(bus.subscriptions(uow), cars)
     return service_app(settings, api.routes(cars, CarQueries(mongo)), [mongo, bus])

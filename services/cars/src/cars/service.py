@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import datetime
 from typing import Protocol
@@ -170,15 +171,15 @@ async def _get(tx: CarsTransaction, car_id: str, now: datetime) -> Car:
     return car
 
 
-def integration_event(event: object) -> IntegrationEvent | None:
+def integration_events(event: object) -> Iterator[IntegrationEvent]:
     """What the other services are told of each thing that happens to a car."""
     match event:
         case CarRegistered(car_id, spec):
-            return published.CarRegistered(car_id=car_id, **asdict(spec))
+            yield published.CarRegistered(car_id=car_id, **asdict(spec))
         case CarDeleted(car_id):
-            return published.CarDeleted(car_id=car_id)
+            yield published.CarDeleted(car_id=car_id)
         case ReservationMade(booking_id, slot):
-            return published.CarReserved(
+            yield published.CarReserved(
                 car_id=slot.car_id,
                 slot_id=slot.id,
                 booking_id=booking_id,
@@ -191,12 +192,13 @@ def integration_event(event: object) -> IntegrationEvent | None:
                 if slot.cause is Cause.MAINTENANCE
                 else published.CarTakenOffline
             )
-            return kind(
+            yield kind(
                 car_id=slot.car_id,
                 slot_id=slot.id,
                 from_utc=slot.frame.start,
                 to_utc=slot.frame.end,
             )
         case ReservationReleased(booking_id, slot):
-            return published.CarReleased(car_id=slot.car_id, booking_id=booking_id)
-    raise TypeError(f"no integration event for {event!r}")
+            yield published.CarReleased(car_id=slot.car_id, booking_id=booking_id)
+        case _:
+            raise TypeError(f"no integration event for {event!r}")

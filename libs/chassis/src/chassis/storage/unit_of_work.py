@@ -11,7 +11,7 @@ the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Generic, Protocol, TypeVar
 
 import structlog
@@ -26,8 +26,10 @@ from contracts import Envelope, IntegrationEvent
 R = TypeVar("R")
 TxT_co = TypeVar("TxT_co", covariant=True)
 
-# A service's domain event as the integration event it publishes, or None to keep it inside.
-Translate = Callable[[object], IntegrationEvent | None]
+# What a service publishes of one of its domain events: the integration event other services
+# are told, and its audit and usage records (`contracts.audits`, `contracts.usages`); nothing
+# keeps the event inside.
+Translate = Callable[[object], Iterable[IntegrationEvent]]
 
 
 class UnitOfWork(Protocol[TxT_co]):
@@ -82,9 +84,8 @@ class Recording:
         events = list(self._published)
         for aggregate in self._tracked.values():
             for recorded in aggregate.recorded:
-                published = translate(recorded) if translate else None
-                if published is not None:
-                    events.append(published)
+                if translate is not None:
+                    events.extend(translate(recorded))
         return [
             Envelope.wrap(
                 event,

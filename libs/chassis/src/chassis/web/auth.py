@@ -24,6 +24,7 @@ from tenacity import AsyncRetrying
 from chassis.config import WebSettings
 from chassis.retry import outbound_retry
 from chassis.web.problems import Handler, Problem
+from contracts.roles import OrganizationRole, PlatformRole
 
 ALGORITHMS = ["RS256"]
 # An unknown kid may mean the issuer rotated keys; refetch, but not more often than this.
@@ -59,6 +60,8 @@ class AccessClaims(BaseModel):
     nbf: NumericDate = 0.0
     tenant_id: Annotated[str, Field(min_length=1)] | None = None
     roles: list[str] = Field(default_factory=list)
+    # The caller's roles in the tenant the token acts for.
+    org_roles: list[str] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -66,9 +69,18 @@ class Caller:
     user_id: str
     tenant_id: str | None
     roles: frozenset[str] = field(default_factory=frozenset)
+    org_roles: frozenset[str] = field(default_factory=frozenset)
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
+
+    @property
+    def is_operator(self) -> bool:
+        return PlatformRole.OPERATIONS in self.roles
+
+    @property
+    def owns_tenant(self) -> bool:
+        return bool(self.tenant_id) and OrganizationRole.OWNER in self.org_roles
 
 
 CALLER_KEY = web.RequestKey("caller", Caller)
@@ -138,7 +150,9 @@ class JwksVerifier:
         except ValidationError as exc:
             raise InvalidToken(_claim_errors(exc)) from exc
         _check_times(claims, self._clock())
-        return Caller(claims.sub, claims.tenant_id, frozenset(claims.roles))
+        return Caller(
+            claims.sub, claims.tenant_id, frozenset(claims.roles), frozenset(claims.org_roles)
+        )
 
     async def _key(self, kid: str) -> Key:
         now = time.monotonic()
@@ -282,3 +296,17 @@ def require_tenant(request: web.Request) -> tuple[Caller, str]:
     if not caller.tenant_id:
         raise Problem(403, "This route acts on a tenant's data; the token names no tenant.")
     return caller, caller.tenant_id
+
+
+def readable_tenant(request: web.Request, organization_id: str | None = None) -> str | None:
+    """Whose records a caller may read across users: an operator any organization's, or every
+    one's (None); an organization's owner only their own (naming another is 403); anyone
+    else nothing (403)."""
+    caller = require_caller(request)
+    if caller.is_operator:
+        return organization_id
+    if caller.owns_tenant and organization_id in (None, caller.tenant_id):
+        return caller.tenant_id
+    if caller.owns_tenant:
+        raise Problem(403, "An organization's owner reads only their own organization's records.")
+    raise Problem(403, "Only operators and the organization's owners may read these records.")

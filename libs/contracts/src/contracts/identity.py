@@ -1,0 +1,68 @@
+"""Identity's events: people and machines registering, invitations, organizations, password
+resets. Secrets (confirmation, invitation and reset tokens) never travel in these events,
+which any service may read; the one email that carries a token is an `EmailRequested`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import AwareDatetime, EmailStr, Field
+
+from contracts.envelope import IntegrationEvent, TenantEvent
+
+
+class UserKind(StrEnum):
+    PERSON = "person"
+    MACHINE = "machine"
+
+
+class UserRegistered(IntegrationEvent):
+    """An end user exists: a person (unconfirmed until the emailed token comes back) or a
+    machine. Its envelope names the user's default organization when it has one."""
+
+    event_type: ClassVar[str] = "identity.user_registered"
+
+    user_id: str = Field(min_length=1)
+    kind: UserKind
+    email: EmailStr | None = None
+    first_name: str | None = Field(default=None, max_length=100)
+    last_name: str | None = Field(default=None, max_length=100)
+    timezone: str | None = Field(default=None, max_length=64)
+
+
+class RegistrationConfirmationRequested(IntegrationEvent):
+    event_type: ClassVar[str] = "identity.registration_confirmation_requested"
+
+    user_id: str = Field(min_length=1)
+    email: EmailStr
+    expires_utc: AwareDatetime
+
+
+class PasswordResetRequested(IntegrationEvent):
+    event_type: ClassVar[str] = "identity.password_reset_requested"
+
+    user_id: str = Field(min_length=1)
+    email: EmailStr
+    expires_utc: AwareDatetime
+
+
+class GuestInvited(TenantEvent):
+    """Someone was invited to join the organization the envelope names."""
+
+    event_type: ClassVar[str] = "identity.guest_invited"
+
+    invitation_id: str = Field(min_length=1)
+    email: EmailStr
+    invited_by: str = Field(min_length=1)
+    expires_utc: AwareDatetime
+
+
+class OrganizationCreated(TenantEvent):
+    """A new tenant: the envelope's tenant is the organization itself."""
+
+    event_type: ClassVar[str] = "identity.organization_created"
+
+    organization_id: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=200)
+    created_by: str = Field(min_length=1)
