@@ -39,8 +39,9 @@ async def test_unknown_car_and_backwards_frames(
     (await client.call("POST", "/bookings", json=backwards)).problem(422)
     window = {"from_utc": hours_from_now(3), "to_utc": hours_from_now(1)}
     (await client.call("GET", "/cars/available", params=window)).problem(422)
-    # The unknown car's booking was stored pending before cars was asked: it is gone.
-    assert await stored_for(database("bookings"), tenant) == {}
+    # The unknown car's booking was stored pending before cars was asked: it is gone, and
+    # only the refusal's audit record was left to publish.
+    assert await stored_for(database("bookings"), tenant) == {"outbox": 1}
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,10 @@ from bookings.reservations import CarsOverCommands
 from bookings.service import BookingService, BookingsTransaction, integration_events
 from chassis.messaging.commands import CommandBus
 from chassis.storage.mongo import Mongo
+from chassis.storage.outbox import OUTBOX
 from chassis.storage.unit_of_work import MongoUnitOfWork
 from chassis.timeframe import TimeFrame
+from contracts import Envelope
 from contracts.cars import ReservationOutcome, ReserveCar
 from testkit.clock import hours_from_now
 from testkit.mongo_writes import INSERTED_ONCE, WriteCounter, Writes
@@ -96,9 +98,16 @@ async def test_bad_bookings_are_refused_and_nothing_is_stored(
         await caller(stranger).bookings.call("POST", "/bookings", json=trip(car.id, *frame(1, 2)))
     ).problem(422)
     # An unknown car's booking is stored pending before cars is asked: read the database, as
-    # the API leaves pending bookings out.
-    assert await stored_for(mongo.db, owner) == {CARS: 1}
-    assert await stored_for(mongo.db, stranger) == {}
+    # the API leaves pending bookings out. Each refusal leaves its audit record to publish.
+    assert await stored_for(mongo.db, owner) == {CARS: 1, OUTBOX: 1}
+    assert await stored_for(mongo.db, stranger) == {OUTBOX: 1}
+    refusals = [
+        Envelope.model_validate_json(row["body"])
+        async for row in mongo.db[OUTBOX].find({"body": {"$regex": "booking_refused"}})
+    ]
+    assert sorted((e.tenant_id, e.data["outcome"]) for e in refusals) == sorted(
+        [(owner, "refused"), (stranger, "refused")]
+    )
     assert await me.cars.unavailabilities(car.id) == []
 
 

@@ -10,6 +10,7 @@ from bookings.domain import (
     BookingConfirmed,
     BookingNotCancellable,
     BookingNotPending,
+    BookingRefused,
     BookingRuleViolation,
     NotYourBooking,
     Status,
@@ -57,6 +58,14 @@ def test_a_booking_is_pending_until_confirmed_once() -> None:
     assert made.recorded == (BookingConfirmed(made.id, "car", made.frame),)
     with pytest.raises(BookingNotPending):
         made.confirm()
+
+
+def test_only_a_pending_booking_is_refused() -> None:
+    made = requested()
+    made.refuse("taken")
+    assert made.recorded == (BookingRefused(made.id, "car", "taken"),)
+    with pytest.raises(BookingNotPending):
+        booking().refuse("taken")
 
 
 def test_cancel_only_before_start_and_once() -> None:

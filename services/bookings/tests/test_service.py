@@ -17,8 +17,10 @@ from bookings.service import (
 )
 from chassis.timeframe import TimeFrame
 from contracts import bookings as published
+from contracts.audits import AuditOutcome, AuditRecorded
 from contracts.cars import CarDeleted, CarRegistered, ReservationOutcome, ReservationReply
 from contracts.roles import PlatformRole
+from contracts.usages import UsageRecorded
 
 TENANT, USER = "tenant-a", "user-a"
 
@@ -43,13 +45,19 @@ async def test_a_booking_is_recorded_pending_then_confirmed_once_the_car_is_rese
     assert cars.reserved == [booking.id] and cars.released == []
     assert uow.state.bookings[booking.id].status is Status.CONFIRMED
     assert booked.car == KnownCar("car-1", "Tesla", "Model 3", "AB-123"), "as cars described it"
-    [made] = uow.published
-    assert (made.tenant_id, made.actor_id) == (TENANT, USER)
+    made, audited, used = uow.published
+    assert {(e.tenant_id, e.actor_id) for e in uow.published} == {(TENANT, USER)}
     assert made.payload(published.BookingMade) == published.BookingMade(
         booking_id=booking.id,
         car_id="car-1",
         start_utc=booking.frame.start,
         end_utc=booking.frame.end,
+    )
+    assert audited.payload(AuditRecorded) == AuditRecorded(
+        action="bookings.booking_made", target=f"booking:{booking.id}"
+    )
+    assert used.payload(UsageRecorded) == UsageRecorded(
+        event="booking_made", properties={"minutes": 120}
     )
 
 
@@ -69,7 +77,15 @@ async def test_a_refused_reservation_leaves_nothing(
     if refusal is CarUnavailable:
         assert "taken from 10:00" in str(raised.value), "the cars service's reason is passed on"
     assert uow.state.bookings == {}
-    assert uow.published == []
+    # Nothing to tell the other services; the audit trail keeps who tried what.
+    [audited] = uow.published
+    assert (audited.tenant_id, audited.actor_id) == (TENANT, USER)
+    assert audited.payload(AuditRecorded) == AuditRecorded(
+        action="bookings.booking_refused",
+        target="car:car-1",
+        outcome=AuditOutcome.REFUSED,
+        detail=str(raised.value),
+    )
     assert cars.released == [], "nothing was reserved, nothing to release"
 
 
@@ -159,6 +175,11 @@ async def test_cancelling_frees_the_car_and_tells_the_others(
     assert uow.events(published.BookingCancelled) == [
         published.BookingCancelled(booking_id=booking.id, car_id="car-1")
     ]
+    assert [a.action for a in uow.events(AuditRecorded)] == [
+        "bookings.booking_made",
+        "bookings.booking_cancelled",
+    ]
+    assert [u.event for u in uow.events(UsageRecorded)] == ["booking_made", "booking_cancelled"]
 
 
 async def test_a_cancellation_stands_when_the_release_is_not_confirmed(

@@ -18,6 +18,7 @@ from cars.repository import PlateTaken
 from cars.service import CarNotFound, CarService
 from chassis.timeframe import TimeFrame
 from contracts import cars as published
+from contracts.audits import AuditRecorded
 from contracts.bookings import BookingCancelled
 from contracts.cars import (
     ReleaseCar,
@@ -26,6 +27,7 @@ from contracts.cars import (
     ReserveCar,
     ReservedCar,
 )
+from contracts.usages import UsageRecorded
 
 TENANT, USER = "tenant-a", "user-a"
 
@@ -62,9 +64,12 @@ def release(car_id: str, booking: str, tenant: str = TENANT) -> ReleaseCar:
 async def test_registering_stores_the_car_and_tells_the_others(cars: CarService, uow) -> None:
     car = await cars.register(TENANT, USER, spec())
     assert uow.state.cars[car.id].spec.number_plate == "ABC 123"
-    [envelope] = uow.published
-    assert (envelope.tenant_id, envelope.actor_id) == (TENANT, USER)
-    assert envelope.payload(published.CarRegistered) == published.CarRegistered(
+    told, audited, used = uow.published
+    # One who, tenant and correlation for the three: the envelope's, not the records'.
+    assert {(e.tenant_id, e.actor_id, e.correlation_id) for e in uow.published} == {
+        (TENANT, USER, told.correlation_id)
+    }
+    assert told.payload(published.CarRegistered) == published.CarRegistered(
         car_id=car.id,
         make="Toyota",
         model="Prius",
@@ -72,6 +77,42 @@ async def test_registering_stores_the_car_and_tells_the_others(cars: CarService,
         jurisdiction="NZ",
         number_plate="ABC 123",
     )
+    assert audited.payload(AuditRecorded) == AuditRecorded(
+        action="cars.car_registered", target=f"car:{car.id}"
+    )
+    # The plate, which may name a person, stays out of product analytics.
+    assert used.payload(UsageRecorded) == UsageRecorded(
+        event="car_registered", properties={"make": "Toyota", "model": "Prius", "year": 2021}
+    )
+
+
+async def test_every_change_is_audited_and_product_actions_are_counted(
+    cars: CarService, uow, now: datetime
+) -> None:
+    car = await cars.register(TENANT, USER, spec())
+    await cars.take_out_of_use(TENANT, USER, car.id, hours(now, 1, 3), Cause.MAINTENANCE)
+    await cars.take_out_of_use(TENANT, USER, car.id, hours(now, 4, 4.5), Cause.OFFLINE)
+    assert (await cars.reserve(reserve(car.id, "b1", hours(now, 5, 6)))).outcome is (
+        ReservationOutcome.RESERVED
+    )
+    await cars.release(release(car.id, "b1"))
+    target = f"car:{car.id}"
+    assert uow.events(AuditRecorded) == [
+        AuditRecorded(action="cars.car_registered", target=target),
+        AuditRecorded(action="cars.car_maintenance_scheduled", target=target),
+        AuditRecorded(action="cars.car_taken_offline", target=target),
+        AuditRecorded(action="cars.car_reserved", target=target, detail="for booking b1"),
+        AuditRecorded(action="cars.car_released", target=target, detail="for booking b1"),
+    ]
+    # A reservation is the consequence of a booking, which bookings counts.
+    assert [(u.event, u.properties) for u in uow.events(UsageRecorded)] == [
+        ("car_registered", {"make": "Toyota", "model": "Prius", "year": 2021}),
+        ("car_maintenance_scheduled", {"hours": 2.0}),
+        ("car_taken_offline", {"hours": 0.5}),
+    ]
+    await cars.delete(TENANT, USER, car.id)
+    assert uow.events(AuditRecorded)[-1] == AuditRecorded(action="cars.car_deleted", target=target)
+    assert uow.events(UsageRecorded)[-1] == UsageRecorded(event="car_deleted")
 
 
 async def test_a_refused_registration_stores_and_publishes_nothing(cars: CarService, uow) -> None:
@@ -80,7 +121,8 @@ async def test_a_refused_registration_stores_and_publishes_nothing(cars: CarServ
         await cars.register(TENANT, USER, spec("ABC 123"))
     with pytest.raises(CarRuleViolation):
         await cars.register(TENANT, USER, CarSpec("VW", "Golf", 1800, "NZ", "X1"))
-    assert len(uow.state.cars) == 1 and len(uow.published) == 1
+    assert len(uow.state.cars) == 1 and len(uow.events(published.CarRegistered)) == 1
+    assert len(uow.events(AuditRecorded)) == len(uow.published) // 3 == 1
     # A plate is unique per tenant, not across tenants.
     await cars.register("tenant-b", USER, spec())
 
@@ -102,7 +144,10 @@ async def test_taking_a_car_out_of_use(cars: CarService, uow, now: datetime, cau
         await cars.take_out_of_use(TENANT, USER, car.id, hours(now, 2, 4), Cause.OFFLINE)
     with pytest.raises(CarNotFound):
         await cars.take_out_of_use("tenant-b", USER, car.id, hours(now, 5, 6), cause)
-    assert len(uow.published) == 2
+    assert [e.type for e in uow.published if e.type.startswith("cars.")] == [
+        published.CarRegistered.event_type,
+        event.event_type,
+    ]
     assert [s.id for s in uow.state.cars[car.id].slots] == [slot.id]
 
 

@@ -53,6 +53,15 @@ class BookingCancelled:
     car_id: str
 
 
+@dataclass(frozen=True)
+class BookingRefused:
+    """The car could not be reserved for the pending booking, which is given up."""
+
+    booking_id: str
+    car_id: str
+    reason: str
+
+
 @dataclass
 class Booking(Aggregate):
     id: str
@@ -87,6 +96,12 @@ class Booking(Aggregate):
             raise BookingNotPending(f"a {self.status} booking cannot be confirmed")
         self.status = Status.CONFIRMED
         self.record(BookingConfirmed(self.id, self.car_id, self.frame))
+
+    def refuse(self, reason: str) -> None:
+        """Cars refused to reserve the car for it: the booking will never be confirmed."""
+        if not self.is_pending:
+            raise BookingNotPending(f"a {self.status} booking cannot be refused")
+        self.record(BookingRefused(self.id, self.car_id, reason))
 
     def cancel(self, user_id: str, may_cancel_others: bool, now: datetime) -> None:
         if user_id != self.user_id and not may_cancel_others:

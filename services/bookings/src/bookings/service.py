@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bookings.domain import Booking, BookingCancelled, BookingConfirmed, KnownCar
+from bookings.domain import Booking, BookingCancelled, BookingConfirmed, BookingRefused, KnownCar
 from bookings.repository import BookingChanged, BookingRepository, KnownCars
 from chassis.clock import Clock, utc_now
 from chassis.errors import Conflict, NotFound, RuleViolation, Unavailable
 from chassis.logging import get_logger
 from chassis.messaging.subscriptions import TenantEventContext
+from chassis.records import refused, told
 from chassis.storage.unit_of_work import UnitOfWork
 from chassis.timeframe import TimeFrame
 from contracts import IntegrationEvent
@@ -108,12 +109,18 @@ class BookingService:
             raise ReservationTimedOut("cars did not answer; try again shortly") from exc
         if reply.outcome is not ReservationOutcome.RESERVED:
             # A refusal is final: nothing is reserved for the booking, nor ever will be.
-            await self._discard(booking)
-            if reply.outcome is ReservationOutcome.UNKNOWN_CAR:
-                raise UnknownCar(f"there is no car {car_id}")
             if reply.outcome in TOO_LATE:
+                await self._discard(booking)
                 raise ReservationTimedOut("cars answered too late; try again shortly")
-            raise CarUnavailable(reply.detail or "the car is not available then")
+            refusal: Exception = (
+                UnknownCar(f"there is no car {car_id}")
+                if reply.outcome is ReservationOutcome.UNKNOWN_CAR
+                else CarUnavailable(reply.detail or "the car is not available then")
+            )
+            # Refused by a rule: the audit record goes with the discard, which commits
+            # whatever the caller is answered.
+            await self._discard(booking, refused=str(refusal))
+            raise refusal
 
         # Confirmed as it was recorded: if the sweep gave it up meanwhile, it is gone and
         # saving it fails, so a confirmation never revives a booking whose car was released.
@@ -187,23 +194,39 @@ class BookingService:
             return False
         return True
 
-    async def _discard(self, booking: Booking) -> None:
+    async def _discard(self, booking: Booking, refused: str | None = None) -> None:
+        """Remove the booking if still pending; `refused` says why cars refused it."""
+
         async def work(tx: BookingsTransaction) -> None:
             pending = await tx.bookings.get(booking.id)
             if pending is not None and pending.is_pending:
+                if refused is not None:
+                    pending.refuse(refused)
                 await tx.bookings.remove(pending)
 
         await self._uow.run(work, tenant_id=booking.tenant_id, actor_id=booking.user_id)
 
 
 def integration_events(event: object) -> Iterator[IntegrationEvent]:
-    """What the other services are told of each thing that happens to a booking."""
+    """What the other services are told of each thing that happens to a booking, with its
+    audit record and, for what people do with the product, its usage record."""
     match event:
         case BookingConfirmed(booking_id, car_id, frame):
-            yield published.BookingMade(
-                booking_id=booking_id, car_id=car_id, start_utc=frame.start, end_utc=frame.end
+            yield from told(
+                published.BookingMade(
+                    booking_id=booking_id, car_id=car_id, start_utc=frame.start, end_utc=frame.end
+                ),
+                target=f"booking:{booking_id}",
+                usage={"minutes": int(frame.duration.total_seconds() // 60)},
             )
         case BookingCancelled(booking_id, car_id):
-            yield published.BookingCancelled(booking_id=booking_id, car_id=car_id)
+            yield from told(
+                published.BookingCancelled(booking_id=booking_id, car_id=car_id),
+                target=f"booking:{booking_id}",
+                usage={},
+            )
+        case BookingRefused(booking_id, car_id, reason):
+            # Nothing happened to tell the others of; the audit trail keeps the attempt.
+            yield refused("bookings.booking_refused", target=f"car:{car_id}", detail=reason)
         case _:
             raise TypeError(f"no integration event for {event!r}")

@@ -25,6 +25,7 @@ from cars.repository import CarRepository
 from chassis.clock import Clock, utc_now
 from chassis.errors import NotFound, RuleViolation
 from chassis.messaging.subscriptions import TenantEventContext
+from chassis.records import told
 from chassis.storage.unit_of_work import UnitOfWork
 from chassis.timeframe import TimeFrame
 from contracts import IntegrationEvent
@@ -172,19 +173,29 @@ async def _get(tx: CarsTransaction, car_id: str, now: datetime) -> Car:
 
 
 def integration_events(event: object) -> Iterator[IntegrationEvent]:
-    """What the other services are told of each thing that happens to a car."""
+    """What the other services are told of each thing that happens to a car, with its audit
+    record and, for what people do with the product, its usage record."""
     match event:
         case CarRegistered(car_id, spec):
-            yield published.CarRegistered(car_id=car_id, **asdict(spec))
+            yield from told(
+                published.CarRegistered(car_id=car_id, **asdict(spec)),
+                target=f"car:{car_id}",
+                usage={"make": spec.make, "model": spec.model, "year": spec.year},
+            )
         case CarDeleted(car_id):
-            yield published.CarDeleted(car_id=car_id)
+            yield from told(published.CarDeleted(car_id=car_id), target=f"car:{car_id}", usage={})
         case ReservationMade(booking_id, slot):
-            yield published.CarReserved(
-                car_id=slot.car_id,
-                slot_id=slot.id,
-                booking_id=booking_id,
-                from_utc=slot.frame.start,
-                to_utc=slot.frame.end,
+            # Bookings records the booking as the product action; this is its consequence.
+            yield from told(
+                published.CarReserved(
+                    car_id=slot.car_id,
+                    slot_id=slot.id,
+                    booking_id=booking_id,
+                    from_utc=slot.frame.start,
+                    to_utc=slot.frame.end,
+                ),
+                target=f"car:{slot.car_id}",
+                detail=f"for booking {booking_id}",
             )
         case TakenOutOfUse(slot):
             kind = (
@@ -192,13 +203,21 @@ def integration_events(event: object) -> Iterator[IntegrationEvent]:
                 if slot.cause is Cause.MAINTENANCE
                 else published.CarTakenOffline
             )
-            yield kind(
-                car_id=slot.car_id,
-                slot_id=slot.id,
-                from_utc=slot.frame.start,
-                to_utc=slot.frame.end,
+            yield from told(
+                kind(
+                    car_id=slot.car_id,
+                    slot_id=slot.id,
+                    from_utc=slot.frame.start,
+                    to_utc=slot.frame.end,
+                ),
+                target=f"car:{slot.car_id}",
+                usage={"hours": round(slot.frame.duration.total_seconds() / 3600, 2)},
             )
         case ReservationReleased(booking_id, slot):
-            yield published.CarReleased(car_id=slot.car_id, booking_id=booking_id)
+            yield from told(
+                published.CarReleased(car_id=slot.car_id, booking_id=booking_id),
+                target=f"car:{slot.car_id}",
+                detail=f"for booking {booking_id}",
+            )
         case _:
             raise TypeError(f"no integration event for {event!r}")

@@ -1,0 +1,3 @@
+from audits.main import main
+
+main()
