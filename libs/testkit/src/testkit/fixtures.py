@@ -141,13 +141,25 @@ class EventProducer:
         self._publish = exchange_publisher(broker, events_exchange(settings), settings.service_name)
 
     async def publish(
-        self, event: IntegrationEvent, *, tenant_id: str | None, actor_id: str | None = None
+        self,
+        event: IntegrationEvent,
+        *,
+        tenant_id: str | None,
+        actor_id: str | None = None,
+        correlation_id: str | None = None,
     ) -> Envelope:
         envelope = Envelope.wrap(
-            event, tenant_id=tenant_id, actor_id=actor_id, correlation_id=uuid.uuid4().hex
+            event,
+            tenant_id=tenant_id,
+            actor_id=actor_id,
+            correlation_id=correlation_id or uuid.uuid4().hex,
         )
-        await self._publish(OutgoingEvent.of(envelope))
+        await self.resend(envelope)
         return envelope
+
+    async def resend(self, envelope: Envelope) -> None:
+        """Publish `envelope` (again), as a relay does after a crash before marking it sent."""
+        await self._publish(OutgoingEvent.of(envelope))
 
 
 @pytest.fixture
