@@ -17,6 +17,7 @@ ROUTES = {
     ("POST", "/bookings"),
     ("DELETE", "/bookings/{booking_id}"),
     ("GET", "/bookings"),
+    ("GET", "/audits"),
     ("GET", "/health"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),

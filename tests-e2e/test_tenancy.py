@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from contracts.roles import PlatformRole
+from contracts.roles import OrganizationRole, PlatformRole
 from testkit.api import Booking, Car, PlatformClient, Slot, car_details
 from testkit.clock import hours_from_now
 from testkit.waiting import eventually
@@ -52,6 +52,10 @@ class Scene:
     theirs: Holdings
     intruder: PlatformClient
     own: Holdings
+    # For the cases that need them: the two tenants, and tokens for callers beyond the two.
+    tenant_id: str
+    intruder_tenant_id: str
+    token: Callable[..., str]
 
     async def view(self) -> View:
         """All the tenant sees of its cars, their slots and its bookings."""
@@ -150,6 +154,23 @@ async def _list_bookings(scene: Scene) -> None:
     assert [b.id for b in await scene.intruder.bookings(*WHOLE)] == [scene.own.booking.id]
 
 
+@case("GET", "/audits")
+async def _read_the_audit_trail(scene: Scene) -> None:
+    # The intruder, an operator, may read any trail; its organization's owner may not.
+    claims = {"user_id": "intruder-owner", "org_roles": [OrganizationRole.OWNER]}
+    owner = scene.intruder.as_caller(scene.token(tenant_id=scene.intruder_tenant_id, **claims))
+    own = f"booking:{scene.own.booking.id}"
+
+    async def own_entries() -> set[str] | None:
+        targets = {entry.target for entry in await owner.audits()}
+        return targets if own in targets else None
+
+    targets = await eventually(own_entries)
+    assert not targets & {f"car:{scene.theirs.car.id}", f"booking:{scene.theirs.booking.id}"}
+    named = await owner.call("GET", "/audits", params={"organization_id": scene.tenant_id})
+    named.problem(403)
+
+
 async def test_every_route_that_takes_a_token_has_a_case(anonymous: PlatformClient) -> None:
     openapi = (await anonymous.expect(200, "GET", "/openapi.json")).json()
     assert "x-unavailable" not in openapi
@@ -163,10 +184,13 @@ async def test_every_route_that_takes_a_token_has_a_case(anonymous: PlatformClie
 
 
 @pytest.fixture
-async def scene(caller: Callable[..., PlatformClient], tenant: str) -> Scene:
+async def scene(
+    caller: Callable[..., PlatformClient], tenant: str, token: Callable[..., str]
+) -> Scene:
     owner = caller(user_id="driver-1")
+    intruder_tenant = f"{tenant}-other"
     intruder = caller(
-        tenant_id=f"{tenant}-other",
+        tenant_id=intruder_tenant,
         user_id="intruder",
         roles=[PlatformRole.STANDARD, PlatformRole.OPERATIONS],
     )
@@ -178,7 +202,7 @@ async def scene(caller: Callable[..., PlatformClient], tenant: str) -> Scene:
         return all(b.car for b in await owner.bookings(*WHOLE) + await intruder.bookings(*WHOLE))
 
     await eventually(cars_projected)
-    return Scene(owner, theirs, intruder, own)
+    return Scene(owner, theirs, intruder, own, tenant, intruder_tenant, token)
 
 
 @pytest.mark.parametrize("route", sorted(CASES), ids=" ".join)

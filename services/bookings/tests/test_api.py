@@ -105,9 +105,8 @@ async def test_bad_bookings_are_refused_and_nothing_is_stored(
         Envelope.model_validate_json(row["body"])
         async for row in mongo.db[OUTBOX].find({"body": {"$regex": "booking_refused"}})
     ]
-    assert sorted((e.tenant_id, e.data["outcome"]) for e in refusals) == sorted(
-        [(owner, "refused"), (stranger, "refused")]
-    )
+    ours = [(e.tenant_id, e.data["outcome"]) for e in refusals if e.tenant_id in (owner, stranger)]
+    assert sorted(ours) == sorted([(owner, "refused"), (stranger, "refused")])
     assert await me.cars.unavailabilities(car.id) == []
 
 

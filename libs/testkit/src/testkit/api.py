@@ -237,3 +237,21 @@ class PlatformClient:
     async def bookings(self, from_utc: str, to_utc: str) -> list[Booking]:
         params = {"from_utc": from_utc, "to_utc": to_utc}
         return await self._typed(list[Booking], 200, "GET", "/bookings", params=params)
+
+    # --- audits ----------------------------------------------------------------------------
+
+    async def audits(self, **params: str) -> list[AuditEntry]:
+        """`GET /audits` (organization_id, since, limit, offset), newest first."""
+        return await self._typed(list[AuditEntry], 200, "GET", "/audits", params=params)
+
+
+class AuditEntry(Published):
+    id: str
+    organization_id: str | None
+    actor_id: str | None
+    action: str
+    target: str
+    outcome: Literal["succeeded", "refused", "failed"]
+    detail: str | None
+    occurred_at: datetime
+    correlation_id: str
