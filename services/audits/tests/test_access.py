@@ -3,8 +3,8 @@ user inserts and reads entries, and MongoDB itself refuses every change to them.
 
 from __future__ import annotations
 
+import asyncio
 import socket
-import subprocess
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -35,28 +35,26 @@ async def mongod_with_auth(tmp_path_factory: pytest.TempPathFactory) -> AsyncIte
     """A mongod of the test's own, standalone, that enforces access control."""
     data: Path = tmp_path_factory.mktemp("mongod-auth")
     port = free_port()
-    server = subprocess.Popen(
-        [
-            str(mongod_binary()),
-            "--auth",
-            "--bind_ip",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--dbpath",
-            str(data),
-            "--logpath",
-            str(data / "mongod.log"),
-        ],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    server = await asyncio.create_subprocess_exec(
+        str(mongod_binary()),
+        "--auth",
+        "--bind_ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--dbpath",
+        str(data),
+        "--logpath",
+        str(data / "mongod.log"),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     try:
         yield port
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        await asyncio.wait_for(server.wait(), timeout=30)
 
 
 def client(port: int, user: str | None = None, password: str | None = None) -> Any:
