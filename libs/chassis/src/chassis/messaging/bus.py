@@ -58,7 +58,6 @@ class MessageBus:
         self.delivery = Delivery(
             self.broker, self.topology.dead_letter, settings.max_delivery_attempts
         )
-        self.max_delivery_attempts = settings.max_delivery_attempts
         self.tasks = Tasks()
         self.faults = Faults(settings.fault_point)
         # Batches applied side by side hold, together, what the prefetch allows in hand.

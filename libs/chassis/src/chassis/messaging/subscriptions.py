@@ -7,7 +7,7 @@ applied once per handler: its id goes into the inbox in the same transaction as 
 An event whose effect lies outside the database (an email sent over SMTP) cannot share a
 transaction, least of all a batch's: `on_event_alone` hands each such event to its handler on
 its own, in no transaction and with no inbox, so the handler must make itself idempotent (by
-the state it keeps); it is told the attempt, to record a failure before the last one ends.
+the state it keeps).
 A command handler gets the typed command and returns its reply, sent to the reply-to queue;
 a command already past its deadline is acknowledged and dropped, unanswered.
 """
@@ -29,7 +29,6 @@ from chassis.logging import get_logger
 from chassis.messaging.batching import Batcher
 from chassis.messaging.delivery import (
     PoisonMessage,
-    attempt,
     message_context,
     message_fields,
     parse,
@@ -57,10 +56,6 @@ class EventContext:
     tenant_id: str | None
     actor_id: str | None
     correlation_id: str
-    # Only `on_event_alone` handlers are told these: the delivery attempt (1 for the first),
-    # and whether a failure of this one dead-letters the message rather than retrying it.
-    attempt: int = 1
-    last_attempt: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,22 +65,14 @@ class TenantEventContext(EventContext):
     tenant_id: str
 
 
-def context_of(envelope: Envelope, attempt: int = 1, last_attempt: bool = False) -> EventContext:
+def context_of(envelope: Envelope) -> EventContext:
     """What an event handler is told of the envelope its event came in."""
     event_id, actor, correlation = str(envelope.id), envelope.actor_id, envelope.correlation_id
     if envelope.tenant_id:
         return TenantEventContext(
-            event_id,
-            envelope.occurred_at,
-            envelope.tenant_id,
-            actor,
-            correlation,
-            attempt,
-            last_attempt,
+            event_id, envelope.occurred_at, envelope.tenant_id, actor, correlation
         )
-    return EventContext(
-        event_id, envelope.occurred_at, None, actor, correlation, attempt, last_attempt
-    )
+    return EventContext(event_id, envelope.occurred_at, None, actor, correlation)
 
 
 class Subscriptions(Generic[TxT]):
@@ -204,7 +191,6 @@ class Subscriptions(Generic[TxT]):
             event.event_type,
             self._bus.topology.events,
         )
-        last = self._bus.max_delivery_attempts
 
         async def process(message: RabbitMessage) -> None:
             envelope = parse(Envelope, message.body)
@@ -212,8 +198,7 @@ class Subscriptions(Generic[TxT]):
                 data = envelope.payload(event)
             except ValueError as exc:
                 raise PoisonMessage(str(exc)) from exc
-            tried = attempt(message)
-            context = context_of(envelope, tried, tried >= last)
+            context = context_of(envelope)
             with structlog.contextvars.bound_contextvars(
                 causation_id=context.event_id, event_type=envelope.type
             ):
