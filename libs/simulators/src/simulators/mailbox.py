@@ -35,8 +35,8 @@ class Keeper:
     def __init__(self, directory: Path, refuse: Iterable[str] = ()) -> None:
         self.directory = directory
         self.refuse = {address.lower() for address in refuse}
-        # The client ends (address, port) of the sessions that brought a message.
-        self.peers: set[tuple[str, int]] = set()
+        # The client end (address and port) of each session that brought a message.
+        self.peers: set[str] = set()
         directory.mkdir(parents=True, exist_ok=True)
 
     async def handle_RCPT(
@@ -49,7 +49,7 @@ class Keeper:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
-        self.peers.add(tuple(session.peer))
+        self.peers.add(repr(session.peer))
         name = f"{uuid.uuid4().hex}.eml"
         # Written whole under a temporary name, then renamed: a reader never sees half a file.
         partial = self.directory / f".{name}.part"
