@@ -17,6 +17,8 @@ ROUTES = {
     ("POST", "/bookings"),
     ("DELETE", "/bookings/{booking_id}"),
     ("GET", "/bookings"),
+    ("GET", "/emails"),
+    ("POST", "/contact-sales"),
     ("GET", "/health"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),

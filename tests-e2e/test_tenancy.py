@@ -150,6 +150,13 @@ async def _list_bookings(scene: Scene) -> None:
     assert [b.id for b in await scene.intruder.bookings(*WHOLE)] == [scene.own.booking.id]
 
 
+@case("GET", "/emails")
+async def _list_emails(scene: Scene) -> None:
+    # Operators (the intruder is one) read every organization's emails by design, and owners
+    # only their own organization's (tests-e2e/test_emails.py); a member reads none.
+    (await scene.tenant.call("GET", "/emails")).problem(403)
+
+
 async def test_every_route_that_takes_a_token_has_a_case(anonymous: PlatformClient) -> None:
     openapi = (await anonymous.expect(200, "GET", "/openapi.json")).json()
     assert "x-unavailable" not in openapi
