@@ -45,6 +45,10 @@ class EmailsSettings(ServiceSettings):
     delivery_claim_seconds: float = Field(default=60.0, gt=0)
     # The domain of Message-IDs (<email id>@domain); by default this host's name.
     message_id_domain: str | None = None
+    # A delivery waits out an SMTP server that is down for about attempts x delay (some five
+    # minutes here) before it is dead-lettered, its email left pending to be redriven.
+    max_delivery_attempts: int = Field(default=30, ge=1)
+    retry_delay_ms: int = Field(default=10_000, ge=10)
 
 
 class Gateway:
