@@ -21,6 +21,7 @@ from pymongo import AsyncMongoClient
 from devstack import infra
 from devstack.services import SERVICES
 from devstack.system import StackSettings, System, free_ports
+from simulators.mailbox import Mailbox
 from testkit.api import PlatformClient
 from testkit.fixtures import Stack, TestInfra
 from testkit.stored import Databases
@@ -45,8 +46,20 @@ def stack(test_infra: TestInfra) -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="session")
+def mailbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mailbox]:
+    """The SMTP server the emails service sends to (aiosmtpd on the loopback)."""
+    box = Mailbox(tmp_path_factory.mktemp("mail"))
+    box.start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture(scope="session")
 def system(
-    test_infra: TestInfra, stack: Stack, tmp_path_factory: pytest.TempPathFactory
+    test_infra: TestInfra,
+    stack: Stack,
+    mailbox: Mailbox,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[System]:
     settings = StackSettings(
         mongo_url=test_infra.mongo_url,
@@ -58,6 +71,7 @@ def system(
         python=sys.executable,
         # Short lease and retry delay so that crash recovery shows within a test's patience.
         env={"OUTBOX_LEASE_SECONDS": "3", "RETRY_DELAY_MS": "200", "LOG_LEVEL": "INFO"},
+        service_env={"emails": {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(mailbox.port)}},
     )
     system = System(settings)
     system.start(timeout=60)
@@ -79,8 +93,9 @@ def tenant() -> str:
 def caller(
     http: aiohttp.ClientSession, gateway: str, token: Callable[..., str], tenant: str
 ) -> Callable[..., PlatformClient]:
-    """`caller(user_id=..., tenant_id=..., roles=[...])`: a client of the gateway for another
-    caller, by default a new user of the test's tenant (`tenant_id=None`: a token naming none).
+    """`caller(user_id=..., tenant_id=..., roles=[...], org_roles=[...])`: a client of the
+    gateway for another caller, by default a new user of the test's tenant (`tenant_id=None`:
+    a token naming none).
     """
 
     def make(
@@ -88,10 +103,10 @@ def caller(
         tenant_id: str | None = tenant,
         user_id: str | None = None,
         roles: list[str] | None = None,
+        org_roles: list[str] | None = None,
     ) -> PlatformClient:
-        return PlatformClient(
-            http, gateway, token(tenant_id=tenant_id, user_id=user_id, roles=roles)
-        )
+        bearer = token(tenant_id=tenant_id, user_id=user_id, roles=roles, org_roles=org_roles)
+        return PlatformClient(http, gateway, bearer)
 
     return make
 

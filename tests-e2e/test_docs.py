@@ -18,6 +18,8 @@ ROUTES = {
     ("DELETE", "/bookings/{booking_id}"),
     ("GET", "/bookings"),
     ("GET", "/audits"),
+    ("GET", "/emails"),
+    ("POST", "/contact-sales"),
     ("GET", "/health"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),

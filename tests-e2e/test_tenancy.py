@@ -171,6 +171,17 @@ async def _read_the_audit_trail(scene: Scene) -> None:
     named.problem(403)
 
 
+@case("GET", "/emails")
+async def _list_emails(scene: Scene) -> None:
+    # Operators (the intruder is one) read every organization's emails by design, and owners
+    # only their own organization's (tests-e2e/test_emails.py); a member reads none.
+    (await scene.tenant.call("GET", "/emails")).problem(403)
+    claims = {"user_id": "intruder-owner", "org_roles": [OrganizationRole.OWNER]}
+    owner = scene.intruder.as_caller(scene.token(tenant_id=scene.intruder_tenant_id, **claims))
+    named = await owner.call("GET", "/emails", params={"organization_id": scene.tenant_id})
+    named.problem(403)
+
+
 async def test_every_route_that_takes_a_token_has_a_case(anonymous: PlatformClient) -> None:
     openapi = (await anonymous.expect(200, "GET", "/openapi.json")).json()
     assert "x-unavailable" not in openapi

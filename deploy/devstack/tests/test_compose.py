@@ -29,6 +29,8 @@ ROOT = repo_root()
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 SERVICE_DIRS = sorted(p.parent.name for p in (ROOT / "services").glob("*/pyproject.toml"))
 INFRA = {"mongo", "rabbitmq"}
+# Stand-ins for third-party systems the services talk to (the emails service's SMTP server).
+THIRD_PARTY = {"mailpit"}
 # Ports the devstack (make run) and the tests use on the host.
 DEVSTACK_PORTS = {MONGO_PORT, AMQP_PORT, *(s.port for s in SERVICES)}
 
@@ -45,7 +47,7 @@ OFFLINE = services_of(OFFLINE_FILE)
 def test_compose_builds_every_service_dir_and_runs_nothing_unknown() -> None:
     built = {name for name, spec in COMPOSE.items() if "build" in spec}
     assert built == set(SERVICE_DIRS) == {s.name for s in SERVICES}
-    assert set(COMPOSE) - built == INFRA
+    assert set(COMPOSE) - built == INFRA | THIRD_PARTY
 
 
 def test_one_dockerfile_for_every_service() -> None:
@@ -144,7 +146,7 @@ def test_only_the_gateway_is_published_and_on_no_port_the_devstack_uses() -> Non
     ]
     assert GATEWAY_PORT_DEFAULT not in DEVSTACK_PORTS
     assert all("ports" not in COMPOSE[s.name] for s in backends())
-    for name in INFRA:
+    for name in INFRA | THIRD_PARTY:
         for port in COMPOSE[name].get("ports", []):
             host_ip, host_port, _ = str(port).split(":")
             assert host_ip == "127.0.0.1" and not host_port, f"{name}: {port} is not loopback-only"
@@ -188,6 +190,11 @@ def test_offline_file_replaces_every_registry_image_with_a_local_build() -> None
         assert OFFLINE[name]["image"].startswith("platform-local/")
     for service in SERVICES:
         assert OFFLINE[service.name] == {"build": {"args": {"PYTHON_IMAGE": LOCAL_PYTHON_IMAGE}}}
+    # Offline, Mailpit is the mailbox simulator, built from the one Dockerfile.
+    mailbox = OFFLINE["mailpit"]
+    assert mailbox["build"]["args"]["PYTHON_IMAGE"] == LOCAL_PYTHON_IMAGE
+    assert mailbox["build"]["args"]["SERVICE"] == "simulators"
+    assert mailbox["command"][:3] == ["python", "-m", "simulators.mailbox"]
     python = (ROOT / "deploy/docker/python/Dockerfile").read_text()
     assert f"FROM {LOCAL_DEBIAN_IMAGE}\n" in python
 
@@ -198,3 +205,12 @@ def test_offline_mongo_initiates_the_replica_set_without_a_shell() -> None:
     dockerfile = (ROOT / "deploy/docker/mongo/Dockerfile").read_text()
     assert "COPY mongo-replset.py /usr/local/bin/mongo-replset" in dockerfile
     assert "replSetInitiate" in (ROOT / "deploy/docker/mongo/mongo-replset.py").read_text()
+
+
+def test_the_emails_service_sends_to_mailpit_on_the_port_the_simulator_offline_serves() -> None:
+    env = COMPOSE["emails"]["environment"]
+    assert (env["SMTP_HOST"], env["SMTP_PORT"]) == ("mailpit", "1025")
+    assert COMPOSE["mailpit"]["image"] == "axllent/mailpit"
+    command = OFFLINE["mailpit"]["command"]
+    assert command[command.index("--port") + 1] == env["SMTP_PORT"]
+    assert command[command.index("--host") + 1] == "0.0.0.0"

@@ -284,3 +284,47 @@ async def test_a_tenant_event_naming_no_tenant_is_dead_lettered_and_the_handler_
     assert "names no tenant" in dead.headers[DEAD_REASON_HEADER]
     await eventually(lambda: seen)
     assert seen == ["tenant-a"]
+
+
+async def test_events_handled_alone_run_side_by_side_outside_transactions(
+    make_node, make_event, amqp, eventually
+):
+    happened = make_event()
+    node = make_node("subs", retry_delay_ms=100, max_delivery_attempts=3)
+    running = 0
+    most = 0
+    attempts: dict[int, list[int]] = {}
+
+    async def handler(event, context):
+        nonlocal running, most
+        attempt = structlog.contextvars.get_contextvars().get("attempt")
+        attempts.setdefault(event.n, []).append(attempt)
+        assert context.tenant_id == "tenant-a"
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.2)
+        running -= 1
+        if event.n == 0:
+            raise RuntimeError("always")
+        if event.n == 1:
+            raise subscriptions.PoisonMessage("never can be")
+
+    node.subscriptions.on_event_alone(happened, handler, name="alone")
+    await node.start()
+    queue = f"{node.settings.service_name}.alone"
+
+    await emit(node, *(happened(n=n) for n in range(5)))
+
+    dead = {m.headers[DEAD_REASON_HEADER] for m in await amqp.take(f"{queue}.dlq", 2)}
+    assert any("gave up after 3 attempts" in reason and "always" in reason for reason in dead)
+    assert "never can be" in dead
+    await eventually(lambda: len(attempts) == 5)
+    # Every message was in hand at once, so they ran side by side, not one after another.
+    assert most == 5
+    assert attempts[0] == [1, 2, 3]
+    assert attempts[1] == [1]  # a poison message is not retried
+    assert all(attempts[n] == [1] for n in (2, 3, 4))
+    # Nothing was written for them: no inbox, no transaction.
+    assert await node.mongo.raw(INBOX).count_documents({}) == 0
+    for name in (queue, f"{queue}.retry", f"{queue}.dlq"):
+        assert await amqp.count(name) == 0, name

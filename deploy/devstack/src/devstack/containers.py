@@ -19,6 +19,7 @@ from devstack.generate import (
     COMPOSE_FILE,
     LOCAL_DEBIAN_IMAGE,
     LOCAL_PYTHON_IMAGE,
+    MAILPIT_IMAGE,
     MONGO_IMAGE,
     OFFLINE_FILE,
     PYTHON_IMAGE,
@@ -82,7 +83,7 @@ def official_images_available() -> bool:
     """Whether the official base images are here or can be pulled (fails fast offline)."""
     return all(
         has_image(image) or _docker_ok("pull", "-q", image)
-        for image in (PYTHON_IMAGE, MONGO_IMAGE, RABBITMQ_IMAGE)
+        for image in (PYTHON_IMAGE, MONGO_IMAGE, RABBITMQ_IMAGE, MAILPIT_IMAGE)
     )
 
 

@@ -43,6 +43,14 @@ LOCAL_DEBIAN_IMAGE = "platform-local/debian:bookworm"
 LOCAL_PYTHON_IMAGE = "platform-local/python:3.11"
 LOCAL_MONGO_IMAGE = "platform-local/mongo:6.0"
 LOCAL_RABBITMQ_IMAGE = "platform-local/rabbitmq:3"
+# The SMTP server the emails service sends to: Mailpit keeps every email and shows it in its
+# web UI; offline, the mailbox simulator (libs/simulators) built from ./Dockerfile instead.
+MAILPIT_IMAGE = "axllent/mailpit"
+LOCAL_MAILBOX_IMAGE = "platform-local/mailbox"
+SMTP_PORT = 1025
+MAILPIT_UI_PORT = 8025
+# Settings of one service in the containers beyond the table's (its third-party systems).
+COMPOSE_SERVICE_ENV = {"emails": {"SMTP_HOST": "mailpit", "SMTP_PORT": str(SMTP_PORT)}}
 
 # Variables a user of docker-compose.yml may set, with their defaults.
 GATEWAY_PORT_VAR, GATEWAY_PORT_DEFAULT = "GATEWAY_PORT", 8000
@@ -209,6 +217,16 @@ def compose(services: Sequence[Service]) -> str:
         "      retries: 30",
         "      start_period: 10s",
     ]
+    if _sends_email(services):
+        lines += [
+            "",
+            "  mailpit:",
+            f"    image: {MAILPIT_IMAGE}",
+            "    # Catches every email the emails service sends; its web UI on a free port of",
+            f"    # the loopback: docker-compose port mailpit {MAILPIT_UI_PORT}",
+            "    ports:",
+            f"      - '127.0.0.1::{MAILPIT_UI_PORT}'",
+        ]
     for service in services:
         lines += ["", *compose_service(service, services, gateway_port)]
     lines += ["", "volumes:", "  mongo-data:", "  rabbitmq-data:"]
@@ -221,6 +239,8 @@ def compose_service(service: Service, services: Sequence[Service], gateway_port:
     if not service.is_gateway:
         env |= {"MONGO_URL": MONGO_URL, "AMQP_URL": AMQP_URL}
     env |= service_env(service, services)
+    # No depends_on: a service starts with MongoDB and RabbitMQ alone (emails wait meanwhile).
+    env |= COMPOSE_SERVICE_ENV.get(service.name, {})
     depends = [s.name for s in backends(services)] if service.is_gateway else ["mongo", "rabbitmq"]
     lines = [
         f"  {service.name}:",
@@ -278,6 +298,24 @@ def offline(services: Sequence[Service]) -> str:
         f"    image: {LOCAL_RABBITMQ_IMAGE}",
         "    build: deploy/docker/rabbitmq",
     ]
+    if _sends_email(services):
+        mailbox = ["python", "-m", "simulators.mailbox", "--host", "0.0.0.0"]
+        mailbox += ["--port", str(SMTP_PORT), "--dir", "/tmp/mail"]
+        lines += [
+            "",
+            "  mailpit:",
+            "    # The mailbox simulator, which keeps each email as a .eml file (no web UI).",
+            f"    image: {LOCAL_MAILBOX_IMAGE}",
+            "    build:",
+            "      context: .",
+            "      dockerfile: Dockerfile",
+            "      args:",
+            f"        PYTHON_IMAGE: {LOCAL_PYTHON_IMAGE}",
+            "        SERVICE: simulators",
+            "        MODULE: simulators.mailbox",
+            f"        PORT: '{SMTP_PORT}'",
+            f"    command: {flow(mailbox)}",
+        ]
     for service in services:
         lines += [
             "",
@@ -287,6 +325,10 @@ def offline(services: Sequence[Service]) -> str:
             f"        PYTHON_IMAGE: {LOCAL_PYTHON_IMAGE}",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _sends_email(services: Sequence[Service]) -> bool:
+    return any(s.name == "emails" for s in services)
 
 
 # --- Kubernetes ----------------------------------------------------------------------------------

@@ -12,6 +12,10 @@ from devstack.devkeys import ensure_dev_keys
 from devstack.infra import ensure_infra
 from devstack.paths import repo_root
 from devstack.system import StackSettings, System
+from simulators.mailbox import Mailbox
+
+# The local SMTP server's port; the emails service is pointed at it.
+SMTP_PORT = 1025
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -23,11 +27,15 @@ def run(names: Sequence[str] | None = None) -> None:
     print("devstack: ensuring MongoDB and RabbitMQ ...", flush=True)
     infra = ensure_infra(state)
     jwks = ensure_dev_keys(state / "dev-keys")
+    # Every email sent is kept as a .eml file there, so a person can open its links.
+    mailbox = Mailbox(state / "mail", port=SMTP_PORT)
+    mailbox.start()
     settings = StackSettings(
         mongo_url=infra.mongo_url,
         amqp_url=infra.amqp_url,
         jwks_url=jwks.as_uri(),
         log_dir=state / "logs",
+        service_env={"emails": {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(mailbox.port)}},
     )
     system = System(settings, names)
     # SIGTERM takes the same way out as Ctrl-C, so the services are always stopped.
@@ -45,6 +53,7 @@ def run(names: Sequence[str] | None = None) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         print("\ndevstack: stopping services ...", flush=True)
         system.stop()
+        mailbox.stop()
         print(
             "devstack: services stopped. MongoDB and RabbitMQ keep running; "
             "the next `make run` reuses them.",
@@ -60,6 +69,7 @@ def _announce(system: System, mongo_url: str, amqp_url: str, state: Path) -> Non
     lines += [f"  {s.name:<9} {system.url(s.name)}" for s in system.services if not s.is_gateway]
     lines += [
         f"  logs      {system.settings.log_dir}/<service>.log  (MongoDB: {state}/mongod.log)",
+        f"  mail      {state / 'mail'}/*.eml  (every email sent; SMTP on 127.0.0.1:{SMTP_PORT})",
         f"  mongo     {mongo_url}",
         f"  rabbitmq  {amqp_url}",
         "  token     `make token` prints a development access token",

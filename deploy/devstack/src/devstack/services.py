@@ -27,6 +27,7 @@ SERVICES: tuple[Service, ...] = (
     Service(name="cars", module="cars", port=8101, prefixes=("/cars",)),
     Service(name="bookings", module="bookings", port=8102, prefixes=("/bookings",)),
     Service(name="audits", module="audits", port=8105, prefixes=("/audits",)),
+    Service(name="emails", module="emails", port=8104, prefixes=("/emails", "/contact-sales")),
     Service(name=GATEWAY, module="gateway", port=8080),
 )
 

@@ -54,3 +54,27 @@ class Rabbit:
 
         await queue.consume(received, no_ack=True)
         return copies
+
+    async def collect(self, exchange: str, routing_key: str) -> list[bytes]:
+        """The body of every message published to `exchange` with `routing_key` from now on,
+        in the order they arrive, until the connection closes."""
+        bodies: list[bytes] = []
+        channel = await self._connection.channel()
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        await queue.bind(await channel.get_exchange(exchange), routing_key)
+
+        async def received(message: AbstractIncomingMessage) -> None:
+            bodies.append(message.body)
+
+        await queue.consume(received, no_ack=True)
+        return bodies
+
+    async def take(self, queue: str) -> list[AbstractIncomingMessage]:
+        """Every message waiting in `queue`, taken out of it (acknowledged)."""
+        taken = []
+        async with self._connection.channel() as channel:
+            declared = await channel.get_queue(queue, ensure=True)
+            while (message := await declared.get(fail=False)) is not None:
+                await message.ack()
+                taken.append(message)
+        return taken

@@ -4,6 +4,10 @@ An event handler gets the service's own transaction object, scoped to the event'
 actor, the typed event, and its context; it writes only through that transaction, since a
 batch of events shares one (rolled back and taken apart if any of them fails). Each event is
 applied once per handler: its id goes into the inbox in the same transaction as its effect.
+An event whose effect lies outside the database (an email sent over SMTP) cannot share a
+transaction, least of all a batch's: `on_event_alone` hands each such event to its handler on
+its own, in no transaction and with no inbox, so the handler must make itself idempotent (by
+the state it keeps).
 A command handler gets the typed command and returns its reply, sent to the reply-to queue;
 a command already past its deadline is acknowledged and dropped, unanswered.
 """
@@ -15,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
+import structlog
 from faststream.rabbit.annotations import RabbitMessage
 from pydantic import BaseModel
 
@@ -22,7 +27,12 @@ from chassis.clock import utc_now
 from chassis.faults import FaultPoint
 from chassis.logging import get_logger
 from chassis.messaging.batching import Batcher
-from chassis.messaging.delivery import PoisonMessage, message_context, message_fields, parse
+from chassis.messaging.delivery import (
+    PoisonMessage,
+    message_context,
+    message_fields,
+    parse,
+)
 from chassis.messaging.topology import HandlerQueue
 from chassis.storage.inbox import INBOX, INBOX_INDEXES, Effect, apply_each_once, apply_once
 from chassis.storage.unit_of_work import MongoUnitOfWork, Transaction
@@ -164,6 +174,41 @@ class Subscriptions(Generic[TxT]):
             tasks=self._bus.tasks,
         )
         self._bus.consume(queue, batcher.add)
+
+    def on_event_alone(
+        self,
+        event: type[E],
+        handler: Callable[[E, EventContext], Awaitable[None]],
+        *,
+        name: str | None = None,
+    ) -> None:
+        """Hand each `event` to `handler` on its own, outside any transaction and with no
+        inbox (queue `<service>.<name>`, with its retry and dead-letter queues): for effects
+        outside the database, which a rolled-back batch could not undo. Messages in hand (the
+        prefetch) are handled side by side; the handler is idempotent by its own state."""
+        queue = HandlerQueue(
+            f"{self._bus.service_name}.{name or event.event_type.split('.', 1)[1]}",
+            event.event_type,
+            self._bus.topology.events,
+        )
+
+        async def process(message: RabbitMessage) -> None:
+            envelope = parse(Envelope, message.body)
+            try:
+                data = envelope.payload(event)
+            except ValueError as exc:
+                raise PoisonMessage(str(exc)) from exc
+            context = context_of(envelope)
+            with structlog.contextvars.bound_contextvars(
+                causation_id=context.event_id, event_type=envelope.type
+            ):
+                await handler(data, context)
+            log.info("event.handled")
+
+        def receive(message: RabbitMessage) -> None:
+            self._bus.tasks.spawn(self._bus.delivery.handle(queue, message, process))
+
+        self._bus.consume(queue, receive)
 
     def on_command(self, command: type[C], handler: Callable[[C], Awaitable[BaseModel]]) -> None:
         """Answer `command` from its queue; the reply goes to the sender's reply-to queue."""

@@ -1,0 +1,3 @@
+from emails.main import main
+
+main()

@@ -1,0 +1,188 @@
+"""The email gateway: the port deliveries go through, and its SMTP adapter (aiosmtplib).
+
+The adapter keeps a small pool of open SMTP connections, each carrying one message at a
+time, so a busy service does not pay a TCP and SMTP handshake per email. A transient failure
+(connection refused or lost, a timeout, an SMTP 4xx) is retried here a few times with a
+jittered backoff, then reported as `TransientFailure` for the message to be retried later; an
+SMTP 5xx is a `PermanentFailure`, never retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from typing import Protocol
+
+import aiosmtplib
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from chassis.logging import get_logger
+from emails.domain import Body, Email
+
+log = get_logger(__name__)
+
+
+class DeliveryFailure(Exception):
+    pass
+
+
+class TransientFailure(DeliveryFailure):
+    """Trying again later may work (the server is down, busy, or said 4xx)."""
+
+
+class PermanentFailure(DeliveryFailure):
+    """The server refused the email for good (5xx: no such recipient, message rejected)."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """An email as it leaves: who from, to whom, what."""
+
+    id: str
+    sender: str
+    to: str
+    to_name: str | None
+    tags: tuple[str, ...]
+    subject: str
+    body: Body
+
+    @classmethod
+    def of(cls, email: Email, sender: str) -> Outgoing:
+        if email.body is None:
+            raise ValueError(f"email {email.id} has no body to send")
+        return cls(email.id, sender, email.to, email.to_name, email.tags, email.subject, email.body)
+
+
+class EmailGateway(Protocol):
+    async def send(self, email: Outgoing) -> None:
+        """Hand the email to the mail system; TransientFailure or PermanentFailure if not."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def mime(email: Outgoing, domain: str) -> EmailMessage:
+    """The email as a MIME message: text and HTML alternatives, its id in the Message-ID."""
+    message = EmailMessage()
+    message["From"] = email.sender
+    name = " ".join((email.to_name or "").split())
+    user, _, host = email.to.rpartition("@")
+    message["To"] = Address(display_name=name, username=user, domain=host)
+    message["Subject"] = email.subject
+    # The same id on every attempt: a mail system that deduplicates by it drops a resend.
+    message["Message-ID"] = f"<{email.id}@{domain}>"
+    message["Date"] = format_datetime(datetime.now(UTC))
+    if email.tags:
+        # Mailpit (docker-compose) shows these as tags.
+        message["X-Tags"] = ", ".join(email.tags)
+    message.set_content(email.body.text)
+    message.add_alternative(email.body.html, subtype="html")
+    return message
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    start_tls: bool = False
+    use_tls: bool = False
+    timeout: float = 10.0
+
+
+class SmtpGateway:
+    def __init__(
+        self,
+        server: SmtpServer,
+        *,
+        pool_size: int = 4,
+        attempts: int = 3,
+        message_id_domain: str | None = None,
+    ) -> None:
+        self._server = server
+        self._attempts = attempts
+        self._domain = message_id_domain or make_msgid().rsplit("@", 1)[1].rstrip(">")
+        # Idle connections (None: a free slot with no connection yet).
+        self._idle: asyncio.Queue[aiosmtplib.SMTP | None] = asyncio.Queue()
+        for _ in range(pool_size):
+            self._idle.put_nowait(None)
+        self._open: set[aiosmtplib.SMTP] = set()
+
+    async def send(self, email: Outgoing) -> None:
+        message = mime(email, self._domain)
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._attempts),
+            wait=wait_exponential_jitter(multiplier=0.2, max=2.0, jitter=0.2),
+            retry=retry_if_exception_type(TransientFailure),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                await self._send_once(message, email.to)
+
+    async def _send_once(self, message: EmailMessage, to: str) -> None:
+        smtp = await self._idle.get()
+        sent = False
+        try:
+            if smtp is None or not smtp.is_connected:
+                smtp = await self._connect()
+            await smtp.send_message(message, recipients=[to])
+            sent = True
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            refused = exc.recipients[0]
+            raise _classified(refused.code, refused.message) from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            raise _classified(exc.code, exc.message) from exc
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise TransientFailure(f"SMTP server unreachable: {exc!r}") from exc
+        finally:
+            # After any failure the session's state is unknown: it is closed, and the slot
+            # goes back empty for the next send to open a fresh connection.
+            if sent:
+                self._idle.put_nowait(smtp)
+            else:
+                self._drop(smtp)
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        s = self._server
+        smtp = aiosmtplib.SMTP(
+            hostname=s.host,
+            port=s.port,
+            username=s.username,
+            password=s.password,
+            start_tls=s.start_tls,
+            use_tls=s.use_tls,
+            timeout=s.timeout,
+        )
+        await smtp.connect()
+        self._open.add(smtp)
+        return smtp
+
+    def _drop(self, smtp: aiosmtplib.SMTP | None) -> None:
+        if smtp is not None:
+            self._open.discard(smtp)
+            smtp.close()
+        self._idle.put_nowait(None)
+
+    async def close(self) -> None:
+        for smtp in list(self._open):
+            try:
+                await asyncio.wait_for(smtp.quit(), timeout=2)
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                smtp.close()
+        self._open.clear()
+
+
+def _classified(code: int, reply: str) -> DeliveryFailure:
+    detail = f"SMTP {code} {reply}".strip()
+    return PermanentFailure(detail) if code >= 500 else TransientFailure(detail)

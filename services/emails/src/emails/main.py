@@ -1,0 +1,113 @@
+"""Composition root of the emails service: settings, wiring, run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+
+from aiohttp import web
+from pydantic import EmailStr, Field
+
+from chassis.clock import Clock, utc_now
+from chassis.config import ServiceSettings
+from chassis.logging import configure_logging
+from chassis.messaging.bus import MessageBus
+from chassis.parts import Check
+from chassis.storage.mongo import Mongo
+from chassis.storage.unit_of_work import MongoUnitOfWork
+from chassis.web.app import run, service_app
+from emails import api, handlers
+from emails.gateway import EmailGateway, SmtpGateway, SmtpServer
+from emails.rendering import Templates
+from emails.repository import INDEXES, EmailQueries, MongoClaims, MongoEmailsTransaction
+from emails.service import EmailService, integration_events
+
+
+class EmailsSettings(ServiceSettings):
+    service_name: str = "emails"
+    port: int = 8104
+    # Where the links in emails lead (confirm registration, accept an invitation, ...).
+    website_url: str = "http://localhost:8080"
+    email_from: str = "Platform <no-reply@localhost>"
+    sales_email: EmailStr = "sales@example.com"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=1025, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_tls: bool = False
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Open SMTP connections kept for reuse; each carries one email at a time.
+    smtp_pool_size: int = Field(default=4, ge=1, le=64)
+    # Tries per delivery before it waits in the retry queue (RETRY_DELAY_MS).
+    smtp_attempts: int = Field(default=3, ge=1)
+    # A delivery holds its email this long: past it, another may send it (after a crash).
+    delivery_claim_seconds: float = Field(default=60.0, gt=0)
+    # The domain of Message-IDs (<email id>@domain); by default this host's name.
+    message_id_domain: str | None = None
+    # A delivery waits out an SMTP server that is down for about attempts x delay (some five
+    # minutes here) before it is dead-lettered, its email left pending to be redriven.
+    max_delivery_attempts: int = Field(default=30, ge=1)
+    retry_delay_ms: int = Field(default=10_000, ge=10)
+
+
+class Gateway:
+    """The email gateway as a part of the service: closed when the service stops."""
+
+    def __init__(self, gateway: EmailGateway) -> None:
+        self.gateway = gateway
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        await self.gateway.close()
+
+    def checks(self) -> Mapping[str, Check]:
+        return {}
+
+
+def smtp_gateway(settings: EmailsSettings) -> SmtpGateway:
+    server = SmtpServer(
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.smtp_username,
+        settings.smtp_password,
+        start_tls=settings.smtp_starttls,
+        use_tls=settings.smtp_tls,
+        timeout=settings.smtp_timeout_seconds,
+    )
+    return SmtpGateway(
+        server,
+        pool_size=settings.smtp_pool_size,
+        attempts=settings.smtp_attempts,
+        message_id_domain=settings.message_id_domain,
+    )
+
+
+def create_app(
+    settings: EmailsSettings, clock: Clock = utc_now, gateway: EmailGateway | None = None
+) -> web.Application:
+    mongo = Mongo.of(settings, INDEXES)
+    bus = MessageBus(settings, mongo)
+    uow = MongoUnitOfWork(mongo, MongoEmailsTransaction, integration_events, bus.relay)
+    sending = Gateway(gateway or smtp_gateway(settings))
+    emails = EmailService(
+        uow,
+        Templates(settings.website_url),
+        MongoClaims(mongo),
+        sending.gateway,
+        sender=settings.email_from,
+        sales_email=settings.sales_email,
+        claim_for=timedelta(seconds=settings.delivery_claim_seconds),
+        clock=clock,
+    )
+    handlers.subscribe(bus.subscriptions(uow), emails)
+    # The gateway stops after the bus, so deliveries in flight finish on their connections.
+    return service_app(settings, api.routes(emails, EmailQueries(mongo)), [mongo, sending, bus])
+
+
+def main() -> None:
+    settings = EmailsSettings()
+    configure_logging(settings.service_name, settings.log_level)
+    run(create_app(settings), settings)

@@ -1,0 +1,235 @@
+"""Emails and contact requests in MongoDB: the repositories a transaction holds, the claim a
+delivery takes on an email, and the queries that read outside a transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+
+from chassis.errors import Conflict
+from chassis.storage.documents import Document
+from chassis.storage.mongo import Mongo
+from chassis.storage.unit_of_work import Scope
+from emails.domain import Body, ContactRequest, Email, Status
+
+EMAILS = "emails"
+CONTACT_REQUESTS = "contact_requests"
+
+INDEXES = {
+    EMAILS: [
+        IndexModel([("status", ASCENDING), ("delivered_at", DESCENDING)]),
+        IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING), ("delivered_at", DESCENDING)]),
+        IndexModel([("tags", ASCENDING)]),
+    ],
+    CONTACT_REQUESTS: [IndexModel([("received_at", ASCENDING)])],
+}
+
+
+class EmailChanged(Conflict):
+    """The email was settled by another delivery since it was read."""
+
+
+class EmailRepository(Protocol):
+    async def add_new(self, email: Email) -> bool:
+        """Store the email unless one with its id exists; whether it was stored now."""
+        ...
+
+    async def add(self, email: Email) -> None: ...
+
+    async def settle(self, email: Email) -> None:
+        """Store a pending email's delivery or failure; EmailChanged if it is not pending."""
+        ...
+
+
+class ContactRequestRepository(Protocol):
+    async def add(self, request: ContactRequest) -> None: ...
+
+
+class MongoEmails:
+    def __init__(self, scope: Scope) -> None:
+        self._scope = scope
+        self._emails = scope.collection(EMAILS)
+
+    async def add_new(self, email: Email) -> bool:
+        # The id is unique whatever the inbox remembers: a request seen again long after
+        # its inbox record expired still stores, and sends, nothing more.
+        document = email_document(email)
+        del document["_id"]
+        stored = await self._emails.update_one(
+            {"_id": email.id}, {"$setOnInsert": document}, upsert=True
+        )
+        if stored.upserted_id is None:
+            return False
+        self._scope.track(email)
+        return True
+
+    async def add(self, email: Email) -> None:
+        await self._emails.insert_one(email_document(email))
+        self._scope.track(email)
+
+    async def settle(self, email: Email) -> None:
+        settled = await self._emails.update_one(
+            {"_id": email.id, "status": Status.PENDING.value},
+            {
+                "$set": {
+                    "status": email.status.value,
+                    "delivered_at": email.delivered_at,
+                    "failed_at": email.failed_at,
+                    "failure": email.failure,
+                },
+                "$unset": {"body": "", "claimed_until": ""},
+            },
+        )
+        if settled.matched_count == 0:
+            raise EmailChanged(f"email {email.id} is no longer pending")
+        self._scope.track(email)
+
+
+class MongoContactRequests:
+    def __init__(self, scope: Scope) -> None:
+        self._scope = scope
+        self._requests = scope.collection(CONTACT_REQUESTS)
+
+    async def add(self, request: ContactRequest) -> None:
+        await self._requests.insert_one(
+            {
+                "_id": request.id,
+                "email": request.email,
+                "company": request.company,
+                "size": request.size,
+                "message": request.message,
+                "received_at": request.received_at,
+            }
+        )
+        self._scope.track(request)
+
+
+class MongoEmailsTransaction:
+    def __init__(self, scope: Scope) -> None:
+        self.emails = MongoEmails(scope)
+        self.contact_requests = MongoContactRequests(scope)
+
+
+class MongoClaims:
+    """A delivery's claim on a pending email, outside any transaction: one atomic update, so
+    two deliveries of one email (a redelivered message, a second instance) never both send."""
+
+    def __init__(self, mongo: Mongo) -> None:
+        self._emails = mongo.raw(EMAILS)
+
+    async def claim(self, email_id: str, now: datetime, until: datetime) -> Email | None:
+        """The pending email, now claimed until `until`; None when it is not pending or
+        another live claim holds it."""
+        doc = await self._emails.find_one_and_update(
+            {
+                "_id": email_id,
+                "status": Status.PENDING.value,
+                "$or": [{"claimed_until": None}, {"claimed_until": {"$lte": now}}],
+            },
+            {"$set": {"claimed_until": until}, "$inc": {"attempts": 1}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return None if doc is None else email_from(doc)
+
+    async def release(self, email_id: str, error: str) -> None:
+        """Give the claim back after a failed attempt, keeping what went wrong."""
+        await self._emails.update_one(
+            {"_id": email_id, "status": Status.PENDING.value},
+            {"$set": {"claimed_until": None, "last_error": error[:1000]}},
+        )
+
+    async def get(self, email_id: str) -> Email | None:
+        doc = await self._emails.find_one({"_id": email_id})
+        return None if doc is None else email_from(doc)
+
+
+class EmailQueries:
+    """Reads that need no transaction."""
+
+    def __init__(self, mongo: Mongo) -> None:
+        self._emails = mongo.reader(EMAILS)
+        self._requests = mongo.reader(CONTACT_REQUESTS)
+
+    async def delivered(
+        self,
+        tenant_id: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        tag: str | None,
+        limit: int,
+        offset: int,
+    ) -> list[Email]:
+        """Delivered emails, newest first: of one tenant, or of every one (None)."""
+        query: dict[str, Any] = {"status": Status.DELIVERED.value}
+        if tenant_id is not None:
+            query["tenant_id"] = tenant_id
+        if since is not None or until is not None:
+            query["delivered_at"] = {
+                **({"$gte": since} if since is not None else {}),
+                **({"$lt": until} if until is not None else {}),
+            }
+        if tag is not None:
+            query["tags"] = tag
+        cursor = self._emails.find(query).sort([("delivered_at", -1), ("_id", 1)])
+        return [email_from(d) async for d in cursor.skip(offset).limit(limit)]
+
+    async def email(self, email_id: str) -> Email | None:
+        doc = await self._emails.find_one({"_id": email_id})
+        return None if doc is None else email_from(doc)
+
+    async def contact_request(self, request_id: str) -> ContactRequest | None:
+        doc = await self._requests.find_one({"_id": request_id})
+        if doc is None:
+            return None
+        return ContactRequest(
+            doc["_id"],
+            doc["email"],
+            doc["company"],
+            doc["size"],
+            doc["message"],
+            doc["received_at"],
+        )
+
+
+# --- documents <-> domain ---------------------------------------------------------------------
+
+
+def email_document(e: Email) -> Document:
+    return {
+        "_id": e.id,
+        "tenant_id": e.tenant_id,
+        "to": e.to,
+        "to_name": e.to_name,
+        "template": e.template,
+        "tags": list(e.tags),
+        "subject": e.subject,
+        "body": None if e.body is None else {"text": e.body.text, "html": e.body.html},
+        "status": e.status.value,
+        "requested_at": e.requested_at,
+        "delivered_at": e.delivered_at,
+        "failed_at": e.failed_at,
+        "failure": e.failure,
+        "attempts": 0,
+        "claimed_until": None,
+    }
+
+
+def email_from(d: Document) -> Email:
+    body = d.get("body")
+    return Email(
+        d["_id"],
+        d.get("tenant_id"),
+        d["to"],
+        d.get("to_name"),
+        d["template"],
+        tuple(d.get("tags", ())),
+        d["subject"],
+        Body(body["text"], body["html"]) if body else None,
+        Status(d["status"]),
+        d["requested_at"],
+        d.get("delivered_at"),
+        d.get("failed_at"),
+        d.get("failure"),
+    )

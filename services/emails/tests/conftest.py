@@ -1,0 +1,171 @@
+"""Fixtures of the emails tests: a real SMTP server on the loopback (the mailbox simulator,
+aiosmtpd) and the service on the real MongoDB and RabbitMQ; and the use cases on an
+in-memory unit of work with a gateway stand-in."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+
+import pytest
+
+from chassis.storage.mongo import Mongo
+from chassis.storage.unit_of_work import Recording
+from emails.domain import ContactRequest, Email
+from emails.gateway import Outgoing
+from emails.main import EmailsSettings, create_app
+from emails.repository import EmailChanged
+from emails.service import integration_events
+from simulators.mailbox import Mailbox
+from testkit.fixtures import TestInfra
+from testkit.memory import InMemoryUnitOfWork
+from testkit.web import serving
+
+WEBSITE = "https://app.example.com"
+SALES = "sales-team@example.com"
+# The mailbox refuses this recipient for good (550), as a server refuses an unknown mailbox.
+REFUSED = "nobody@refused.example.com"
+
+
+@pytest.fixture(scope="module")
+def mailbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mailbox]:
+    box = Mailbox(tmp_path_factory.mktemp("mail"), refuse=[REFUSED])
+    box.start()
+    yield box
+    box.stop()
+
+
+def received(mailbox: Mailbox, to: str) -> list[EmailMessage]:
+    """The messages the SMTP server kept for `to`."""
+    return [m for m in mailbox.messages() if to in str(m["To"])]
+
+
+@dataclass(frozen=True)
+class Served:
+    url: str
+    settings: EmailsSettings
+
+
+# Module scope: left running, an instance would consume the next module's queues.
+@pytest.fixture(scope="module")
+async def service(test_infra: TestInfra, mailbox: Mailbox) -> AsyncIterator[Served]:
+    settings = EmailsSettings(
+        **test_infra.env(
+            "emails",
+            smtp_port=mailbox.port,
+            website_url=WEBSITE,
+            sales_email=SALES,
+            retry_delay_ms=200,
+            max_delivery_attempts=10,
+            smtp_attempts=2,
+        )
+    )
+    async with serving(create_app(settings)) as url:
+        yield Served(url, settings)
+
+
+@pytest.fixture
+async def mongo(service: Served) -> AsyncIterator[Mongo]:
+    """The emails service's own database, to look into."""
+    mongo = Mongo.of(service.settings)
+    yield mongo
+    await mongo.stop()
+
+
+# --- in memory --------------------------------------------------------------------------------
+
+
+@dataclass
+class Ledger:
+    emails: dict[str, Email] = field(default_factory=dict)
+    contact_requests: dict[str, ContactRequest] = field(default_factory=dict)
+
+
+class InMemoryEmails:
+    def __init__(self, ledger: Ledger, recording: Recording) -> None:
+        self._ledger = ledger
+        self._recording = recording
+
+    async def add_new(self, email: Email) -> bool:
+        if email.id in self._ledger.emails:
+            return False
+        await self.add(email)
+        return True
+
+    async def add(self, email: Email) -> None:
+        self._ledger.emails[email.id] = email
+        self._recording.track(email)
+
+    async def settle(self, email: Email) -> None:
+        stored = self._ledger.emails.get(email.id)
+        if stored is None or stored.status != "pending":
+            raise EmailChanged(f"email {email.id} is no longer pending")
+        self._ledger.emails[email.id] = email
+        self._recording.track(email)
+
+
+class InMemoryContactRequests:
+    def __init__(self, ledger: Ledger, recording: Recording) -> None:
+        self._ledger = ledger
+        self._recording = recording
+
+    async def add(self, request: ContactRequest) -> None:
+        self._ledger.contact_requests[request.id] = request
+        self._recording.track(request)
+
+
+class InMemoryEmailsTransaction:
+    def __init__(self, ledger: Ledger, recording: Recording) -> None:
+        self.emails = InMemoryEmails(ledger, recording)
+        self.contact_requests = InMemoryContactRequests(ledger, recording)
+
+
+EmailsUoW = InMemoryUnitOfWork[Ledger, InMemoryEmailsTransaction]
+
+
+@pytest.fixture
+def uow() -> EmailsUoW:
+    return InMemoryUnitOfWork(Ledger(), InMemoryEmailsTransaction, integration_events)
+
+
+class GatewayStandIn:
+    """The email gateway, told how to answer: each send takes the next failure, if any."""
+
+    def __init__(self) -> None:
+        self.sent: list[Outgoing] = []
+        self.failures: list[Exception] = []
+
+    async def send(self, email: Outgoing) -> None:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.append(email)
+
+    async def close(self) -> None:
+        pass
+
+
+class ClaimsStandIn:
+    """Claims over the in-memory ledger, as MongoClaims takes them."""
+
+    def __init__(self, uow: EmailsUoW) -> None:
+        self._uow = uow
+        self.claimed_until: dict[str, datetime] = {}
+        self.errors: dict[str, str] = {}
+
+    async def claim(self, email_id: str, now: datetime, until: datetime) -> Email | None:
+        email = self._uow.state.emails.get(email_id)
+        held = self.claimed_until.get(email_id)
+        if email is None or email.status != "pending" or (held is not None and held > now):
+            return None
+        self.claimed_until[email_id] = until
+        return copy.deepcopy(email)  # as read from the database: not the stored object
+
+    async def release(self, email_id: str, error: str) -> None:
+        self.claimed_until.pop(email_id, None)
+        self.errors[email_id] = error
+
+    async def get(self, email_id: str) -> Email | None:
+        return self._uow.state.emails.get(email_id)

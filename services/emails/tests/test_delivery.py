@@ -1,0 +1,220 @@
+"""Emails requested as identity and the pipeline publish them, delivered to a real SMTP server
+(aiosmtpd on the loopback) by the service on the real MongoDB and RabbitMQ: once each, also
+when a request comes twice; after the server comes back; dead-lettered when refused."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+
+from chassis.messaging.delivery import DEAD_REASON_HEADER
+from chassis.storage.mongo import Mongo
+from contracts import Envelope
+from contracts.audits import AuditRecorded
+from contracts.emails import (
+    EmailRequested,
+    Invitation,
+    ListCompleted,
+    ListFailed,
+    PasswordReset,
+    RegistrationConfirmation,
+)
+from emails.repository import EMAILS
+from simulators.mailbox import Mailbox
+from testkit.fixtures import EventProducer, TestInfra
+from testkit.rabbit import Rabbit
+from testkit.waiting import eventually
+
+from .conftest import REFUSED, WEBSITE, Served, received
+
+TOKEN = "tok_" + "a1B2" * 8
+DELIVERY_QUEUE = "emails.delivery_due"
+
+
+def address() -> str:
+    return f"person-{uuid.uuid4().hex[:10]}@example.com"
+
+
+def text_of(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    return str(part.get_content())  # type: ignore[attr-defined]
+
+
+def html_of(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("html",))
+    assert part is not None
+    return str(part.get_content())  # type: ignore[attr-defined]
+
+
+async def one_message(mailbox: Mailbox, to: str) -> EmailMessage:
+    [message] = await eventually(lambda: received(mailbox, to), timeout=10)
+    return message
+
+
+# As identity publishes them (no tenant for a person registering alone; the organization's
+# for an invitation), and as the pipeline does (the list's tenant).
+REQUESTS: list[tuple[str, Any, str | None, str]] = [
+    (
+        "registration",
+        RegistrationConfirmation(first_name="Ada", token=TOKEN),
+        None,
+        f"{WEBSITE}/confirm-registration?token={TOKEN}",
+    ),
+    (
+        "invitation",
+        Invitation(inviter_name="Grace", organization_name="Acme", token=TOKEN),
+        "org-acme",
+        f"{WEBSITE}/accept-invitation?token={TOKEN}",
+    ),
+    (
+        "reset",
+        PasswordReset(first_name="Ada", token=TOKEN),
+        None,
+        f"{WEBSITE}/reset-password?token={TOKEN}",
+    ),
+    (
+        "list-completed",
+        ListCompleted(list_id="list-1", list_name="Leads", rows_total=10, rows_failed=1),
+        "org-acme",
+        f"{WEBSITE}/lists/list-1",
+    ),
+    (
+        "list-failed",
+        ListFailed(list_id="list-2", list_name="Leads", reason="not a CSV file"),
+        "org-acme",
+        f"{WEBSITE}/lists/list-2",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("message", "tenant", "link"), [r[1:] for r in REQUESTS], ids=[r[0] for r in REQUESTS]
+)
+async def test_a_requested_email_arrives_once_with_its_link(
+    service: Served,
+    producer: EventProducer,
+    mailbox: Mailbox,
+    mongo: Mongo,
+    message: Any,
+    tenant: str | None,
+    link: str,
+) -> None:
+    to = address()
+    event = EmailRequested(to=to, to_name="Ada Lovelace", message=message, tags=["test"])
+    envelope = await producer.publish(event, tenant_id=tenant)
+
+    arrived = await one_message(mailbox, to)
+    assert link in text_of(arrived)
+    assert f'href="{link.replace("&", "&amp;")}"' in html_of(arrived)
+    assert arrived["Message-ID"].startswith(f"<{envelope.id}@")
+    assert "Ada Lovelace" in str(arrived["To"])
+    stored = await eventually(
+        lambda: mongo.raw(EMAILS).find_one({"_id": str(envelope.id), "status": "delivered"})
+    )
+    assert stored["tenant_id"] == tenant
+    assert "body" not in stored, "the body, with its single-use link, is dropped once sent"
+    await asyncio.sleep(0.5)
+    assert len(received(mailbox, to)) == 1
+
+
+async def test_an_email_requested_twice_is_sent_once(
+    service: Served, producer: EventProducer, mailbox: Mailbox, mongo: Mongo
+) -> None:
+    to = address()
+    event = EmailRequested(to=to, message=PasswordReset(first_name="Ada", token=TOKEN))
+    envelope = await producer.publish(event, tenant_id=None)
+    await producer.resend(envelope)
+    await one_message(mailbox, to)
+    # And once more after it was sent: the inbox (and the email's id) remember it.
+    await producer.resend(envelope)
+    await asyncio.sleep(1.0)
+
+    assert len(received(mailbox, to)) == 1
+    assert await mongo.raw(EMAILS).count_documents({"to": to}) == 1
+
+
+async def test_an_email_waits_while_the_smtp_server_is_down_and_arrives_once_it_is_back(
+    service: Served, producer: EventProducer, mailbox: Mailbox, mongo: Mongo
+) -> None:
+    to = address()
+    mailbox.stop()
+    try:
+        event = EmailRequested(to=to, message=RegistrationConfirmation(first_name="A", token=TOKEN))
+        envelope = await producer.publish(event, tenant_id=None)
+
+        async def tried_twice() -> bool:
+            doc = await mongo.raw(EMAILS).find_one({"_id": str(envelope.id)})
+            return doc is not None and doc.get("attempts", 0) >= 2
+
+        await eventually(tried_twice, timeout=10)
+        doc = await mongo.raw(EMAILS).find_one({"_id": str(envelope.id)})
+        assert doc["status"] == "pending"
+        assert "unreachable" in doc["last_error"]
+    finally:
+        mailbox.start()
+
+    await one_message(mailbox, to)
+    await eventually(
+        lambda: mongo.raw(EMAILS).find_one({"_id": str(envelope.id), "status": "delivered"})
+    )
+
+
+async def test_a_refused_recipient_is_recorded_failed_and_dead_lettered_with_the_reason(
+    service: Served, producer: EventProducer, mailbox: Mailbox, mongo: Mongo, test_infra: TestInfra
+) -> None:
+    async with Rabbit.connect(test_infra.amqp_url) as rabbit:
+        audits = await rabbit.collect("domain_events", AuditRecorded.event_type)
+        event = EmailRequested(to=REFUSED, message=PasswordReset(first_name="No", token=TOKEN))
+        envelope = await producer.publish(event, tenant_id="org-acme")
+        email_id = str(envelope.id)
+
+        failed = await eventually(
+            lambda: mongo.raw(EMAILS).find_one({"_id": email_id, "status": "failed"}),
+            timeout=10,
+        )
+        assert "550" in failed["failure"]
+        assert failed["attempts"] == 1, "a permanent failure is not retried"
+
+        async def dead() -> list[Any]:
+            letters = await rabbit.take(f"{DELIVERY_QUEUE}.dlq")
+            return [m for m in letters if email_id in m.body.decode()]
+
+        [letter] = await eventually(dead, timeout=10)
+        reason = str(letter.headers[DEAD_REASON_HEADER])
+        assert "550" in reason and email_id in reason
+        assert received(mailbox, REFUSED) == []
+        [audit] = await eventually(lambda: _about(audits, f"email:{email_id}"))
+        assert (audit.tenant_id, audit.data["outcome"]) == ("org-acme", "failed")
+        await asyncio.sleep(1.0)
+        doc = await mongo.raw(EMAILS).find_one({"_id": email_id})
+        assert doc["attempts"] == 1
+        assert await rabbit.waiting(DELIVERY_QUEUE) == 0
+        assert await rabbit.waiting(f"{DELIVERY_QUEUE}.retry") == 0
+
+
+async def test_a_delivered_email_is_audited_for_its_tenant(
+    service: Served, producer: EventProducer, mailbox: Mailbox, test_infra: TestInfra
+) -> None:
+    async with Rabbit.connect(test_infra.amqp_url) as rabbit:
+        audits = await rabbit.collect("domain_events", AuditRecorded.event_type)
+        to = address()
+        message = Invitation(inviter_name="Grace", organization_name="Acme", token=TOKEN)
+        envelope = await producer.publish(
+            EmailRequested(to=to, message=message), tenant_id="org-acme", actor_id="user-grace"
+        )
+        await one_message(mailbox, to)
+        [audit] = await eventually(lambda: _about(audits, f"email:{envelope.id}"))
+        recorded = audit.payload(AuditRecorded)
+        assert (recorded.action, recorded.outcome) == ("emails.email_delivered", "succeeded")
+        assert audit.tenant_id == "org-acme"
+        assert audit.correlation_id == envelope.correlation_id
+
+
+def _about(audits: list[bytes], target: str) -> list[Envelope]:
+    envelopes = [Envelope.model_validate_json(body) for body in audits]
+    return [e for e in envelopes if e.data["target"] == target]
