@@ -237,3 +237,34 @@ class PlatformClient:
     async def bookings(self, from_utc: str, to_utc: str) -> list[Booking]:
         params = {"from_utc": from_utc, "to_utc": to_utc}
         return await self._typed(list[Booking], 200, "GET", "/bookings", params=params)
+
+    # --- provisioning ----------------------------------------------------------------------
+
+    async def tenant_record(self, tenant_id: str) -> TenantRecord:
+        return await self._typed(TenantRecord, 200, "GET", f"/tenants/{tenant_id}")
+
+    # --- flags -----------------------------------------------------------------------------
+
+    async def flags(self) -> list[FlagState]:
+        return await self._typed(list[FlagState], 200, "GET", "/flags")
+
+    async def flag(self, name: str, *, user_id: str | None = None) -> FlagState:
+        params = {"user_id": user_id} if user_id is not None else None
+        return await self._typed(FlagState, 200, "GET", f"/flags/{name}", params=params)
+
+
+class TenantRecord(Published):
+    id: str
+    name: str
+    created_by: str
+    timezone: str
+    locale: str
+    data_region: str
+    plan: str
+    provisioned_at: datetime
+
+
+class FlagState(Published):
+    name: str
+    enabled: bool
+    reason: Literal["off", "user_allowed", "tenant_allowed", "in_rollout", "not_in_rollout"]

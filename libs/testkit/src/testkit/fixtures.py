@@ -149,6 +149,10 @@ class EventProducer:
         await self._publish(OutgoingEvent.of(envelope))
         return envelope
 
+    async def publish_again(self, envelope: Envelope) -> None:
+        """The same envelope once more, as a relay that crashed before marking it sent does."""
+        await self._publish(OutgoingEvent.of(envelope))
+
 
 @pytest.fixture
 async def producer(test_infra: TestInfra) -> AsyncIterator[EventProducer]:

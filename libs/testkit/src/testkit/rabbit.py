@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
@@ -54,3 +55,32 @@ class Rabbit:
 
         await queue.consume(received, no_ack=True)
         return copies
+
+    async def watch(self, exchange: str, routing_key: str) -> list[AbstractIncomingMessage]:
+        """Every message published to `exchange` with `routing_key` from now on, in the order
+        they arrive, until the connection closes (`tap`, keeping the messages themselves)."""
+        received: list[AbstractIncomingMessage] = []
+        channel = await self._connection.channel()
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        await queue.bind(await channel.get_exchange(exchange), routing_key)
+
+        async def keep(message: AbstractIncomingMessage) -> None:
+            received.append(message)
+
+        await queue.consume(keep, no_ack=True)
+        return received
+
+    async def publish(
+        self, exchange: str, routing_key: str, body: bytes, **properties: Any
+    ) -> None:
+        """Publish raw bytes, as a producer that does not use the chassis might (malformed
+        messages included)."""
+        async with self._connection.channel() as channel:
+            target = await channel.get_exchange(exchange)
+            await target.publish(aio_pika.Message(body, **properties), routing_key=routing_key)
+
+    async def take(self, queue: str) -> AbstractIncomingMessage | None:
+        """One message waiting in `queue` (acknowledged), or None when it holds none."""
+        async with self._connection.channel() as channel:
+            declared = await channel.get_queue(queue, ensure=True)
+            return await declared.get(no_ack=True, fail=False)
