@@ -58,6 +58,8 @@ def system(
         python=sys.executable,
         # Short lease and retry delay so that crash recovery shows within a test's patience.
         env={"OUTBOX_LEASE_SECONDS": "3", "RETRY_DELAY_MS": "200", "LOG_LEVEL": "INFO"},
+        # The flags of the tests' own environment (test_flags.py).
+        service_env={"flags": {"FLAGS_FILE": str(HERE / "flags.yaml"), "ENVIRONMENT": "e2e"}},
     )
     system = System(settings)
     system.start(timeout=60)
@@ -79,18 +81,21 @@ def tenant() -> str:
 def caller(
     http: aiohttp.ClientSession, gateway: str, token: Callable[..., str], tenant: str
 ) -> Callable[..., PlatformClient]:
-    """`caller(user_id=..., tenant_id=..., roles=[...])`: a client of the gateway for another
-    caller, by default a new user of the test's tenant (`tenant_id=None`: a token naming none).
-    """
+    """`caller(user_id=..., tenant_id=..., roles=[...], org_roles=[...])`: a client of the
+    gateway for another caller, by default a new user of the test's tenant (`tenant_id=None`:
+    a token naming none)."""
 
     def make(
         *,
         tenant_id: str | None = tenant,
         user_id: str | None = None,
         roles: list[str] | None = None,
+        org_roles: list[str] | None = None,
     ) -> PlatformClient:
         return PlatformClient(
-            http, gateway, token(tenant_id=tenant_id, user_id=user_id, roles=roles)
+            http,
+            gateway,
+            token(tenant_id=tenant_id, user_id=user_id, roles=roles, org_roles=org_roles),
         )
 
     return make

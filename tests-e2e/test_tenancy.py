@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from contracts.roles import PlatformRole
+from contracts.roles import OrganizationRole, PlatformRole
 from testkit.api import Booking, Car, PlatformClient, Slot, car_details
 from testkit.clock import hours_from_now
 from testkit.waiting import eventually
@@ -52,6 +52,9 @@ class Scene:
     theirs: Holdings
     intruder: PlatformClient
     own: Holdings
+    tenant_id: str
+    # An owner of the intruder's tenant, who is no operator.
+    outsider: PlatformClient
 
     async def view(self) -> View:
         """All the tenant sees of its cars, their slots and its bookings."""
@@ -150,6 +153,29 @@ async def _list_bookings(scene: Scene) -> None:
     assert [b.id for b in await scene.intruder.bookings(*WHOLE)] == [scene.own.booking.id]
 
 
+@case("GET", "/tenants/{tenant_id}")
+async def _read_a_tenants_provisioning_record(scene: Scene) -> None:
+    # Another tenant's owner is refused alike whether the tenant exists or not.
+    theirs = (await scene.outsider.call("GET", f"/tenants/{scene.tenant_id}")).problem(403)
+    nowhere = (await scene.outsider.call("GET", f"/tenants/{uuid.uuid4().hex}")).problem(403)
+    assert (theirs.title, theirs.detail) == (nowhere.title, nowhere.detail)
+
+
+@case("GET", "/flags")
+async def _list_flags(scene: Scene) -> None:
+    # Decided for the caller alone: none of the tenant's callers' answers shows.
+    flags = await scene.intruder.flags()
+    assert [f.name for f in flags] == ["beta", "dark", "ten-percent"]
+    assert flags == [await scene.intruder.flag(f.name) for f in flags]
+
+
+@case("GET", "/flags/{name}")
+async def _read_a_flag(scene: Scene) -> None:
+    # Only an operator may ask for another user; an owner of another tenant may not.
+    (await scene.outsider.call("GET", "/flags/beta", params={"user_id": "driver-1"})).problem(403)
+    assert (await scene.outsider.flag("beta")).enabled is False
+
+
 async def test_every_route_that_takes_a_token_has_a_case(anonymous: PlatformClient) -> None:
     openapi = (await anonymous.expect(200, "GET", "/openapi.json")).json()
     assert "x-unavailable" not in openapi
@@ -178,7 +204,10 @@ async def scene(caller: Callable[..., PlatformClient], tenant: str) -> Scene:
         return all(b.car for b in await owner.bookings(*WHOLE) + await intruder.bookings(*WHOLE))
 
     await eventually(cars_projected)
-    return Scene(owner, theirs, intruder, own)
+    outsider = caller(
+        tenant_id=f"{tenant}-other", user_id="outsider", org_roles=[OrganizationRole.OWNER]
+    )
+    return Scene(owner, theirs, intruder, own, tenant, outsider)
 
 
 @pytest.mark.parametrize("route", sorted(CASES), ids=" ".join)
