@@ -179,3 +179,12 @@ def test_the_default_route_limits_are_stricter_than_the_general_one() -> None:
 def test_a_bad_route_limit_is_refused(limit: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         GatewaySettings(route_rate_limits=[limit])
+
+
+def test_route_limits_are_read_from_the_environment_as_json(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    limits = '[{"method": "POST", "path": "/record", "per_second": 2, "burst": 3}]'
+    monkeypatch.setenv("ROUTE_RATE_LIMITS", limits)
+    [limit] = GatewaySettings().route_rate_limits
+    assert (limit.method, limit.path, limit.per_second, limit.burst) == ("POST", "/record", 2, 3)
