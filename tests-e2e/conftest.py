@@ -71,7 +71,11 @@ def system(
         python=sys.executable,
         # Short lease and retry delay so that crash recovery shows within a test's patience.
         env={"OUTBOX_LEASE_SECONDS": "3", "RETRY_DELAY_MS": "200", "LOG_LEVEL": "INFO"},
-        service_env={"emails": {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(mailbox.port)}},
+        service_env={
+            "emails": {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(mailbox.port)},
+            # The flags of the tests' own environment (test_flags.py).
+            "flags": {"FLAGS_FILE": str(HERE / "flags.yaml"), "ENVIRONMENT": "e2e"},
+        },
     )
     system = System(settings)
     system.start(timeout=60)

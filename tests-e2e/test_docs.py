@@ -24,6 +24,9 @@ ROUTES = {
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
     ("GET", "/asyncapi.json"),
+    ("GET", "/tenants/{tenant_id}"),
+    ("GET", "/flags"),
+    ("GET", "/flags/{name}"),
 }
 
 

@@ -52,10 +52,9 @@ class Scene:
     theirs: Holdings
     intruder: PlatformClient
     own: Holdings
-    # For the cases that need them: the two tenants, and tokens for callers beyond the two.
     tenant_id: str
-    intruder_tenant_id: str
-    token: Callable[..., str]
+    # An owner of the intruder's tenant, who is no operator.
+    outsider: PlatformClient
 
     async def view(self) -> View:
         """All the tenant sees of its cars, their slots and its bookings."""
@@ -157,8 +156,7 @@ async def _list_bookings(scene: Scene) -> None:
 @case("GET", "/audits")
 async def _read_the_audit_trail(scene: Scene) -> None:
     # The intruder, an operator, may read any trail; its organization's owner may not.
-    claims = {"user_id": "intruder-owner", "org_roles": [OrganizationRole.OWNER]}
-    owner = scene.intruder.as_caller(scene.token(tenant_id=scene.intruder_tenant_id, **claims))
+    owner = scene.outsider
     own = f"booking:{scene.own.booking.id}"
 
     async def own_entries() -> set[str] | None:
@@ -176,10 +174,31 @@ async def _list_emails(scene: Scene) -> None:
     # Operators (the intruder is one) read every organization's emails by design, and owners
     # only their own organization's (tests-e2e/test_emails.py); a member reads none.
     (await scene.tenant.call("GET", "/emails")).problem(403)
-    claims = {"user_id": "intruder-owner", "org_roles": [OrganizationRole.OWNER]}
-    owner = scene.intruder.as_caller(scene.token(tenant_id=scene.intruder_tenant_id, **claims))
-    named = await owner.call("GET", "/emails", params={"organization_id": scene.tenant_id})
+    named = await scene.outsider.call("GET", "/emails", params={"organization_id": scene.tenant_id})
     named.problem(403)
+
+
+@case("GET", "/tenants/{tenant_id}")
+async def _read_a_tenants_provisioning_record(scene: Scene) -> None:
+    # Another tenant's owner is refused alike whether the tenant exists or not.
+    theirs = (await scene.outsider.call("GET", f"/tenants/{scene.tenant_id}")).problem(403)
+    nowhere = (await scene.outsider.call("GET", f"/tenants/{uuid.uuid4().hex}")).problem(403)
+    assert (theirs.title, theirs.detail) == (nowhere.title, nowhere.detail)
+
+
+@case("GET", "/flags")
+async def _list_flags(scene: Scene) -> None:
+    # Decided for the caller alone: none of the tenant's callers' answers shows.
+    flags = await scene.intruder.flags()
+    assert [f.name for f in flags] == ["beta", "dark", "ten-percent"]
+    assert flags == [await scene.intruder.flag(f.name) for f in flags]
+
+
+@case("GET", "/flags/{name}")
+async def _read_a_flag(scene: Scene) -> None:
+    # Only an operator may ask for another user; an owner of another tenant may not.
+    (await scene.outsider.call("GET", "/flags/beta", params={"user_id": "driver-1"})).problem(403)
+    assert (await scene.outsider.flag("beta")).enabled is False
 
 
 async def test_every_route_that_takes_a_token_has_a_case(anonymous: PlatformClient) -> None:
@@ -195,9 +214,7 @@ async def test_every_route_that_takes_a_token_has_a_case(anonymous: PlatformClie
 
 
 @pytest.fixture
-async def scene(
-    caller: Callable[..., PlatformClient], tenant: str, token: Callable[..., str]
-) -> Scene:
+async def scene(caller: Callable[..., PlatformClient], tenant: str) -> Scene:
     owner = caller(user_id="driver-1")
     intruder_tenant = f"{tenant}-other"
     intruder = caller(
@@ -213,7 +230,10 @@ async def scene(
         return all(b.car for b in await owner.bookings(*WHOLE) + await intruder.bookings(*WHOLE))
 
     await eventually(cars_projected)
-    return Scene(owner, theirs, intruder, own, tenant, intruder_tenant, token)
+    outsider = caller(
+        tenant_id=f"{tenant}-other", user_id="outsider", org_roles=[OrganizationRole.OWNER]
+    )
+    return Scene(owner, theirs, intruder, own, tenant, outsider)
 
 
 @pytest.mark.parametrize("route", sorted(CASES), ids=" ".join)

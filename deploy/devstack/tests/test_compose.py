@@ -130,11 +130,17 @@ def test_compose_service_settings_match_the_table(service: Service) -> None:
     mounts = [v.split(":")[-2:] for v in spec["volumes"]]
     assert [jwks_dir, "ro"] in mounts, "the JWKS is mounted read-only"
     assert spec["image"].startswith(f"platform/{service.name}:")
-    if not service.is_gateway:
+    if service.stores:
         assert env["MONGO_DB"] == service.name
         assert env["MONGO_URL"] == f"mongodb://mongo:{MONGO_PORT}/?replicaSet=rs0"
         assert env["AMQP_URL"] == f"amqp://guest:guest@rabbitmq:{AMQP_PORT}/"
         assert set(spec["depends_on"]) == INFRA, "one service runs with only MongoDB, RabbitMQ"
+    elif not service.is_gateway:
+        assert not {"MONGO_DB", "MONGO_URL", "AMQP_URL"} & set(env)
+        assert "depends_on" not in spec, "a service that stores nothing starts on its own"
+    for setting, path in service.files:
+        # The repository's file, read-only, where the setting says.
+        assert f"./{path}:{env[setting]}:ro" in spec["volumes"]
     health = " ".join(spec["healthcheck"]["test"])
     assert f"127.0.0.1:{service.port}/health" in health
 

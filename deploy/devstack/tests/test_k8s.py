@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,8 +57,11 @@ def test_deployment_and_service_match_the_table(service: Service) -> None:
     assert [p["containerPort"] for p in main["ports"]] == [service.port]
     for probe in ("readinessProbe", "livenessProbe"):
         assert main[probe]["httpGet"] == {"path": "/health", "port": "http"}, probe
-    if not service.is_gateway:
+    if service.stores:
         assert env["MONGO_DB"] == service.name
+    for setting, path in service.files:
+        mounts = {m["name"]: m["mountPath"] for m in main["volumeMounts"]}
+        assert env[setting] == f"{mounts['files']}/{Path(path).name}"
     ports = manifests(service.name)["Service"]["spec"]["ports"]
     assert [p["port"] for p in ports] == [service.port]
     kind = manifests(service.name)["Service"]["spec"]["type"]

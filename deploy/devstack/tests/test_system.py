@@ -166,3 +166,21 @@ def test_a_taken_port_is_reported(system: System) -> None:
     twin = System(system.settings, system.services)
     with pytest.raises(DevstackError, match="already in use"):
         twin.start(["alpha"])
+
+
+def test_a_service_is_given_the_repository_files_it_reads_by_absolute_path(tmp_path: Path) -> None:
+    reader = Service("reader", "reader", 1, ("/r",), files=(("THING_FILE", "deploy/thing.yaml"),))
+    settings = StackSettings("mongodb://m", "amqp://a", "file:///k", tmp_path)
+    env = System(settings, [reader]).env_for("reader")
+    assert Path(env["THING_FILE"]).is_absolute()
+    assert env["THING_FILE"].endswith("/deploy/thing.yaml")
+    assert (Path(env["THING_FILE"]).parent.parent / "uv.lock").is_file()
+    # A test's own settings win over the table's.
+    tests = StackSettings(
+        "mongodb://m",
+        "amqp://a",
+        "file:///k",
+        tmp_path,
+        service_env={"reader": {"THING_FILE": "x"}},
+    )
+    assert System(tests, [reader]).env_for("reader")["THING_FILE"] == "x"

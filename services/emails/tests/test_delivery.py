@@ -10,6 +10,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
+from aio_pika.abc import AbstractIncomingMessage
 
 from chassis.messaging.delivery import DEAD_REASON_HEADER
 from chassis.storage.mongo import Mongo
@@ -168,7 +169,7 @@ async def test_a_refused_recipient_is_recorded_failed_and_dead_lettered_with_the
     service: Served, producer: EventProducer, mailbox: Mailbox, mongo: Mongo, test_infra: TestInfra
 ) -> None:
     async with Rabbit.connect(test_infra.amqp_url) as rabbit:
-        audits = await rabbit.collect("domain_events", AuditRecorded.event_type)
+        audits = await rabbit.watch("domain_events", AuditRecorded.event_type)
         event = EmailRequested(to=REFUSED, message=PasswordReset(first_name="No", token=TOKEN))
         envelope = await producer.publish(event, tenant_id="org-acme")
         email_id = str(envelope.id)
@@ -201,7 +202,7 @@ async def test_a_delivered_email_is_audited_for_its_tenant(
     service: Served, producer: EventProducer, mailbox: Mailbox, test_infra: TestInfra
 ) -> None:
     async with Rabbit.connect(test_infra.amqp_url) as rabbit:
-        audits = await rabbit.collect("domain_events", AuditRecorded.event_type)
+        audits = await rabbit.watch("domain_events", AuditRecorded.event_type)
         to = address()
         message = Invitation(inviter_name="Grace", organization_name="Acme", token=TOKEN)
         envelope = await producer.publish(
@@ -215,6 +216,6 @@ async def test_a_delivered_email_is_audited_for_its_tenant(
         assert audit.correlation_id == envelope.correlation_id
 
 
-def _about(audits: list[bytes], target: str) -> list[Envelope]:
-    envelopes = [Envelope.model_validate_json(body) for body in audits]
+def _about(audits: list[AbstractIncomingMessage], target: str) -> list[Envelope]:
+    envelopes = [Envelope.model_validate_json(message.body) for message in audits]
     return [e for e in envelopes if e.data["target"] == target]

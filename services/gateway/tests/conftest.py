@@ -80,6 +80,9 @@ class Upstream:
     url: str = ""
     seen: list[dict[str, Any]] = field(default_factory=list)
     health_status: int = 200
+    health_checks: dict[str, str] = field(default_factory=lambda: {"mongo": "ok"})
+    # Instead of a report made of the two above (a test of what the gateway makes of it).
+    health_body: Any = None
 
     @property
     def hits(self) -> int:
@@ -117,7 +120,11 @@ class Upstream:
         return record
 
     async def health(self, _: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"}, status=self.health_status)
+        if self.health_body is not None:
+            return web.json_response(self.health_body, status=self.health_status)
+        status = "ok" if self.health_status == 200 else "down"
+        report = {"service": self.name, "status": status, "checks": self.health_checks}
+        return web.json_response(report, status=self.health_status)
 
     async def echo(self, request: web.Request) -> web.Response:
         body = await request.read()

@@ -158,7 +158,7 @@ async def test_the_merged_document_names_the_answers_the_gateway_gives_itself(
             upstream_failures = {"502", "504"} & set(responses)
             assert upstream_failures == (set() if path in GATEWAY_PATHS else {"502", "504"})
     assert "503" in merged["paths"]["/health"]["get"]["responses"]
-    unlimited = await make_gateway(upstreams=urls, rate_limit_per_second=0)
+    unlimited = await make_gateway(upstreams=urls, rate_limit_per_second=0, route_rate_limits=[])
     merged = await get_json(http, f"{unlimited}/openapi.json")
     assert not any("429" in op["responses"] for i in merged["paths"].values() for op in i.values())
 

@@ -7,8 +7,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from multidict import CIMultiDict
+from pydantic import ValidationError
 
-from gateway.ratelimit import RateLimiter, client_address, retry_after
+from gateway.ratelimit import RateLimiter, RouteLimits, client_address, retry_after
+from gateway.settings import GatewaySettings
 
 
 class Clock:
@@ -140,3 +142,49 @@ def test_when_every_hop_is_a_trusted_proxy_the_farthest_is_the_client() -> None:
 def test_an_entry_that_is_no_address_ends_the_walk_at_the_hop_that_wrote_it(entry: str) -> None:
     request = from_peer("10.0.0.5", f"{entry}, 10.1.1.1")
     assert client_address(request, PROXIES) == "10.1.1.1"
+
+
+def test_route_limits_match_the_method_and_whole_path_segments() -> None:
+    record, contact = limiter()[0], limiter()[0]
+    routes = RouteLimits([("post", "/record", record), ("POST", "/contact-sales", contact)])
+    assert routes.limiter_for("POST", "/record") is record
+    assert routes.limiter_for("POST", "/record/use") is record
+    assert routes.limiter_for("POST", "/contact-sales") is contact
+    assert routes.limiter_for("POST", "/recordings") is None
+    assert routes.limiter_for("GET", "/record/use") is None
+    assert routes.limiter_for("POST", "/cars") is None
+    assert not RouteLimits() and routes
+
+
+def test_the_default_route_limits_are_stricter_than_the_general_one() -> None:
+    settings = GatewaySettings()
+    limits = {(limit.method, limit.path): limit for limit in settings.route_rate_limits}
+    assert set(limits) == {("POST", "/contact-sales"), ("POST", "/record")}
+    for limit in limits.values():
+        assert limit.per_second < settings.rate_limit_per_second
+        assert limit.burst < settings.rate_limit_burst
+
+
+@pytest.mark.parametrize(
+    "limit",
+    [
+        {"method": "post", "path": "/record", "per_second": 1, "burst": 1},
+        {"method": "POST", "path": "record", "per_second": 1, "burst": 1},
+        {"method": "POST", "path": "/record/", "per_second": 1, "burst": 1},
+        {"method": "POST", "path": "/record", "per_second": 0, "burst": 1},
+        {"method": "POST", "path": "/record", "per_second": 1, "burst": 0},
+        {"method": "POST", "path": "/record", "per_second": 1, "burst": 1, "extra": 1},
+    ],
+)
+def test_a_bad_route_limit_is_refused(limit: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        GatewaySettings(route_rate_limits=[limit])
+
+
+def test_route_limits_are_read_from_the_environment_as_json(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    limits = '[{"method": "POST", "path": "/record", "per_second": 2, "burst": 3}]'
+    monkeypatch.setenv("ROUTE_RATE_LIMITS", limits)
+    [limit] = GatewaySettings().route_rate_limits
+    assert (limit.method, limit.path, limit.per_second, limit.burst) == ("POST", "/record", 2, 3)

@@ -34,6 +34,8 @@ MONGO_URL = f"mongodb://mongo:{MONGO_PORT}/?replicaSet={REPLICA_SET}"
 AMQP_URL = f"amqp://{AMQP_USER}:{AMQP_PASSWORD}@rabbitmq:{AMQP_PORT}/"
 JWKS_DIR = "/run/dev-keys"
 JWKS_URL = f"file://{JWKS_DIR}/jwks.json"
+# Where a service finds the repository files it reads (the table's `files`).
+FILES_DIR = "/run/files"
 
 # Images a registry serves; deploy/docker/offline.yml replaces them with local builds.
 PYTHON_IMAGE = "python:3.11-slim"
@@ -128,9 +130,19 @@ def service_env(service: Service, services: Sequence[Service]) -> dict[str, str]
         urls = {b.name: f"http://{b.name}:{b.port}" for b in backends(services)}
         env["UPSTREAMS"] = upstreams_json(urls)
         env["ROUTES"] = routes_json(services)
-    else:
+    elif service.stores:
         env["MONGO_DB"] = service.name
+    env |= {setting: mounted(path) for setting, path in service.files}
     return env
+
+
+def mounted(path: str) -> str:
+    """Where a repository file the service reads is, inside its container."""
+    return f"{FILES_DIR}/{Path(path).name}"
+
+
+def files_config_map(service: Service) -> str:
+    return f"{service.name}-files"
 
 
 def health_command(port: int) -> str:
@@ -236,12 +248,18 @@ def compose(services: Sequence[Service]) -> str:
 def compose_service(service: Service, services: Sequence[Service], gateway_port: str) -> list[str]:
     image = service_image(service, f"${{{IMAGE_TAG_VAR}:-{IMAGE_TAG_DEFAULT}}}")
     env = {"HOST": "0.0.0.0", "LOG_LEVEL": "INFO", "JWKS_URL": JWKS_URL}
-    if not service.is_gateway:
+    if service.stores:
         env |= {"MONGO_URL": MONGO_URL, "AMQP_URL": AMQP_URL}
     env |= service_env(service, services)
     # No depends_on: a service starts with MongoDB and RabbitMQ alone (emails wait meanwhile).
     env |= COMPOSE_SERVICE_ENV.get(service.name, {})
-    depends = [s.name for s in backends(services)] if service.is_gateway else ["mongo", "rabbitmq"]
+    depends = (
+        [s.name for s in backends(services)]
+        if service.is_gateway
+        else ["mongo", "rabbitmq"]
+        if service.stores
+        else []
+    )
     lines = [
         f"  {service.name}:",
         f"    image: {image}",
@@ -257,6 +275,7 @@ def compose_service(service: Service, services: Sequence[Service], gateway_port:
         *env_block(env, 6),
         "    volumes:",
         f"      - {quoted(f'${{{DEV_KEYS_VAR}:-{DEV_KEYS_DEFAULT}}}:{JWKS_DIR}:ro')}",
+        *(f"      - {quoted(f'./{path}:{mounted(path)}:ro')}" for _, path in service.files),
     ]
     if service.is_gateway:
         lines += [
@@ -264,7 +283,8 @@ def compose_service(service: Service, services: Sequence[Service], gateway_port:
             "      # The only published service; nothing else is reachable from the host.",
             f"      - {quoted(f'{gateway_port}:{service.port}')}",
         ]
-    lines += ["    depends_on:"]
+    if depends:
+        lines += ["    depends_on:"]
     for name in depends:
         lines += [f"      {name}:", "        condition: service_healthy"]
     lines += [
@@ -395,7 +415,14 @@ def config_map() -> str:
 def deployment(service: Service, services: Sequence[Service]) -> str:
     kind = "LoadBalancer" if service.is_gateway else "ClusterIP"
     env = service_env(service, services)
-    lines = header(f"{service.name}: its Deployment and its {kind} Service.")
+    paths = " ".join(f"--from-file={path}" for _, path in service.files)
+    needs = [
+        f"It reads files of the repository from the ConfigMap {files_config_map(service)}:",
+        f"  kubectl create configmap {files_config_map(service)} {paths}",
+    ]
+    lines = header(
+        f"{service.name}: its Deployment and its {kind} Service.", *(needs if paths else [])
+    )
     lines += [
         "apiVersion: apps/v1",
         "kind: Deployment",
@@ -446,10 +473,23 @@ def deployment(service: Service, services: Sequence[Service]) -> str:
         "            - name: dev-jwks",
         f"              mountPath: {JWKS_DIR}",
         "              readOnly: true",
+    ]
+    if service.files:
+        lines += [
+            "            - name: files",
+            f"              mountPath: {FILES_DIR}",
+            "              readOnly: true",
+        ]
+    lines += [
         "      volumes:",
         "        - name: dev-jwks",
         "          configMap:",
         "            name: dev-jwks",
+    ]
+    if service.files:
+        lines += ["        - name: files", "          configMap:"]
+        lines += [f"            name: {files_config_map(service)}"]
+    lines += [
         "---",
         "apiVersion: v1",
         "kind: Service",

@@ -11,12 +11,16 @@ GATEWAY = "gateway"
 
 @dataclass(frozen=True)
 class Service:
-    """One process of the platform. `prefixes` are the public paths the gateway sends it."""
+    """One process of the platform. `prefixes` are the public paths the gateway sends it;
+    `stores`: whether it has a MongoDB database and talks over RabbitMQ; `files`: the files of
+    the repository it reads, each as (the setting naming its path, the repository path)."""
 
     name: str
     module: str
     port: int
     prefixes: tuple[str, ...] = ()
+    stores: bool = True
+    files: tuple[tuple[str, str], ...] = ()
 
     @property
     def is_gateway(self) -> bool:
@@ -28,7 +32,16 @@ SERVICES: tuple[Service, ...] = (
     Service(name="bookings", module="bookings", port=8102, prefixes=("/bookings",)),
     Service(name="audits", module="audits", port=8105, prefixes=("/audits",)),
     Service(name="emails", module="emails", port=8104, prefixes=("/emails", "/contact-sales")),
-    Service(name=GATEWAY, module="gateway", port=8080),
+    Service(name="provisioning", module="provisioning", port=8107, prefixes=("/tenants",)),
+    Service(
+        name="flags",
+        module="flags",
+        port=8108,
+        prefixes=("/flags",),
+        stores=False,
+        files=(("FLAGS_FILE", "deploy/flags.yaml"),),
+    ),
+    Service(name=GATEWAY, module="gateway", port=8080, stores=False),
 )
 
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
-from devstack.paths import DevstackError, tail
+from devstack.paths import DevstackError, repo_root, tail
 from devstack.services import SERVICES, Service, backends, by_name, routes_json, upstreams_json
 
 LOCALHOST = "127.0.0.1"
@@ -102,6 +102,7 @@ class System:
                 {b.name: self.url(b.name) for b in backends(self.services)}
             )
             env["ROUTES"] = routes_json(self.services)
+        env.update({setting: str(repo_root() / path) for setting, path in self.service(name).files})
         env.update(s.env)
         env.update(s.service_env.get(name, {}))
         return env

@@ -244,6 +244,20 @@ class PlatformClient:
         """`GET /audits` (organization_id, since, limit, offset), newest first."""
         return await self._typed(list[AuditEntry], 200, "GET", "/audits", params=params)
 
+    # --- provisioning ----------------------------------------------------------------------
+
+    async def tenant_record(self, tenant_id: str) -> TenantRecord:
+        return await self._typed(TenantRecord, 200, "GET", f"/tenants/{tenant_id}")
+
+    # --- flags -----------------------------------------------------------------------------
+
+    async def flags(self) -> list[FlagState]:
+        return await self._typed(list[FlagState], 200, "GET", "/flags")
+
+    async def flag(self, name: str, *, user_id: str | None = None) -> FlagState:
+        params = {"user_id": user_id} if user_id is not None else None
+        return await self._typed(FlagState, 200, "GET", f"/flags/{name}", params=params)
+
 
 class AuditEntry(Published):
     id: str
@@ -255,3 +269,20 @@ class AuditEntry(Published):
     detail: str | None
     occurred_at: datetime
     correlation_id: str
+
+
+class TenantRecord(Published):
+    id: str
+    name: str
+    created_by: str
+    timezone: str
+    locale: str
+    data_region: str
+    plan: str
+    provisioned_at: datetime
+
+
+class FlagState(Published):
+    name: str
+    enabled: bool
+    reason: Literal["off", "user_allowed", "tenant_allowed", "in_rollout", "not_in_rollout"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
@@ -55,19 +56,28 @@ class Rabbit:
         await queue.consume(received, no_ack=True)
         return copies
 
-    async def collect(self, exchange: str, routing_key: str) -> list[bytes]:
-        """The body of every message published to `exchange` with `routing_key` from now on,
-        in the order they arrive, until the connection closes."""
-        bodies: list[bytes] = []
+    async def watch(self, exchange: str, routing_key: str) -> list[AbstractIncomingMessage]:
+        """Every message published to `exchange` with `routing_key` from now on, in the order
+        they arrive, until the connection closes (`tap`, keeping the messages themselves)."""
+        received: list[AbstractIncomingMessage] = []
         channel = await self._connection.channel()
         queue = await channel.declare_queue(exclusive=True, auto_delete=True)
         await queue.bind(await channel.get_exchange(exchange), routing_key)
 
-        async def received(message: AbstractIncomingMessage) -> None:
-            bodies.append(message.body)
+        async def keep(message: AbstractIncomingMessage) -> None:
+            received.append(message)
 
-        await queue.consume(received, no_ack=True)
-        return bodies
+        await queue.consume(keep, no_ack=True)
+        return received
+
+    async def publish(
+        self, exchange: str, routing_key: str, body: bytes, **properties: Any
+    ) -> None:
+        """Publish raw bytes, as a producer that does not use the chassis might (malformed
+        messages included)."""
+        async with self._connection.channel() as channel:
+            target = await channel.get_exchange(exchange)
+            await target.publish(aio_pika.Message(body, **properties), routing_key=routing_key)
 
     async def take(self, queue: str) -> list[AbstractIncomingMessage]:
         """Every message waiting in `queue`, taken out of it (acknowledged)."""

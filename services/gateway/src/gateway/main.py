@@ -10,7 +10,7 @@ from chassis.web.app import base_app, other_methods_refused, run
 from chassis.web.verified_tokens import CachingVerifier
 from gateway.apidocs import ApiDocs
 from gateway.proxy import Proxy
-from gateway.ratelimit import RateLimiter, rate_limit
+from gateway.ratelimit import RateLimiter, RouteLimits, rate_limit
 from gateway.routes import RouteTable
 from gateway.settings import GatewaySettings
 from gateway.upstream_health import upstreams_health_route
@@ -39,14 +39,26 @@ async def create_app(settings: GatewaySettings) -> web.Application:
     admit = None
     # Documented on every route: what the gateway's middlewares answer themselves.
     statuses: list[int] = []
+    limiter = None
     if settings.rate_limit_per_second > 0:
-        statuses.append(429)
         limiter = RateLimiter(
             settings.rate_limit_per_second,
             settings.rate_limit_burst,
             settings.rate_limit_max_callers,
         )
-        admit = rate_limit(limiter, settings.trusted_proxies)
+    route_limits = RouteLimits(
+        [
+            (
+                limit.method,
+                limit.path,
+                RateLimiter(limit.per_second, limit.burst, settings.rate_limit_max_callers),
+            )
+            for limit in settings.route_rate_limits
+        ]
+    )
+    if limiter is not None or route_limits:
+        statuses.append(429)
+        admit = rate_limit(limiter, settings.trusted_proxies, route_limits)
     routes = RouteTable(settings.routes)
     proxy = Proxy(routes, settings.upstreams, session, settings.max_body_bytes)
     health = upstreams_health_route(

@@ -1,5 +1,6 @@
 """Per-caller token buckets, in memory and bounded: a verified caller's own per tenant and
-user, anyone else's (no token, or a refused one) per client address."""
+user, anyone else's (no token, or a refused one) per client address; and stricter buckets
+per client address for some routes (public writes anyone may send)."""
 
 from __future__ import annotations
 
@@ -118,22 +119,51 @@ def _trusted(hop: str, trusted_proxies: Sequence[IPNetwork]) -> bool:
     return any(address in network for network in trusted_proxies)
 
 
-def rate_limit(limiter: RateLimiter, trusted_proxies: Sequence[IPNetwork] = ()) -> Admission:
+class RouteLimits:
+    """Limiters of their own for some routes, each a method and a path prefix (matched on
+    whole path segments: "/record" covers "/record/use", not "/recordings")."""
+
+    def __init__(self, limits: Sequence[tuple[str, str, RateLimiter]] = ()) -> None:
+        self._limits = [(method.upper(), prefix.rstrip("/"), lim) for method, prefix, lim in limits]
+
+    def __bool__(self) -> bool:
+        return bool(self._limits)
+
+    def limiter_for(self, method: str, path: str) -> RateLimiter | None:
+        for wanted, prefix, limiter in self._limits:
+            if method == wanted and (path == prefix or path.startswith(prefix + "/")):
+                return limiter
+        return None
+
+
+def _refuse_if_waiting(wait: float) -> None:
+    if wait > 0.0:
+        raise Problem(
+            429,
+            "Too many requests; slow down and retry later.",
+            headers={"Retry-After": retry_after(wait)},
+        )
+
+
+def rate_limit(
+    limiter: RateLimiter | None,
+    trusted_proxies: Sequence[IPNetwork] = (),
+    routes: RouteLimits | None = None,
+) -> Admission:
     """429 once a caller spends their bucket: a verified caller's per tenant and user, anyone
-    else's (no token, or a refused one) per client address."""
+    else's (no token, or a refused one) per client address; then, on a route of `routes`, the
+    client address's bucket of that route, whoever calls (a token is no way around it)."""
 
     def admit(request: web.Request, caller: Caller | None) -> None:
-        key = (
-            ("caller", caller.tenant_id, caller.user_id)
-            if caller is not None
-            else ("address", client_address(request, trusted_proxies))
-        )
-        wait = limiter.take(key)
-        if wait > 0.0:
-            raise Problem(
-                429,
-                "Too many requests; slow down and retry later.",
-                headers={"Retry-After": retry_after(wait)},
+        if limiter is not None:
+            key = (
+                ("caller", caller.tenant_id, caller.user_id)
+                if caller is not None
+                else ("address", client_address(request, trusted_proxies))
             )
+            _refuse_if_waiting(limiter.take(key))
+        route_limiter = routes.limiter_for(request.method, request.path) if routes else None
+        if route_limiter is not None:
+            _refuse_if_waiting(route_limiter.take(client_address(request, trusted_proxies)))
 
     return admit

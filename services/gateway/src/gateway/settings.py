@@ -5,10 +5,29 @@ from __future__ import annotations
 from typing import Self
 from urllib.parse import urlparse
 
-from pydantic import Field, IPvAnyNetwork, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, field_validator, model_validator
 
 from chassis.config import WebSettings
 from chassis.web.health import CHECK_TIMEOUT
+
+
+class RouteRateLimit(BaseModel):
+    """A stricter limit per client address on one route: a method and a path prefix."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    method: str = Field(pattern=r"^[A-Z]+$")
+    path: str = Field(pattern=r"^(/[^/]+)+$")
+    per_second: float = Field(gt=0)
+    burst: int = Field(ge=1)
+
+
+# Public writes anyone may send without signing in: a person sends the contact form a few
+# times at most; a browser sends recordings (page views, traces) in bursts, not a flood.
+DEFAULT_ROUTE_RATE_LIMITS = [
+    RouteRateLimit(method="POST", path="/contact-sales", per_second=0.1, burst=5),
+    RouteRateLimit(method="POST", path="/record", per_second=10.0, burst=50),
+]
 
 
 class GatewaySettings(WebSettings):
@@ -24,7 +43,7 @@ class GatewaySettings(WebSettings):
     # Longest silence allowed while waiting for or reading an upstream response.
     upstream_read_timeout: float = Field(default=30.0, gt=0)
     upstream_max_connections: int = Field(default=512, ge=1)
-    # Each upstream's /health; the chassis gives up on any check after CHECK_TIMEOUT.
+    # How long each upstream's /health is waited for (no longer than a check of the chassis).
     health_timeout: float = Field(default=1.0, gt=0, le=CHECK_TIMEOUT)
     # Each upstream's /openapi.json, for the merged document, kept this long.
     docs_timeout: float = Field(default=1.0, gt=0)
@@ -35,6 +54,11 @@ class GatewaySettings(WebSettings):
     rate_limit_per_second: float = Field(default=100.0, ge=0)
     rate_limit_burst: int = Field(default=200, ge=1)
     rate_limit_max_callers: int = Field(default=100_000, ge=1)
+    # Stricter limits per client address on some routes, on top of the one above (JSON: a list
+    # of {method, path, per_second, burst}; [] turns them off).
+    route_rate_limits: list[RouteRateLimit] = Field(
+        default_factory=lambda: list(DEFAULT_ROUTE_RATE_LIMITS)
+    )
     # Proxies in front of the gateway (networks, JSON): only behind these is X-Forwarded-For
     # believed when telling clients apart; otherwise a client is its socket's address.
     trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)

@@ -1,36 +1,78 @@
-"""`GET /health` of the gateway: every upstream's own `/health`, asked concurrently."""
+"""`GET /health` of the gateway: every upstream's own `/health`, asked concurrently.
+
+Each upstream's report is shown as it gave it (its MongoDB and broker checks), so a person
+sees which dependency of which service is down; an upstream that does not answer, or answers
+anything but 200, is named in `down` and makes the whole answer 503.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
+from typing import Literal
 
 import aiohttp
+from aiohttp import web
+from pydantic import BaseModel, Field, ValidationError
 
-from chassis.parts import Check
-from chassis.web.health import health_route
 from chassis.web.openapi import Route
+from chassis.web.parsing import json_response
+
+# An upstream's report is a few checks; anything longer is not one.
+MAX_REPORT_BYTES = 64 * 1024
+
+Status = Literal["ok", "down"]
 
 
-class UpstreamUnhealthy(Exception):
-    pass
+class UpstreamReport(BaseModel):
+    status: Status
+    # The upstream's own checks (`mongo`, `broker`, ...) as it reported them: "ok" or "down: ...".
+    checks: dict[str, str] = Field(default_factory=dict)
+    # Why it counts as down, when it does: no answer, or the status it answered.
+    error: str | None = None
 
 
-def _upstream_check(session: aiohttp.ClientSession, url: str, timeout: float) -> Check:
-    client_timeout = aiohttp.ClientTimeout(total=timeout)
+class AggregateHealth(BaseModel):
+    service: str
+    status: Status
+    # The upstreams that are down, by name.
+    down: list[str]
+    # One line per upstream: "ok", or "down: <why>".
+    checks: dict[str, str]
+    upstreams: dict[str, UpstreamReport]
 
-    async def check() -> None:
-        # The report is public: say what went wrong without naming internal addresses.
-        try:
-            async with session.get(url, timeout=client_timeout, allow_redirects=False) as r:
-                status = r.status
-        except TimeoutError as exc:
-            raise UpstreamUnhealthy(f"no answer within {timeout} s") from exc
-        except aiohttp.ClientError as exc:
-            raise UpstreamUnhealthy("unreachable") from exc
-        if status != 200:
-            raise UpstreamUnhealthy(f"answered {status}")
 
-    return check
+class _Reported(BaseModel):
+    """What the gateway reads of an upstream's `/health` body (the chassis' HealthReport)."""
+
+    checks: dict[str, str] = Field(default_factory=dict, max_length=50)
+
+
+async def _ask(session: aiohttp.ClientSession, url: str, timeout: float) -> UpstreamReport:
+    # The report is public: say what went wrong without naming internal addresses.
+    try:
+        async with session.get(
+            url, timeout=aiohttp.ClientTimeout(total=timeout), allow_redirects=False
+        ) as response:
+            status = response.status
+            body = await response.content.read(MAX_REPORT_BYTES + 1)
+    except TimeoutError:
+        return UpstreamReport(status="down", error=f"no answer within {timeout} s")
+    except aiohttp.ClientError:
+        return UpstreamReport(status="down", error="unreachable")
+    checks = _checks_of(body)
+    if status != 200:
+        return UpstreamReport(status="down", checks=checks, error=f"answered {status}")
+    return UpstreamReport(status="ok", checks=checks)
+
+
+def _checks_of(body: bytes) -> dict[str, str]:
+    if len(body) > MAX_REPORT_BYTES:
+        return {}
+    try:
+        return {k[:100]: v[:300] for k, v in _Reported.model_validate_json(body).checks.items()}
+    except ValidationError:
+        return {}
 
 
 def upstreams_health_route(
@@ -39,8 +81,31 @@ def upstreams_health_route(
     upstreams: Mapping[str, str],
     timeout: float,
 ) -> Route:
-    checks = {
-        name: _upstream_check(session, f"{base}/health", timeout)
-        for name, base in upstreams.items()
-    }
-    return health_route(service_name, checks)
+    names = list(upstreams)
+    urls = [f"{upstreams[name]}/health" for name in names]
+
+    async def health(_: web.Request) -> web.Response:
+        reports = await asyncio.gather(*(_ask(session, url, timeout) for url in urls))
+        by_name = dict(zip(names, reports, strict=True))
+        down = sorted(name for name, report in by_name.items() if report.status == "down")
+        body = AggregateHealth(
+            service=service_name,
+            status="down" if down else "ok",
+            down=down,
+            checks={
+                name: "ok" if r.status == "ok" else f"down: {r.error}"
+                for name, r in by_name.items()
+            },
+            upstreams=by_name,
+        )
+        return json_response(body, 503 if down else 200)
+
+    return Route(
+        "GET",
+        "/health",
+        health,
+        "Every service's own health (its MongoDB and broker): 200, or 503 naming those down",
+        response=AggregateHealth,
+        other_statuses=(503,),
+        public=True,
+    )

@@ -1,0 +1,3 @@
+from flags.main import main
+
+main()

@@ -1,0 +1,3 @@
+from provisioning.main import main
+
+main()
