@@ -26,6 +26,7 @@ class Service:
 SERVICES: tuple[Service, ...] = (
     Service(name="cars", module="cars", port=8101, prefixes=("/cars",)),
     Service(name="bookings", module="bookings", port=8102, prefixes=("/bookings",)),
+    Service(name="usages", module="usages", port=8106, prefixes=("/record",)),
     Service(name=GATEWAY, module="gateway", port=8080),
 )
 

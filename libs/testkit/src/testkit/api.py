@@ -65,6 +65,10 @@ class Booking(Published):
     car: BookedCar | None
 
 
+class Recorded(Published):
+    id: str
+
+
 class FieldError(Published):
     field: str
     message: str
@@ -237,3 +241,9 @@ class PlatformClient:
     async def bookings(self, from_utc: str, to_utc: str) -> list[Booking]:
         params = {"from_utc": from_utc, "to_utc": to_utc}
         return await self._typed(list[Booking], 200, "GET", "/bookings", params=params)
+
+    # --- recording -------------------------------------------------------------------------
+
+    async def record(self, what: str, body: Mapping[str, Any]) -> Recorded:
+        """`POST /record/<what>` (measure, use, crash, trace, pageview): accepted, 202."""
+        return await self._typed(Recorded, 202, "POST", f"/record/{what}", json=body)
