@@ -149,6 +149,10 @@ class EventProducer:
         await self._publish(OutgoingEvent.of(envelope))
         return envelope
 
+    async def republish(self, envelope: Envelope) -> None:
+        """Publish `envelope` again, as a relay that died before marking it sent does."""
+        await self._publish(OutgoingEvent.of(envelope))
+
 
 @pytest.fixture
 async def producer(test_infra: TestInfra) -> AsyncIterator[EventProducer]:
