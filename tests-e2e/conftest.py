@@ -21,6 +21,7 @@ from pymongo import AsyncMongoClient
 from devstack import infra
 from devstack.services import SERVICES
 from devstack.system import StackSettings, System, free_ports
+from testkit.analytics import AnalyticsSimulator, simulator_process
 from testkit.api import PlatformClient
 from testkit.fixtures import Stack, TestInfra
 from testkit.stored import Databases
@@ -45,8 +46,19 @@ def stack(test_infra: TestInfra) -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="session")
+def analytics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnalyticsSimulator]:
+    """The product-analytics simulator usages delivers to, as its own process."""
+    log = tmp_path_factory.mktemp("analytics") / "analytics-simulator.log"
+    with simulator_process(free_ports(["analytics"])["analytics"], str(log)) as simulator:
+        yield simulator
+
+
+@pytest.fixture(scope="session")
 def system(
-    test_infra: TestInfra, stack: Stack, tmp_path_factory: pytest.TempPathFactory
+    test_infra: TestInfra,
+    stack: Stack,
+    analytics: AnalyticsSimulator,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[System]:
     settings = StackSettings(
         mongo_url=test_infra.mongo_url,
@@ -58,6 +70,13 @@ def system(
         python=sys.executable,
         # Short lease and retry delay so that crash recovery shows within a test's patience.
         env={"OUTBOX_LEASE_SECONDS": "3", "RETRY_DELAY_MS": "200", "LOG_LEVEL": "INFO"},
+        service_env={
+            "usages": {
+                "ANALYTICS_URL": analytics.url,
+                "ANALYTICS_API_KEY": analytics.api_key,
+                "ANALYTICS_LINGER_SECONDS": "0.2",
+            }
+        },
     )
     system = System(settings)
     system.start(timeout=60)
