@@ -48,6 +48,8 @@ BAD: list[tuple[str, Any, int, str | None]] = [
     ("use", {"event": "c", "anonymous_id": ANON, "tenant_id": "other"}, 422, "tenant_id"),
     ("use", {"event": "c", "anonymous_id": ANON, "properties": {"Bad-Name": 1}}, 422, None),
     ("use", {"event": "c", "anonymous_id": ANON, "properties": {"p": LONG}}, 422, None),
+    # Too long a string even if it spells a number: not taken as that number.
+    ("use", {"event": "c", "anonymous_id": ANON, "properties": {"p": "0" * 501}}, 422, None),
     ("use", {"event": "c", "anonymous_id": ANON, "properties": {"p": {"a": 1}}}, 422, None),
     (
         "use",
@@ -63,6 +65,8 @@ BAD: list[tuple[str, Any, int, str | None]] = [
         "value",
     ),
     ("measure", {"name": "load", "value": "fast", "anonymous_id": ANON}, 422, "value"),
+    ("measure", {"name": "load", "value": "12", "anonymous_id": ANON}, 422, "value"),
+    ("measure", {"name": "load", "value": False, "anonymous_id": ANON}, 422, "value"),
     (
         "measure",
         {

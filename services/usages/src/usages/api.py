@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat
 
 from chassis.web.auth import CALLER_KEY
 from chassis.web.openapi import Route
@@ -41,7 +41,8 @@ class Record(BaseModel):
 
 class Measure(Record):
     name: Name
-    value: float = Field(allow_inf_nan=False)
+    # Strict: a lax float takes `false` and `"12"` for numbers.
+    value: StrictFloat = Field(allow_inf_nan=False)
     unit: str | None = Field(default=None, min_length=1, max_length=20)
     dimensions: Annotated[dict[PropertyName, PropertyValue], Field(max_length=20)] = Field(
         default_factory=dict
