@@ -36,6 +36,7 @@ from chassis.storage.outbox import OUTBOX, PENDING
 from devstack import infra
 from devstack.services import SERVICES
 from devstack.system import StackSettings, System, free_ports
+from testkit.analytics import simulator_process
 from testkit.tokens import DevSigningKey
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -104,7 +105,18 @@ SYSTEM_ENV = {"RATE_LIMIT_PER_SECOND": "0"}
 
 @contextmanager
 def running_system(env: BenchEnv, log_level: str = "INFO") -> Iterator[System]:
-    """Every service as its own process (devstack), on free ports, in this run's vhost."""
+    """Every service as its own process (devstack), on free ports, in this run's vhost; usages
+    delivers to an analytics simulator of its own."""
+    analytics_port = free_ports(["analytics"])["analytics"]
+    log = str(env.workdir / "analytics-simulator.log")
+    with simulator_process(analytics_port, log) as analytics:
+        usages_env = {"ANALYTICS_URL": analytics.url, "ANALYTICS_API_KEY": analytics.api_key}
+        yield from _system(env, log_level, {"usages": usages_env})
+
+
+def _system(
+    env: BenchEnv, log_level: str, service_env: Mapping[str, Mapping[str, str]]
+) -> Iterator[System]:
     settings = StackSettings(
         mongo_url=env.mongo_url,
         amqp_url=env.amqp_url,
@@ -114,6 +126,7 @@ def running_system(env: BenchEnv, log_level: str = "INFO") -> Iterator[System]:
         db_prefix=env.db_prefix,
         log_level=log_level,
         env=SYSTEM_ENV,
+        service_env=service_env,
         python=sys.executable,
     )
     system = System(settings)

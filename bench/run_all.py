@@ -23,6 +23,7 @@ from bench import (
     email_throughput,
     event_throughput,
     gateway_overhead,
+    recording_ingestion,
 )
 from bench.common import bench_env, command, running_system
 
@@ -36,6 +37,7 @@ def main() -> None:
     event_args = event_throughput.parser().parse_args([])
     command_args = command_round_trips.parser().parse_args([])
     email_args = email_throughput.parser().parse_args([])
+    recording_args = recording_ingestion.parser().parse_args([])
     with bench_env() as env:
         with running_system(env, http_args.log_level) as system:
             verdicts = gateway_overhead.measure(
@@ -43,6 +45,9 @@ def main() -> None:
             )
             verdicts += booking_latency.measure(
                 env, system, booking_args, f"{cmd}  # booking_latency.py"
+            )
+            recording_ingestion.measure(
+                env, system, recording_args, f"{cmd}  # recording_ingestion.py"
             )
         verdicts += event_throughput.measure(env, event_args, f"{cmd}  # event_throughput.py")
         command_round_trips.measure(env, command_args, f"{cmd}  # command_round_trips.py")

@@ -22,6 +22,7 @@ from devstack import infra
 from devstack.services import SERVICES
 from devstack.system import StackSettings, System, free_ports
 from simulators.mailbox import Mailbox
+from testkit.analytics import AnalyticsSimulator, simulator_process
 from testkit.api import PlatformClient
 from testkit.fixtures import Stack, TestInfra
 from testkit.stored import Databases
@@ -55,10 +56,19 @@ def mailbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mailbox]:
 
 
 @pytest.fixture(scope="session")
+def analytics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnalyticsSimulator]:
+    """The product-analytics simulator usages delivers to, as its own process."""
+    log = tmp_path_factory.mktemp("analytics") / "analytics-simulator.log"
+    with simulator_process(free_ports(["analytics"])["analytics"], str(log)) as simulator:
+        yield simulator
+
+
+@pytest.fixture(scope="session")
 def system(
     test_infra: TestInfra,
     stack: Stack,
     mailbox: Mailbox,
+    analytics: AnalyticsSimulator,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[System]:
     settings = StackSettings(
@@ -75,6 +85,11 @@ def system(
             "emails": {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(mailbox.port)},
             # The flags of the tests' own environment (test_flags.py).
             "flags": {"FLAGS_FILE": str(HERE / "flags.yaml"), "ENVIRONMENT": "e2e"},
+            "usages": {
+                "ANALYTICS_URL": analytics.url,
+                "ANALYTICS_API_KEY": analytics.api_key,
+                "ANALYTICS_LINGER_SECONDS": "0.2",
+            },
         },
     )
     system = System(settings)

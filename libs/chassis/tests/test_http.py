@@ -30,6 +30,14 @@ async def create_car(request: web.Request) -> web.Response:
     return json_response(car, 201)
 
 
+class Note(BaseModel):
+    text: str
+
+
+async def create_note(request: web.Request) -> web.Response:
+    return json_response(await read_json(request, Note, max_bytes=64), 201)
+
+
 async def list_cars(request: web.Request) -> web.Response:
     page = read_query(request, Page)
     return json_response(page)
@@ -69,6 +77,7 @@ async def client(test_infra):
     app.add_routes(
         [
             web.post("/cars", create_car),
+            web.post("/notes", create_note),
             web.get("/cars", list_cars),
             web.get("/me", me),
             web.get("/tenant", tenant_data),
@@ -147,6 +156,21 @@ async def test_a_body_over_the_apps_limit_is_a_413_problem(client):
         "/cars", data=b" " * (1024**2 + 1), headers={"Content-Type": "application/json"}
     )
     await problem(response, 413)
+
+
+async def test_a_body_over_the_routes_own_limit_is_413_before_it_is_parsed(client):
+    at_limit = b'{"text": "' + b"x" * 52 + b'"}'
+    assert len(at_limit) == 64
+    json_type = {"Content-Type": "application/json"}
+    assert (await client.post("/notes", data=at_limit, headers=json_type)).status == 201
+    # One byte over; and not even JSON: refused by size, not parsed.
+    await problem(await client.post("/notes", data=b"{" * 65, headers=json_type), 413)
+
+    async def chunked():  # no Content-Length: counted while reading
+        for _ in range(10):
+            yield b"x" * 10
+
+    await problem(await client.post("/notes", data=chunked(), headers=json_type), 413)
 
 
 async def test_wrong_content_type_is_415(client):

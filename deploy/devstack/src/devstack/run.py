@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +24,39 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+# The local stand-ins of third-party systems that services reach by default (libs/simulators):
+# name -> the module's arguments. Usages' ANALYTICS_URL defaults to the analytics one.
+SIMULATORS = {"analytics": ["simulators.analytics", "--port", "8190"]}
+
+
+def start_simulators(log_dir: Path) -> list[subprocess.Popen[bytes]]:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    started = []
+    for name, arguments in SIMULATORS.items():
+        with (log_dir / f"{name}-simulator.log").open("ab") as out:
+            started.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", *arguments],
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+    return started
+
+
+def stop_simulators(started: list[subprocess.Popen[bytes]]) -> None:
+    for process in started:
+        process.terminate()
+    for process in started:
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def run(names: Sequence[str] | None = None) -> None:
     state = repo_root() / ".data"
     print("devstack: ensuring MongoDB and RabbitMQ ...", flush=True)
@@ -38,6 +73,7 @@ def run(names: Sequence[str] | None = None) -> None:
         service_env={"emails": {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(mailbox.port)}},
     )
     system = System(settings, names)
+    simulators = start_simulators(settings.log_dir)
     # SIGTERM takes the same way out as Ctrl-C, so the services are always stopped.
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
@@ -54,6 +90,7 @@ def run(names: Sequence[str] | None = None) -> None:
         print("\ndevstack: stopping services ...", flush=True)
         system.stop()
         mailbox.stop()
+        stop_simulators(simulators)
         print(
             "devstack: services stopped. MongoDB and RabbitMQ keep running; "
             "the next `make run` reuses them.",
@@ -72,6 +109,7 @@ def _announce(system: System, mongo_url: str, amqp_url: str, state: Path) -> Non
         f"  mail      {state / 'mail'}/*.eml  (every email sent; SMTP on 127.0.0.1:{SMTP_PORT})",
         f"  mongo     {mongo_url}",
         f"  rabbitmq  {amqp_url}",
+        "  analytics http://127.0.0.1:8190/_simulator/events  (what usages delivered)",
         "  token     `make token` prints a development access token",
         "Ctrl-C stops the services.",
     ]

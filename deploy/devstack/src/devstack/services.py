@@ -30,6 +30,7 @@ class Service:
 SERVICES: tuple[Service, ...] = (
     Service(name="cars", module="cars", port=8101, prefixes=("/cars",)),
     Service(name="bookings", module="bookings", port=8102, prefixes=("/bookings",)),
+    Service(name="usages", module="usages", port=8106, prefixes=("/record",)),
     Service(name="audits", module="audits", port=8105, prefixes=("/audits",)),
     Service(name="emails", module="emails", port=8104, prefixes=("/emails", "/contact-sales")),
     Service(name="provisioning", module="provisioning", port=8107, prefixes=("/tenants",)),

@@ -8,10 +8,12 @@ import aiohttp
 from tenacity import retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 
-def outbound_retry(attempts: int = 3) -> dict[str, Any]:
+def outbound_retry(attempts: int = 3, also: tuple[type[BaseException], ...] = ()) -> dict[str, Any]:
+    """Retry connection errors and timeouts, and `also` the caller's own exceptions for
+    answers worth another try (an HTTP 429 or 5xx, say)."""
     return {
         "stop": stop_after_attempt(attempts),
         "wait": wait_exponential_jitter(initial=0.1, max=2.0),
-        "retry": retry_if_exception_type((aiohttp.ClientError, TimeoutError)),
+        "retry": retry_if_exception_type((aiohttp.ClientError, TimeoutError, *also)),
         "reraise": True,
     }

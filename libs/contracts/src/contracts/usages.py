@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar
 
-from pydantic import Field
+from pydantic import Field, StrictBool, StrictFloat, StrictInt
 
 from contracts.envelope import IntegrationEvent
 
 PropertyName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
-PropertyValue = Annotated[str, Field(max_length=500)] | int | float | bool | None
+# Strict numbers: a lax union takes a string too long for `str` as the number it spells.
+PropertyValue = Annotated[str, Field(max_length=500)] | StrictInt | StrictFloat | StrictBool | None
 
 
 class UsageRecorded(IntegrationEvent):

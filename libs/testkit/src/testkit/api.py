@@ -65,6 +65,10 @@ class Booking(Published):
     car: BookedCar | None
 
 
+class Recorded(Published):
+    id: str
+
+
 class FieldError(Published):
     field: str
     message: str
@@ -257,6 +261,12 @@ class PlatformClient:
     async def flag(self, name: str, *, user_id: str | None = None) -> FlagState:
         params = {"user_id": user_id} if user_id is not None else None
         return await self._typed(FlagState, 200, "GET", f"/flags/{name}", params=params)
+
+    # --- recording -------------------------------------------------------------------------
+
+    async def record(self, what: str, body: Mapping[str, Any]) -> Recorded:
+        """`POST /record/<what>` (measure, use, crash, trace, pageview): accepted, 202."""
+        return await self._typed(Recorded, 202, "POST", f"/record/{what}", json=body)
 
 
 class AuditEntry(Published):

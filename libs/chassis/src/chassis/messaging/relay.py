@@ -26,11 +26,11 @@ from typing import Any
 
 import aio_pika
 from faststream.rabbit import RabbitBroker, RabbitExchange
-from pymongo import ASCENDING
 
 from chassis.faults import FaultPoint, Faults
 from chassis.logging import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, get_logger
 from chassis.messaging.broker import ensure_confirmed
+from chassis.storage.leases import claim_batch, give_back
 from chassis.storage.mongo import Mongo
 from chassis.storage.outbox import OUTBOX, PENDING, SENT, Lease
 from contracts import Envelope
@@ -241,15 +241,8 @@ class OutboxRelay:
                 },
             )
         if failed:
-            # Give the events back at once so the next attempt does not wait out the lease
-            # (only if still ours: the lease holds this claim's token, not just the owner).
-            await coll.update_many(
-                {
-                    "_id": {"$in": [doc["_id"] for doc in failed]},
-                    "lease_owner": {"$in": list({doc["lease_owner"] for doc in failed})},
-                },
-                {"$unset": {"lease_owner": "", "lease_until": ""}},
-            )
+            # Give the events back at once so the next attempt does not wait out the lease.
+            await give_back(coll, failed)
             # Swept again at once, not after a poll interval.
             self._sweep_requested = True
             first = next(r for r in results if r is not None)
@@ -262,36 +255,14 @@ class OutboxRelay:
         return batch
 
     async def _claim(self) -> list[dict[str, Any]]:
-        coll = self._outbox
-        now = datetime.now(UTC)
-        claimable = {
-            "status": PENDING,
-            "$or": [{"lease_until": {"$exists": False}}, {"lease_until": {"$lt": now}}],
-        }
-        candidates = [
-            doc
-            async for doc in coll.find(claimable)
-            .sort("created_at", ASCENDING)
-            .limit(self._batch_size)
-        ]
-        if not candidates:
-            return []
-        ids = [doc["_id"] for doc in candidates]
-        token = f"{self._owner}:{uuid.uuid4().hex}"
-        claim = await coll.update_many(
-            {"_id": {"$in": ids}, **claimable},
-            {
-                "$set": {"lease_owner": token, "lease_until": now + self._lease},
-                "$inc": {"attempts": 1},
-            },
+        return await claim_batch(
+            self._outbox,
+            {"status": PENDING},
+            owner=self._owner,
+            lease=self._lease,
+            limit=self._batch_size,
+            order="created_at",
         )
-        if claim.modified_count == len(ids):
-            for doc in candidates:
-                doc["lease_owner"] = token
-            return candidates
-        # Another relay took some of them in between: publish only what this one holds.
-        claimed = coll.find({"_id": {"$in": ids}, "lease_owner": token}).sort("created_at", 1)
-        return [doc async for doc in claimed]
 
 
 def _outgoing(doc: dict[str, Any]) -> OutgoingEvent:

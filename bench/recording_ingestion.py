@@ -1,0 +1,144 @@
+"""Recording ingestion: accepted `POST /record/use` calls per second through the gateway,
+against `GET /health` through the same gateway in the same run.
+
+Every service runs as its own process (devstack), usages delivering to an analytics simulator
+of its own in the background, as it does in production. `GET /health` is the gateway's
+aggregate: it asks every service's own `/health` (usages' included), each of which pings
+MongoDB and RabbitMQ: a read path through the same processes, with no write. A recorded use
+is a MongoDB transaction (the usage stored) answered 202, then delivered in batches.
+After a warm-up, each target gets the same number of requests at the same concurrency, in
+rounds whose order alternates; the round with the median throughput is reported.
+
+    uv run python bench/recording_ingestion.py [--requests 1500] [--rounds 3] [--concurrency 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as `python bench/recording_ingestion.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import aiohttp
+from bench.common import (
+    BenchEnv,
+    Request,
+    Stats,
+    banner,
+    bench_env,
+    client_session,
+    command,
+    drive,
+    get,
+    median_by_rps,
+    report_errors,
+    running_system,
+    table,
+)
+
+from devstack.system import System
+
+USE, HEALTH = "POST /record/use", "GET /health"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--requests", type=int, default=1500, help="per target per round")
+    p.add_argument("--warmup", type=int, default=300, help="per target, not measured")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--concurrency", type=int, default=32)
+    p.add_argument("--log-level", default="INFO", help="of the service processes")
+    return p
+
+
+def record_use(url: str, token: str) -> Request:
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    async def request(session: aiohttp.ClientSession, index: int) -> tuple[int, bytes]:
+        body = json.dumps({"event": "bench_clicked", "properties": {"n": index}})
+        async with session.post(url, data=body, headers=headers) as response:
+            return response.status, await response.read()
+
+    return request
+
+
+async def run(env: BenchEnv, system: System, args: argparse.Namespace) -> dict[str, list[Stats]]:
+    gateway = system.gateway_url
+    targets = {
+        USE: (record_use(f"{gateway}/record/use", env.token()), (202,)),
+        HEALTH: (get(f"{gateway}/health"), (200,)),
+    }
+    runs: dict[str, list[Stats]] = {name: [] for name in targets}
+    async with client_session(args.concurrency) as session:
+        for name, (request, expect) in targets.items():
+            await drive(
+                session,
+                request,
+                total=args.warmup,
+                concurrency=args.concurrency,
+                label=name,
+                expect=expect,
+            )
+        for round_no in range(args.rounds):
+            order = list(targets) if round_no % 2 == 0 else list(reversed(targets))
+            for name in order:
+                request, expect = targets[name]
+                runs[name].append(
+                    await drive(
+                        session,
+                        request,
+                        total=args.requests,
+                        concurrency=args.concurrency,
+                        label=name,
+                        expect=expect,
+                    )
+                )
+    return runs
+
+
+def report(runs: dict[str, list[Stats]], args: argparse.Namespace) -> None:
+    chosen = {name: median_by_rps(stats) for name, stats in runs.items()}
+    rows: list[list[object]] = [
+        [
+            name,
+            chosen[name].rps,
+            max(s.rps for s in stats),
+            chosen[name].ms(0.50),
+            chosen[name].ms(0.99),
+            sum(s.errors for s in stats),
+        ]
+        for name, stats in runs.items()
+    ]
+    print(
+        f"{args.rounds} rounds x {args.requests} requests per target through the gateway, "
+        f"concurrency {args.concurrency}, after {args.warmup} warm-up requests each; "
+        "the median-throughput round is shown"
+    )
+    print(table(["target", "req/s", "best req/s", "p50 ms", "p99 ms", "errors"], rows))
+    report_errors([s for stats in runs.values() for s in stats])
+    use, health = chosen[USE], chosen[HEALTH]
+    print(
+        f"accepted /record/use: {use.rps:,.0f}/s; GET /health: {health.rps:,.0f}/s; "
+        f"record / health: {use.rps / health.rps:.1%}"
+    )
+
+
+def measure(env: BenchEnv, system: System, args: argparse.Namespace, cmd: str) -> None:
+    banner("Recording ingestion: POST /record/use vs GET /health, through the gateway", cmd)
+    report(asyncio.run(run(env, system, args)), args)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    given = list(sys.argv[1:] if argv is None else argv)
+    args = parser().parse_args(given)
+    with bench_env() as env, running_system(env, args.log_level) as system:
+        measure(env, system, args, command("recording_ingestion.py", given))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+from usages.main import main
+
+main()

@@ -1,0 +1,140 @@
+"""Usages in MongoDB: recorded in a transaction, then claimed in batches under a lease and
+marked delivered or failed. One mapping each way between documents and the domain."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from pymongo import ASCENDING, IndexModel
+
+from chassis.storage.documents import Document
+from chassis.storage.leases import LEASE_FIELDS, claim_batch, give_back
+from chassis.storage.mongo import Mongo
+from chassis.storage.unit_of_work import Scope
+from usages.domain import Kind, Status, Usage, Who
+
+USAGES = "usages"
+# Delivered usages are the analytics service's now; kept a while for inspection.
+DELIVERED_RETENTION = timedelta(days=30)
+
+INDEXES = {
+    USAGES: [
+        IndexModel([("status", ASCENDING), ("recorded_at", ASCENDING)]),
+        IndexModel(
+            [("delivered_at", ASCENDING)],
+            expireAfterSeconds=int(DELIVERED_RETENTION.total_seconds()),
+        ),
+    ]
+}
+
+
+class UsageLog(Protocol):
+    async def add(self, usage: Usage) -> None:
+        """Record `usage` to be delivered (its id is new: a usage event's is applied once,
+        by the inbox)."""
+        ...
+
+
+class MongoUsageLog:
+    def __init__(self, scope: Scope) -> None:
+        self._usages = scope.collection(USAGES)
+
+    async def add(self, usage: Usage) -> None:
+        await self._usages.insert_one(usage_document(usage, datetime.now(UTC)))
+
+
+class MongoUsagesTransaction:
+    def __init__(self, scope: Scope) -> None:
+        self.usages = MongoUsageLog(scope)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A batch of usages held under a lease until it is marked or given back."""
+
+    usages: list[Usage]
+    documents: list[Document]
+
+
+class PendingUsages:
+    """The usages waiting for delivery, claimed by whichever process delivers them."""
+
+    def __init__(self, mongo: Mongo, lease: timedelta) -> None:
+        self._usages = mongo.raw(USAGES)
+        self._lease = lease
+        self._owner = uuid.uuid4().hex
+
+    async def claim(self, limit: int, linger: timedelta) -> Claimed:
+        """Up to `limit` pending usages, oldest first; none while there are fewer than
+        `limit` and the oldest has waited less than `linger` for others to join it."""
+
+        def worth_claiming(candidates: Sequence[Document]) -> bool:
+            oldest = candidates[0]["recorded_at"]
+            return len(candidates) >= limit or oldest <= datetime.now(UTC) - linger
+
+        documents = await claim_batch(
+            self._usages,
+            {"status": Status.PENDING.value},
+            owner=self._owner,
+            lease=self._lease,
+            limit=limit,
+            order="recorded_at",
+            worth_claiming=worth_claiming,
+        )
+        return Claimed([usage_from(doc) for doc in documents], documents)
+
+    async def delivered(self, claimed: Claimed) -> None:
+        await self._mark(claimed, {"status": Status.DELIVERED.value})
+
+    async def failed(self, claimed: Claimed, reason: str) -> None:
+        await self._mark(claimed, {"status": Status.FAILED.value, "failure": reason})
+
+    async def give_back(self, claimed: Claimed, error: str) -> None:
+        """Not delivered this time; pending again at once, with the error seen."""
+        await self._usages.update_many(
+            {"_id": {"$in": _ids(claimed)}}, {"$set": {"last_error": error}}
+        )
+        await give_back(self._usages, claimed.documents)
+
+    async def _mark(self, claimed: Claimed, fields: Document) -> None:
+        field = "delivered_at" if fields["status"] == Status.DELIVERED else "failed_at"
+        await self._usages.update_many(
+            {"_id": {"$in": _ids(claimed)}},
+            {"$set": {**fields, field: datetime.now(UTC)}, "$unset": LEASE_FIELDS},
+        )
+
+
+def _ids(claimed: Claimed) -> list[str]:
+    return [doc["_id"] for doc in claimed.documents]
+
+
+# --- documents <-> domain ---------------------------------------------------------------------
+
+
+def usage_document(usage: Usage, recorded_at: datetime) -> Document:
+    who = usage.who
+    return {
+        "_id": usage.id,
+        "kind": usage.kind.value,
+        "event": usage.event,
+        "distinct_id": who.distinct_id,
+        "identified": who.identified,
+        "tenant_id": who.tenant_id,
+        "anonymous_id": who.anonymous_id,
+        "occurred_at": usage.occurred_at,
+        "properties": dict(usage.properties),
+        "status": Status.PENDING.value,
+        "recorded_at": recorded_at,
+        "attempts": 0,
+    }
+
+
+def usage_from(doc: Document) -> Usage:
+    who = Who(doc["distinct_id"], doc["identified"], doc["tenant_id"], doc["anonymous_id"])
+    return Usage(
+        doc["_id"], Kind(doc["kind"]), doc["event"], who, doc["occurred_at"], doc["properties"]
+    )
