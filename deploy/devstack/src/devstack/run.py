@@ -12,44 +12,74 @@ from types import FrameType
 
 from devstack.devkeys import ensure_dev_keys
 from devstack.infra import ensure_infra
-from devstack.paths import repo_root
-from devstack.system import StackSettings, System
-from simulators.mailbox import Mailbox
-
-# The local SMTP server's port; the emails service is pointed at it.
-SMTP_PORT = 1025
+from devstack.paths import DevstackError, repo_root, tail
+from devstack.simulators import SIMULATORS, Simulator, simulator
+from devstack.system import LOCALHOST, StackSettings, System, port_in_use
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-# The local stand-ins of third-party systems that services reach by default (libs/simulators):
-# name -> the module's arguments. Usages' ANALYTICS_URL defaults to the analytics one.
-SIMULATORS = {"analytics": ["simulators.analytics", "--port", "8190"]}
+def simulator_log(log_dir: Path, simulator: Simulator) -> Path:
+    return log_dir / f"{simulator.name}-simulator.log"
 
 
-def start_simulators(log_dir: Path) -> list[subprocess.Popen[bytes]]:
+def start_simulators(
+    state: Path, log_dir: Path, timeout: float = 15.0
+) -> dict[str, subprocess.Popen[bytes]]:
+    """Every simulator of the table as its own process, each once its port answers.
+
+    If one does not come up, the ones started are stopped and the error carries its log.
+    """
     log_dir.mkdir(parents=True, exist_ok=True)
-    started = []
-    for name, arguments in SIMULATORS.items():
-        with (log_dir / f"{name}-simulator.log").open("ab") as out:
-            started.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", *arguments],
+    started: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        for simulator in SIMULATORS:
+            if port_in_use(simulator.port):
+                raise DevstackError(
+                    f"port {simulator.port} for the {simulator.name} simulator is already in use"
+                )
+            with simulator_log(log_dir, simulator).open("ab") as out:
+                started[simulator.name] = subprocess.Popen(
+                    simulator.command(sys.executable, LOCALHOST, state),
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=subprocess.STDOUT,
+                    # Own session, as the services: Ctrl-C reaches only the runner.
                     start_new_session=True,
                 )
-            )
+        for simulator in SIMULATORS:
+            _wait_listening(simulator, started[simulator.name], log_dir, timeout)
+    except BaseException:
+        stop_simulators(started)
+        raise
     return started
 
 
-def stop_simulators(started: list[subprocess.Popen[bytes]]) -> None:
-    for process in started:
+def _wait_listening(
+    simulator: Simulator, process: subprocess.Popen[bytes], log_dir: Path, timeout: float
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not port_in_use(simulator.port):
+        log = simulator_log(log_dir, simulator)
+        if process.poll() is not None:
+            raise DevstackError(
+                f"the {simulator.name} simulator exited with code {process.returncode}; "
+                f"{log}:\n{tail(log)}"
+            )
+        if time.monotonic() >= deadline:
+            raise DevstackError(
+                f"the {simulator.name} simulator did not listen on {simulator.port} within "
+                f"{timeout:.0f}s; {log}:\n{tail(log)}"
+            )
+        time.sleep(0.1)
+
+
+def stop_simulators(started: dict[str, subprocess.Popen[bytes]]) -> None:
+    for process in started.values():
         process.terminate()
-    for process in started:
+    for process in started.values():
         try:
             process.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -62,18 +92,16 @@ def run(names: Sequence[str] | None = None) -> None:
     print("devstack: ensuring MongoDB and RabbitMQ ...", flush=True)
     infra = ensure_infra(state)
     jwks = ensure_dev_keys(state / "dev-keys")
-    # Every email sent is kept as a .eml file there, so a person can open its links.
-    mailbox = Mailbox(state / "mail", port=SMTP_PORT)
-    mailbox.start()
+    # The services that talk to a third-party system talk to its simulator.
     settings = StackSettings(
         mongo_url=infra.mongo_url,
         amqp_url=infra.amqp_url,
         jwks_url=jwks.as_uri(),
         log_dir=state / "logs",
-        service_env={"emails": {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(mailbox.port)}},
+        service_env={s.client: s.client_env(LOCALHOST) for s in SIMULATORS},
     )
     system = System(settings, names)
-    simulators = start_simulators(settings.log_dir)
+    simulators = start_simulators(state, settings.log_dir)
     # SIGTERM takes the same way out as Ctrl-C, so the services are always stopped.
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
@@ -89,7 +117,6 @@ def run(names: Sequence[str] | None = None) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         print("\ndevstack: stopping services ...", flush=True)
         system.stop()
-        mailbox.stop()
         stop_simulators(simulators)
         print(
             "devstack: services stopped. MongoDB and RabbitMQ keep running; "
@@ -99,6 +126,8 @@ def run(names: Sequence[str] | None = None) -> None:
 
 
 def _announce(system: System, mongo_url: str, amqp_url: str, state: Path) -> None:
+    mailbox, analytics = simulator("mailbox"), simulator("analytics")
+    log_dir = system.settings.log_dir
     lines = ["", "devstack: up"]
     if any(s.is_gateway for s in system.services):
         port = system.port("gateway")
@@ -106,10 +135,12 @@ def _announce(system: System, mongo_url: str, amqp_url: str, state: Path) -> Non
     lines += [f"  {s.name:<9} {system.url(s.name)}" for s in system.services if not s.is_gateway]
     lines += [
         f"  logs      {system.settings.log_dir}/<service>.log  (MongoDB: {state}/mongod.log)",
-        f"  mail      {state / 'mail'}/*.eml  (every email sent; SMTP on 127.0.0.1:{SMTP_PORT})",
+        f"  mail      {state / str(mailbox.keeps)}/*.eml  (every email sent; SMTP on "
+        f"{LOCALHOST}:{mailbox.port}, log {log_dir / 'mailbox-simulator.log'})",
+        f"  analytics http://{LOCALHOST}:{analytics.port}/_simulator/events  (what usages "
+        f"delivered; log {log_dir / 'analytics-simulator.log'})",
         f"  mongo     {mongo_url}",
         f"  rabbitmq  {amqp_url}",
-        "  analytics http://127.0.0.1:8190/_simulator/events  (what usages delivered)",
         "  token     `make token` prints a development access token",
         "Ctrl-C stops the services.",
     ]
