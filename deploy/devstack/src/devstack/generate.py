@@ -517,12 +517,12 @@ def deployment(service: Service, services: Sequence[Service]) -> str:
     for system in systems:
         literals = " ".join(f"--from-literal={name}=..." for name, _ in system.settings)
         secrets = " ".join(f"--from-literal={name}=..." for name, _ in system.secrets)
-        optional = "".join(f" --from-literal={name}=..." for name in system.options)
+        extra = "".join(f" --from-literal={name}=..." for name in system.options)
         needs += [
             f"Where its {system.system} system is, from the ConfigMap and the Secret "
             f"{system.system}:",
             f"  kubectl create configmap {system.system} {literals}",
-            *([f"    [{optional.strip()}]"] if optional else []),
+            *([f"    [{extra.strip()}]"] if extra else []),
             f"  kubectl create secret generic {system.system} {secrets}",
         ]
     lines = header(f"{service.name}: its Deployment and its {kind} Service.", *needs)

@@ -26,31 +26,34 @@ def simulator_log(log_dir: Path, simulator: Simulator) -> Path:
 
 
 def start_simulators(
-    state: Path, log_dir: Path, timeout: float = 15.0
+    state: Path,
+    log_dir: Path,
+    simulators: Sequence[Simulator] = SIMULATORS,
+    timeout: float = 15.0,
 ) -> dict[str, subprocess.Popen[bytes]]:
-    """Every simulator of the table as its own process, each once its port answers.
+    """Each simulator (every one of the table) as its own process, once its port answers.
 
     If one does not come up, the ones started are stopped and the error carries its log.
     """
     log_dir.mkdir(parents=True, exist_ok=True)
     started: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        for simulator in SIMULATORS:
-            if port_in_use(simulator.port):
+        for each in simulators:
+            if port_in_use(each.port):
                 raise DevstackError(
-                    f"port {simulator.port} for the {simulator.name} simulator is already in use"
+                    f"port {each.port} for the {each.name} simulator is already in use"
                 )
-            with simulator_log(log_dir, simulator).open("ab") as out:
-                started[simulator.name] = subprocess.Popen(
-                    simulator.command(sys.executable, LOCALHOST, state),
+            with simulator_log(log_dir, each).open("ab") as out:
+                started[each.name] = subprocess.Popen(
+                    each.command(sys.executable, LOCALHOST, state),
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     # Own session, as the services: Ctrl-C reaches only the runner.
                     start_new_session=True,
                 )
-        for simulator in SIMULATORS:
-            _wait_listening(simulator, started[simulator.name], log_dir, timeout)
+        for each in simulators:
+            _wait_listening(each, started[each.name], log_dir, timeout)
     except BaseException:
         stop_simulators(started)
         raise
