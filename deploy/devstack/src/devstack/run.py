@@ -105,24 +105,24 @@ def run(names: Sequence[str] | None = None) -> None:
     )
     system = System(settings, names)
     simulators = start_simulators(state, settings.log_dir)
-    # SIGTERM takes the same way out as Ctrl-C, so the services are always stopped.
+    # SIGTERM takes the same way out as Ctrl-C, so the services and simulators always stop.
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
     try:
         print("devstack: starting " + ", ".join(s.name for s in system.services), flush=True)
         system.start()
         _announce(system, infra.mongo_url, infra.amqp_url, state)
-        _watch(system)
+        _watch(system, simulators)
     except KeyboardInterrupt:
         pass
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        print("\ndevstack: stopping services ...", flush=True)
+        print("\ndevstack: stopping services and simulators ...", flush=True)
         system.stop()
         stop_simulators(simulators)
         print(
-            "devstack: services stopped. MongoDB and RabbitMQ keep running; "
+            "devstack: services and simulators stopped. MongoDB and RabbitMQ keep running; "
             "the next `make run` reuses them.",
             flush=True,
         )
@@ -131,27 +131,30 @@ def run(names: Sequence[str] | None = None) -> None:
 def _announce(system: System, mongo_url: str, amqp_url: str, state: Path) -> None:
     mailbox, analytics = simulator("mailbox"), simulator("analytics")
     log_dir = system.settings.log_dir
-    lines = ["", "devstack: up"]
+    rows: list[tuple[str, str]] = []
     if any(s.is_gateway for s in system.services):
         port = system.port("gateway")
-        lines.append(f"  open      http://localhost:{port}   (the gateway, the only public entry)")
-    lines += [f"  {s.name:<9} {system.url(s.name)}" for s in system.services if not s.is_gateway]
-    lines += [
-        f"  logs      {system.settings.log_dir}/<service>.log  (MongoDB: {state}/mongod.log)",
-        f"  mail      {state / str(mailbox.keeps)}/*.eml  (every email sent; SMTP on "
-        f"{LOCALHOST}:{mailbox.port}, log {log_dir / 'mailbox-simulator.log'})",
-        f"  analytics http://{LOCALHOST}:{analytics.port}/_simulator/events  (what usages "
-        f"delivered; log {log_dir / 'analytics-simulator.log'})",
-        f"  mongo     {mongo_url}",
-        f"  rabbitmq  {amqp_url}",
-        "  token     `make token` prints a development access token",
-        "Ctrl-C stops the services.",
+        rows.append(("open", f"http://localhost:{port}   (the gateway, the only public entry)"))
+    rows += [(s.name, system.url(s.name)) for s in system.services if not s.is_gateway]
+    rows += [
+        ("logs", f"{log_dir}/<service>.log, <simulator>-simulator.log"),
+        ("", f"(MongoDB: {state}/mongod.log)"),
+        ("mail", f"{state / str(mailbox.keeps)}/*.eml  (every email sent)"),
+        ("", f"SMTP on {LOCALHOST}:{mailbox.port}, the mailbox simulator"),
+        ("analytics", f"http://{LOCALHOST}:{analytics.port}/_simulator/events"),
+        ("", "(what usages delivered, kept by the analytics simulator)"),
+        ("mongo", mongo_url),
+        ("rabbitmq", amqp_url),
+        ("token", "`make token` prints a development access token"),
     ]
-    print("\n".join(lines), flush=True)
+    width = max(len(label) for label, _ in rows)
+    lines = ["", "devstack: up", *(f"  {label:<{width}} {text}" for label, text in rows)]
+    print("\n".join([*lines, "Ctrl-C stops the services and the simulators."]), flush=True)
 
 
-def _watch(system: System) -> None:
+def _watch(system: System, simulators: dict[str, subprocess.Popen[bytes]]) -> None:
     reported: set[str] = set()
+    log_dir = system.settings.log_dir
     while True:
         time.sleep(1.0)
         for name, code in system.exited().items():
@@ -160,5 +163,15 @@ def _watch(system: System) -> None:
                 print(
                     f"devstack: {name} exited with code {code}; {system.log_path(name)}:\n"
                     f"{system.log_tail(name, 20)}",
+                    flush=True,
+                )
+        for name, process in simulators.items():
+            if process.poll() is not None and name not in reported:
+                reported.add(name)
+                log = simulator_log(log_dir, simulator(name))
+                print(
+                    f"devstack: the {name} simulator exited with code {process.returncode}; "
+                    f"{log}:\n"
+                    f"{tail(log, 20)}",
                     flush=True,
                 )
