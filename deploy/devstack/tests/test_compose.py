@@ -20,17 +20,21 @@ from devstack.generate import (
     LOCAL_DEBIAN_IMAGE,
     LOCAL_PYTHON_IMAGE,
     OFFLINE_FILE,
+    SIMULATOR_STATE,
+    compose_host,
 )
 from devstack.infra import AMQP_PORT, MONGO_PORT, TRANSACTION_LIFETIME_SECONDS
 from devstack.paths import repo_root
 from devstack.services import GATEWAY, SERVICES, Service, backends, routes_json, upstreams_json
+from devstack.simulators import SIMULATORS, simulator
 
 ROOT = repo_root()
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 SERVICE_DIRS = sorted(p.parent.name for p in (ROOT / "services").glob("*/pyproject.toml"))
 INFRA = {"mongo", "rabbitmq"}
-# Stand-ins for third-party systems the services talk to (the emails service's SMTP server).
-THIRD_PARTY = {"mailpit"}
+# Third-party systems the services talk to, or their simulators: the emails service's SMTP
+# server (Mailpit) and the usages service's product analytics.
+THIRD_PARTY = {"mailpit", "analytics"}
 # Ports the devstack (make run) and the tests use on the host.
 DEVSTACK_PORTS = {MONGO_PORT, AMQP_PORT, *(s.port for s in SERVICES)}
 
@@ -45,7 +49,7 @@ OFFLINE = services_of(OFFLINE_FILE)
 
 
 def test_compose_builds_every_service_dir_and_runs_nothing_unknown() -> None:
-    built = {name for name, spec in COMPOSE.items() if "build" in spec}
+    built = {name for name, spec in COMPOSE.items() if "build" in spec} - THIRD_PARTY
     assert built == set(SERVICE_DIRS) == {s.name for s in SERVICES}
     assert set(COMPOSE) - built == INFRA | THIRD_PARTY
 
@@ -211,6 +215,36 @@ def test_offline_mongo_initiates_the_replica_set_without_a_shell() -> None:
     dockerfile = (ROOT / "deploy/docker/mongo/Dockerfile").read_text()
     assert "COPY mongo-replset.py /usr/local/bin/mongo-replset" in dockerfile
     assert "replSetInitiate" in (ROOT / "deploy/docker/mongo/mongo-replset.py").read_text()
+
+
+def test_every_simulator_runs_in_the_containers_and_its_client_is_pointed_at_it() -> None:
+    for each in SIMULATORS:
+        host = compose_host(each)
+        # Offline at least, every one is the simulator, built from the one Dockerfile.
+        spec = COMPOSE[host] | OFFLINE[host]
+        build = COMPOSE[host].get("build", {}) | OFFLINE[host]["build"]
+        args = COMPOSE[host].get("build", {}).get("args", {}) | OFFLINE[host]["build"]["args"]
+        assert (build["context"], build["dockerfile"]) == (".", "Dockerfile")
+        assert args["SERVICE"] == "simulators" and args["PYTHON_IMAGE"] == LOCAL_PYTHON_IMAGE
+        assert spec["image"].startswith(f"platform/{each.name}-simulator:")
+        command = spec["command"]
+        assert command[:3] == ["python", "-m", each.module]
+        assert command[command.index("--host") + 1] == "0.0.0.0"
+        assert command[command.index("--port") + 1] == str(each.port)
+        if each.keeps:
+            assert command[command.index("--dir") + 1] == f"{SIMULATOR_STATE}/{each.keeps}"
+        env = COMPOSE[each.client]["environment"]
+        for name, _ in each.settings:
+            assert env[name] == each.client_env(host)[name]
+            assert host in env[name] or env[name] == str(each.port)
+
+
+def test_usages_delivers_to_the_analytics_simulator() -> None:
+    analytics = COMPOSE["analytics"]
+    env = COMPOSE["usages"]["environment"]
+    assert env["ANALYTICS_URL"] == f"http://analytics:{simulator('analytics').port}"
+    assert analytics["ports"] == [f"127.0.0.1::{simulator('analytics').port}"]
+    assert "/_simulator/events" in " ".join(analytics["healthcheck"]["test"])
 
 
 def test_the_emails_service_sends_to_mailpit_on_the_port_the_simulator_offline_serves() -> None:

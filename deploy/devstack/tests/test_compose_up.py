@@ -3,13 +3,16 @@
 Builds the images from docker-compose.yml (with deploy/docker/offline.yml when no registry
 serves the official images), starts them under a project name of its own, on a free gateway
 port and with a throwaway signing key, drives the car-sharing story through the gateway's
-published port, and removes what it made (containers, volumes, network, image tags) whatever
-happens, printing the containers' logs when something failed.
+published port, then one cheap story per ancillary service (the audits of that story, the
+flags of the mounted file, contact sales reaching the SMTP server, a page view reaching the
+analytics simulator), and removes what it made (containers, volumes, network, image tags)
+whatever happens, printing the containers' logs when something failed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import time
 import urllib.error
@@ -21,15 +24,28 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import yaml
 
 from devstack import containers
-from devstack.generate import DEV_KEYS_VAR, GATEWAY_PORT_VAR, IMAGE_TAG_VAR, service_image
+from devstack.generate import (
+    DEV_KEYS_VAR,
+    GATEWAY_PORT_VAR,
+    IMAGE_TAG_VAR,
+    MAILPIT_UI_PORT,
+    SIMULATOR_STATE,
+    compose_host,
+    service_image,
+    simulator_image,
+)
 from devstack.paths import repo_root
-from devstack.services import SERVICES
+from devstack.services import SERVICES, by_name
+from devstack.simulators import SIMULATORS, simulator
 from devstack.system import LOCALHOST, free_ports
+from testkit.analytics import AnalyticsSimulator
 from testkit.api import PlatformClient
 from testkit.clock import hours_from_now
 from testkit.tokens import DevSigningKey
+from testkit.waiting import eventually
 
 # A cold run builds every image: minutes, not the five the other tests are allowed.
 pytestmark = [pytest.mark.compose, pytest.mark.timeout(1800)]
@@ -85,6 +101,77 @@ async def car_sharing_story(gateway: str, token: str) -> None:
         (await api.call("GET", f"/cars/{mazda.id}")).problem(404)
 
 
+def published(project: containers.ComposeProject, name: str, port: int) -> str:
+    """The loopback address docker-compose published a container's port on."""
+    answer = project.output("port", name, str(port)).strip().splitlines()
+    host_port = answer[-1].rsplit(":", 1)[-1] if answer else ""
+    assert host_port.isdigit(), f"{name}:{port} is not published: {answer}"
+    return f"http://{LOCALHOST}:{host_port}"
+
+
+def recipients(project: containers.ComposeProject, offline: bool) -> set[str]:
+    """Every address the SMTP server of the stack has a message for: Mailpit's API, or
+    offline the .eml files the mailbox simulator keeps in its container."""
+    mailbox = simulator("mailbox")
+    host = compose_host(mailbox)
+    if not offline:
+        url = published(project, host, MAILPIT_UI_PORT)
+        with _http.open(f"{url}/api/v1/messages?limit=500", timeout=5) as response:
+            listed = json.load(response)["messages"]
+        return {to["Address"] for message in listed for to in message["To"]}
+    script = (
+        "import email, json, pathlib; print(json.dumps([email.message_from_bytes(p.read_bytes())"
+        f"['To'] for p in pathlib.Path('{SIMULATOR_STATE}/{mailbox.keeps}').glob('*.eml')]))"
+    )
+    answer = project.output("exec", "-T", host, "python", "-c", script).strip().splitlines()
+    return set(json.loads(answer[-1])) if answer else set()
+
+
+async def ancillary_stories(
+    project: containers.ComposeProject, offline: bool, gateway: str, key: DevSigningKey, tenant: str
+) -> None:
+    owner = key.mint(tenant_id=tenant, org_roles=["owner"])
+    analytics = AnalyticsSimulator(published(project, "analytics", simulator("analytics").port))
+    async with aiohttp.ClientSession() as http:
+        api = PlatformClient(http, gateway, owner)
+        anonymous = api.as_caller(None)
+
+        # audits: what the car-sharing story did, recorded for its tenant.
+        async def audited() -> bool:
+            return {e.action for e in await api.audits()} >= {
+                "cars.car_reserved",
+                "bookings.booking_made",
+                "bookings.booking_cancelled",
+            }
+
+        await eventually(audited, timeout=30, interval=0.5)
+
+        # flags: the file mounted into the container (deploy/flags.yaml) is the one read.
+        flags_file = repo_root() / dict(by_name("flags").files)["FLAGS_FILE"]
+        development = yaml.safe_load(flags_file.read_text())["development"]
+        assert {f.name for f in await api.flags()} == set(development)
+
+        # emails: contact sales reaches the SMTP server, for the sales team and the prospect.
+        prospect = f"buyer-{uuid.uuid4().hex[:8]}@example.com"
+        body = {"email": prospect, "company": "Acme", "message": "We have 40 cars to share."}
+        await anonymous.expect(202, "POST", "/contact-sales", json=body)
+        await eventually(
+            lambda: any(prospect in to for to in recipients(project, offline)),
+            timeout=60,
+            interval=1.0,
+        )
+
+        # usages: a visitor's page view reaches the analytics simulator.
+        visitor = f"anon-{uuid.uuid4().hex}"
+        view = await anonymous.record("pageview", {"path": "/pricing", "anonymous_id": visitor})
+
+        async def delivered() -> list[dict[str, object]]:
+            return [e for e in (await analytics.received()).events if e["uuid"] == view.id]
+
+        [event] = await eventually(delivered, timeout=30, interval=0.5)
+        assert (event["event"], event["distinct_id"]) == ("$pageview", visitor)
+
+
 def test_the_car_sharing_story_in_containers(tmp_path: Path) -> None:
     root = repo_root()
     offline, files = containers.compose_files(root)
@@ -104,8 +191,11 @@ def test_the_car_sharing_story_in_containers(tmp_path: Path) -> None:
         with timed("up until healthy", timings):
             project.run("up", "-d", timeout=600)
             wait_healthy(f"{gateway}/health", HEALTHY_WITHIN)
+        tenant = f"tenant-{name}"
         with timed("story", timings):
-            asyncio.run(car_sharing_story(gateway, key.mint(tenant_id=f"tenant-{name}")))
+            asyncio.run(car_sharing_story(gateway, key.mint(tenant_id=tenant)))
+        with timed("ancillary stories", timings):
+            asyncio.run(ancillary_stories(project, offline, gateway, key, tenant))
     except BaseException:
         print(project.output("ps"))
         print(project.output("logs", "--no-color", "--tail=200"))
@@ -115,6 +205,7 @@ def test_the_car_sharing_story_in_containers(tmp_path: Path) -> None:
             project.run("down", "-v", "--remove-orphans", timeout=300)
             # The tags only: the layers stay, the next run's build is a cache hit.
             tags = [service_image(s, name) for s in SERVICES]
+            tags += [simulator_image(s, name) for s in SIMULATORS]
             subprocess.run(
                 [containers.docker(), "image", "rm", "--no-prune", *tags],
                 stdout=subprocess.DEVNULL,

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from devstack.generate import CONFIG_MAP
+from devstack.generate import CONFIG_MAP, files_config_map
 from devstack.paths import repo_root
-from devstack.services import SERVICES, Service, backends, routes_json, upstreams_json
+from devstack.services import SERVICES, Service, backends, by_name, routes_json, upstreams_json
+from devstack.simulators import SIMULATORS, Simulator
 
 K8S = repo_root() / "deploy" / "k8s"
 
@@ -28,7 +31,12 @@ def container(service: Service) -> dict[str, Any]:
 
 
 def env_of(service: Service) -> dict[str, str]:
-    return {e["name"]: e["value"] for e in container(service)["env"]}
+    return {e["name"]: e["value"] for e in container(service)["env"] if "value" in e}
+
+
+def refs_of(service: Service) -> dict[str, dict[str, Any]]:
+    """Settings read from a ConfigMap or a Secret: name -> {configMapKeyRef: {...}} or so."""
+    return {e["name"]: e["valueFrom"] for e in container(service)["env"] if "valueFrom" in e}
 
 
 def test_kustomization_lists_every_manifest_and_every_service() -> None:
@@ -76,3 +84,57 @@ def test_gateway_routes_and_upstreams_are_the_tables() -> None:
     urls = {s.name: f"http://{s.name}:{s.port}" for s in backends()}
     assert env["UPSTREAMS"] == upstreams_json(urls)
     assert env["ROUTES"] == routes_json()
+
+
+@pytest.mark.parametrize("system", SIMULATORS, ids=lambda s: s.name)
+def test_a_third_party_systems_settings_come_from_its_config_map_and_secret(
+    system: Simulator,
+) -> None:
+    """On Kubernetes the real system is used: where it is, from the cluster's own objects."""
+    refs = refs_of(by_name(system.client))
+    wanted = {name: ("configMapKeyRef", False) for name, _ in system.settings}
+    wanted |= {name: ("configMapKeyRef", True) for name in system.options}
+    wanted |= {name: ("secretKeyRef", optional) for name, optional in system.secrets}
+    assert set(refs) == set(wanted)
+    for name, (kind, optional) in wanted.items():
+        ref = refs[name][kind]
+        assert (ref["name"], ref["key"], ref.get("optional", False)) == (
+            system.system,
+            name,
+            optional,
+        ), name
+    assert not set(wanted) & set(env_of(by_name(system.client))), "no value beside the ref"
+
+
+def test_only_the_clients_of_third_party_systems_read_their_settings() -> None:
+    clients = {s.client for s in SIMULATORS}
+    for service in SERVICES:
+        if service.name not in clients:
+            assert refs_of(service) == {}, service.name
+
+
+def kustomize() -> list[dict[str, Any]]:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl (kustomize) is not installed")
+    built = subprocess.run(
+        [kubectl, "kustomize", str(K8S)], capture_output=True, text=True, check=True, timeout=60
+    )
+    return [doc for doc in yaml.safe_load_all(built.stdout) if doc]
+
+
+def test_kustomize_generates_the_config_map_of_each_file_a_service_reads() -> None:
+    docs = kustomize()
+    for service in (s for s in SERVICES if s.files):
+        [deployment] = [
+            d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == service.name
+        ]
+        volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+        generated = volumes["files"]["configMap"]["name"]
+        # The name carries a hash of the content, and the Deployment follows it.
+        assert generated.startswith(f"{files_config_map(service)}-")
+        [config] = [
+            d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == generated
+        ]
+        for _, path in service.files:
+            assert config["data"][Path(path).name] == (repo_root() / path).read_text()

@@ -21,12 +21,15 @@ from devstack.infra import (
     REPLICA_SET,
     TRANSACTION_LIFETIME_SECONDS,
 )
+from devstack.paths import repo_root
 from devstack.services import SERVICES, Service, backends, routes_json, upstreams_json
+from devstack.simulators import SIMULATORS, Simulator
 
 TABLE = "deploy/devstack/src/devstack/services.py"
 COMPOSE_FILE = "docker-compose.yml"
 OFFLINE_FILE = "deploy/docker/offline.yml"
 K8S_DIR = "deploy/k8s"
+K8S_FILES = "files"
 CONFIG_MAP = "platform-config"
 
 # Addresses and files inside the containers, the same under compose and Kubernetes.
@@ -45,14 +48,15 @@ LOCAL_DEBIAN_IMAGE = "platform-local/debian:bookworm"
 LOCAL_PYTHON_IMAGE = "platform-local/python:3.11"
 LOCAL_MONGO_IMAGE = "platform-local/mongo:6.0"
 LOCAL_RABBITMQ_IMAGE = "platform-local/rabbitmq:3"
-# The SMTP server the emails service sends to: Mailpit keeps every email and shows it in its
-# web UI; offline, the mailbox simulator (libs/simulators) built from ./Dockerfile instead.
+# The simulators (devstack.simulators) run in the containers too, each built from ./Dockerfile
+# as platform/<name>-simulator. One has a real system's image in its place where a registry
+# serves it: the SMTP server the emails service sends to is Mailpit, which keeps every email
+# and shows it in its web UI; offline, the mailbox simulator under Mailpit's name.
 MAILPIT_IMAGE = "axllent/mailpit"
-LOCAL_MAILBOX_IMAGE = "platform-local/mailbox"
-SMTP_PORT = 1025
 MAILPIT_UI_PORT = 8025
-# Settings of one service in the containers beyond the table's (its third-party systems).
-COMPOSE_SERVICE_ENV = {"emails": {"SMTP_HOST": "mailpit", "SMTP_PORT": str(SMTP_PORT)}}
+REAL_IMAGES = {"mailbox": ("mailpit", MAILPIT_IMAGE)}
+# What the simulators keep, inside their containers.
+SIMULATOR_STATE = "/tmp/state"
 
 # Variables a user of docker-compose.yml may set, with their defaults.
 GATEWAY_PORT_VAR, GATEWAY_PORT_DEFAULT = "GATEWAY_PORT", 8000
@@ -64,6 +68,21 @@ def service_image(service: Service, tag: str) -> str:
     return f"platform/{service.name}:{tag}"
 
 
+def simulator_image(simulator: Simulator, tag: str) -> str:
+    return f"platform/{simulator.name}-simulator:{tag}"
+
+
+def simulators_of(services: Sequence[Service]) -> tuple[Simulator, ...]:
+    """The simulators whose client is one of `services`."""
+    names = {s.name for s in services}
+    return tuple(s for s in SIMULATORS if s.client in names)
+
+
+def compose_host(simulator: Simulator) -> str:
+    """Its service's name in docker-compose.yml: the real system's where there is one."""
+    return REAL_IMAGES[simulator.name][0] if simulator.name in REAL_IMAGES else simulator.name
+
+
 def generated_files(services: Sequence[Service] = SERVICES) -> dict[str, str]:
     """Every generated file: path relative to the repository root -> content."""
     files = {COMPOSE_FILE: compose(services), OFFLINE_FILE: offline(services)}
@@ -72,7 +91,8 @@ def generated_files(services: Sequence[Service] = SERVICES) -> dict[str, str]:
 
 
 def write(root: Path, services: Sequence[Service] = SERVICES) -> list[str]:
-    """Write the files that differ and delete manifests of services no longer in the table.
+    """Write the files that differ and delete manifests (and copied files) of services no
+    longer in the table.
 
     Returns the paths it changed.
     """
@@ -84,7 +104,8 @@ def write(root: Path, services: Sequence[Service] = SERVICES) -> list[str]:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
             changed.append(relative)
-    for stale in sorted((root / K8S_DIR).glob("*.yaml")):
+    copies = (p for p in (root / K8S_DIR / K8S_FILES).rglob("*") if p.is_file())
+    for stale in sorted([*(root / K8S_DIR).glob("*.yaml"), *copies]):
         relative = stale.relative_to(root).as_posix()
         if relative not in files:
             stale.unlink()
@@ -145,12 +166,16 @@ def files_config_map(service: Service) -> str:
     return f"{service.name}-files"
 
 
-def health_command(port: int) -> str:
+def health_command(port: int, path: str = "/health") -> str:
     # Straight to the container's own port, whatever proxy the environment names.
     return (
         "import urllib.request as u; "
-        f"u.build_opener(u.ProxyHandler({{}})).open('http://127.0.0.1:{port}/health', timeout=2)"
+        f"u.build_opener(u.ProxyHandler({{}})).open('http://127.0.0.1:{port}{path}', timeout=2)"
     )
+
+
+def listening_command(port: int) -> str:
+    return f"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=2).close()"
 
 
 # --- docker-compose ------------------------------------------------------------------------------
@@ -229,16 +254,20 @@ def compose(services: Sequence[Service]) -> str:
         "      retries: 30",
         "      start_period: 10s",
     ]
-    if _sends_email(services):
-        lines += [
-            "",
-            "  mailpit:",
-            f"    image: {MAILPIT_IMAGE}",
-            "    # Catches every email the emails service sends; its web UI on a free port of",
-            f"    # the loopback: docker-compose port mailpit {MAILPIT_UI_PORT}",
-            "    ports:",
-            f"      - '127.0.0.1::{MAILPIT_UI_PORT}'",
-        ]
+    for simulator in simulators_of(services):
+        if simulator.name in REAL_IMAGES:
+            name, image = REAL_IMAGES[simulator.name]
+            lines += [
+                "",
+                f"  {name}:",
+                f"    image: {image}",
+                f"    # Catches every email the {simulator.client} service sends; its web UI on a",
+                f"    # free port of the loopback: docker-compose port {name} {MAILPIT_UI_PORT}",
+                "    ports:",
+                f"      - '127.0.0.1::{MAILPIT_UI_PORT}'",
+            ]
+        else:
+            lines += ["", *compose_simulator(simulator)]
     for service in services:
         lines += ["", *compose_service(service, services, gateway_port)]
     lines += ["", "volumes:", "  mongo-data:", "  rabbitmq-data:"]
@@ -251,8 +280,11 @@ def compose_service(service: Service, services: Sequence[Service], gateway_port:
     if service.stores:
         env |= {"MONGO_URL": MONGO_URL, "AMQP_URL": AMQP_URL}
     env |= service_env(service, services)
-    # No depends_on: a service starts with MongoDB and RabbitMQ alone (emails wait meanwhile).
-    env |= COMPOSE_SERVICE_ENV.get(service.name, {})
+    # Its third-party systems, by name; no depends_on: a service starts with MongoDB and
+    # RabbitMQ alone (emails and usages wait meanwhile).
+    for simulator in simulators_of(services):
+        if simulator.client == service.name:
+            env |= simulator.client_env(compose_host(simulator))
     depends = (
         [s.name for s in backends(services)]
         if service.is_gateway
@@ -297,6 +329,51 @@ def compose_service(service: Service, services: Sequence[Service], gateway_port:
     return lines
 
 
+def simulator_build(simulator: Simulator, indent: int) -> list[str]:
+    pad = " " * indent
+    args = {"SERVICE": "simulators", "MODULE": simulator.module, "PORT": str(simulator.port)}
+    return [
+        f"{pad}build:",
+        f"{pad}  context: .",
+        f"{pad}  dockerfile: Dockerfile",
+        f"{pad}  args:",
+        *env_block(args, indent + 4),
+    ]
+
+
+def simulator_healthcheck(simulator: Simulator) -> list[str]:
+    # The analytics simulator answers HTTP; the mailbox only SMTP: a connection will do.
+    test = (
+        listening_command(simulator.port)
+        if simulator.keeps
+        else health_command(simulator.port, "/_simulator/events")
+    )
+    return [
+        "    healthcheck:",
+        f"      test: {flow(['CMD', 'python', '-c', test])}",
+        "      interval: 3s",
+        "      timeout: 5s",
+        "      retries: 20",
+    ]
+
+
+def compose_simulator(simulator: Simulator) -> list[str]:
+    command = simulator.command("python", "0.0.0.0", SIMULATOR_STATE)
+    return [
+        f"  {simulator.name}:",
+        f"    # The {simulator.system} system of the {simulator.client} service: its simulator",
+        f"    # ({simulator.module}), on a free port of the loopback for a look at what it got:",
+        f"    #   docker-compose port {simulator.name} {simulator.port}",
+        f"    image: {simulator_image(simulator, f'${{{IMAGE_TAG_VAR}:-{IMAGE_TAG_DEFAULT}}}')}",
+        *simulator_build(simulator, 4),
+        "    restart: unless-stopped",
+        f"    command: {flow(command)}",
+        "    ports:",
+        f"      - '127.0.0.1::{simulator.port}'",
+        *simulator_healthcheck(simulator),
+    ]
+
+
 def offline(services: Sequence[Service]) -> str:
     lines = header(
         "For machines that reach no image registry: MongoDB, RabbitMQ and the services' Python",
@@ -318,23 +395,25 @@ def offline(services: Sequence[Service]) -> str:
         f"    image: {LOCAL_RABBITMQ_IMAGE}",
         "    build: deploy/docker/rabbitmq",
     ]
-    if _sends_email(services):
-        mailbox = ["python", "-m", "simulators.mailbox", "--host", "0.0.0.0"]
-        mailbox += ["--port", str(SMTP_PORT), "--dir", "/tmp/mail"]
+    for simulator in simulators_of(services):
+        if simulator.name not in REAL_IMAGES:
+            lines += ["", f"  {simulator.name}:", "    build:", "      args:"]
+            lines += [f"        PYTHON_IMAGE: {LOCAL_PYTHON_IMAGE}"]
+            continue
+        kept = f"{SIMULATOR_STATE}/{simulator.keeps}"
+        tag = f"${{{IMAGE_TAG_VAR}:-{IMAGE_TAG_DEFAULT}}}"
+        build = simulator_build(simulator, 4)
         lines += [
             "",
-            "  mailpit:",
-            "    # The mailbox simulator, which keeps each email as a .eml file (no web UI).",
-            f"    image: {LOCAL_MAILBOX_IMAGE}",
-            "    build:",
-            "      context: .",
-            "      dockerfile: Dockerfile",
-            "      args:",
+            f"  {compose_host(simulator)}:",
+            f"    # The {simulator.name} simulator, which keeps each email as a .eml file in",
+            f"    # {kept} (no web UI).",
+            f"    image: {simulator_image(simulator, tag)}",
+            *build[:4],
             f"        PYTHON_IMAGE: {LOCAL_PYTHON_IMAGE}",
-            "        SERVICE: simulators",
-            "        MODULE: simulators.mailbox",
-            f"        PORT: '{SMTP_PORT}'",
-            f"    command: {flow(mailbox)}",
+            *build[4:],
+            f"    command: {flow(simulator.command('python', '0.0.0.0', SIMULATOR_STATE))}",
+            *simulator_healthcheck(simulator),
         ]
     for service in services:
         lines += [
@@ -347,10 +426,6 @@ def offline(services: Sequence[Service]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _sends_email(services: Sequence[Service]) -> bool:
-    return any(s.name == "emails" for s in services)
-
-
 # --- Kubernetes ----------------------------------------------------------------------------------
 
 
@@ -360,7 +435,16 @@ def k8s(services: Sequence[Service]) -> dict[str, str]:
         f"{K8S_DIR}/{CONFIG_MAP}.yaml": config_map(),
     }
     files.update({f"{K8S_DIR}/{s.name}.yaml": deployment(s, services) for s in services})
+    # kustomize reads no file outside its directory: the files services read are copied in.
+    for service in services:
+        for _, path in service.files:
+            files[f"{K8S_DIR}/{k8s_file_copy(service, path)}"] = (repo_root() / path).read_text()
     return files
+
+
+def k8s_file_copy(service: Service, path: str) -> str:
+    """Where deploy/k8s keeps its copy of a repository file `service` reads (relative)."""
+    return f"{K8S_FILES}/{service.name}/{Path(path).name}"
 
 
 def kustomization(services: Sequence[Service]) -> str:
@@ -387,6 +471,13 @@ def kustomization(services: Sequence[Service]) -> str:
         f"  - {CONFIG_MAP}.yaml",
         *(f"  - {s.name}.yaml" for s in services),
     ]
+    readers = [s for s in services if s.files]
+    if readers:
+        # The name gets a hash of the content: a changed file rolls its service out again.
+        lines += ["configMapGenerator:"]
+    for service in readers:
+        lines += [f"  - name: {files_config_map(service)}", "    files:"]
+        lines += [f"      - {k8s_file_copy(service, path)}" for _, path in service.files]
     return "\n".join(lines) + "\n"
 
 
@@ -415,14 +506,26 @@ def config_map() -> str:
 def deployment(service: Service, services: Sequence[Service]) -> str:
     kind = "LoadBalancer" if service.is_gateway else "ClusterIP"
     env = service_env(service, services)
-    paths = " ".join(f"--from-file={path}" for _, path in service.files)
-    needs = [
-        f"It reads files of the repository from the ConfigMap {files_config_map(service)}:",
-        f"  kubectl create configmap {files_config_map(service)} {paths}",
-    ]
-    lines = header(
-        f"{service.name}: its Deployment and its {kind} Service.", *(needs if paths else [])
-    )
+    needs = []
+    if service.files:
+        copies = ", ".join(k8s_file_copy(service, path) for _, path in service.files)
+        needs += [
+            f"It reads files of the repository from the ConfigMap {files_config_map(service)},",
+            f"which kustomization.yaml generates from {copies}.",
+        ]
+    systems = [s for s in simulators_of(services) if s.client == service.name]
+    for system in systems:
+        literals = " ".join(f"--from-literal={name}=..." for name, _ in system.settings)
+        secrets = " ".join(f"--from-literal={name}=..." for name, _ in system.secrets)
+        extra = "".join(f" --from-literal={name}=..." for name in system.options)
+        needs += [
+            f"Where its {system.system} system is, from the ConfigMap and the Secret "
+            f"{system.system}:",
+            f"  kubectl create configmap {system.system} {literals}",
+            *([f"    [{extra.strip()}]"] if extra else []),
+            f"  kubectl create secret generic {system.system} {secrets}",
+        ]
+    lines = header(f"{service.name}: its Deployment and its {kind} Service.", *needs)
     lines += [
         "apiVersion: apps/v1",
         "kind: Deployment",
@@ -451,6 +554,19 @@ def deployment(service: Service, services: Sequence[Service]) -> str:
     ]
     for name, value in env.items():
         lines += [f"            - name: {name}", f"              value: {quoted(value)}"]
+    for system in systems:
+        refs = [(name, "configMapKeyRef", False) for name, _ in system.settings]
+        refs += [(name, "configMapKeyRef", True) for name in system.options]
+        refs += [(name, "secretKeyRef", optional) for name, optional in system.secrets]
+        for name, ref, optional in refs:
+            lines += [
+                f"            - name: {name}",
+                "              valueFrom:",
+                f"                {ref}:",
+                f"                  name: {system.system}",
+                f"                  key: {name}",
+                *(["                  optional: true"] if optional else []),
+            ]
     lines += [
         "          ports:",
         "            - name: http",

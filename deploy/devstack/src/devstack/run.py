@@ -12,44 +12,77 @@ from types import FrameType
 
 from devstack.devkeys import ensure_dev_keys
 from devstack.infra import ensure_infra
-from devstack.paths import repo_root
-from devstack.system import StackSettings, System
-from simulators.mailbox import Mailbox
-
-# The local SMTP server's port; the emails service is pointed at it.
-SMTP_PORT = 1025
+from devstack.paths import DevstackError, repo_root, tail
+from devstack.simulators import SIMULATORS, Simulator, simulator
+from devstack.system import LOCALHOST, StackSettings, System, port_in_use
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-# The local stand-ins of third-party systems that services reach by default (libs/simulators):
-# name -> the module's arguments. Usages' ANALYTICS_URL defaults to the analytics one.
-SIMULATORS = {"analytics": ["simulators.analytics", "--port", "8190"]}
+def simulator_log(log_dir: Path, simulator: Simulator) -> Path:
+    return log_dir / f"{simulator.name}-simulator.log"
 
 
-def start_simulators(log_dir: Path) -> list[subprocess.Popen[bytes]]:
+def start_simulators(
+    state: Path,
+    log_dir: Path,
+    simulators: Sequence[Simulator] = SIMULATORS,
+    timeout: float = 15.0,
+) -> dict[str, subprocess.Popen[bytes]]:
+    """Each simulator (every one of the table) as its own process, once its port answers.
+
+    If one does not come up, the ones started are stopped and the error carries its log.
+    """
     log_dir.mkdir(parents=True, exist_ok=True)
-    started = []
-    for name, arguments in SIMULATORS.items():
-        with (log_dir / f"{name}-simulator.log").open("ab") as out:
-            started.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", *arguments],
+    started: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        for each in simulators:
+            if port_in_use(each.port):
+                raise DevstackError(
+                    f"port {each.port} for the {each.name} simulator is already in use"
+                )
+            with simulator_log(log_dir, each).open("ab") as out:
+                started[each.name] = subprocess.Popen(
+                    each.command(sys.executable, LOCALHOST, state),
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=subprocess.STDOUT,
+                    # Own session, as the services: Ctrl-C reaches only the runner.
                     start_new_session=True,
                 )
-            )
+        for each in simulators:
+            _wait_listening(each, started[each.name], log_dir, timeout)
+    except BaseException:
+        stop_simulators(started)
+        raise
     return started
 
 
-def stop_simulators(started: list[subprocess.Popen[bytes]]) -> None:
-    for process in started:
+def _wait_listening(
+    simulator: Simulator, process: subprocess.Popen[bytes], log_dir: Path, timeout: float
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not port_in_use(simulator.port):
+        log = simulator_log(log_dir, simulator)
+        if process.poll() is not None:
+            raise DevstackError(
+                f"the {simulator.name} simulator exited with code {process.returncode}; "
+                f"{log}:\n{tail(log)}"
+            )
+        if time.monotonic() >= deadline:
+            raise DevstackError(
+                f"the {simulator.name} simulator did not listen on {simulator.port} within "
+                f"{timeout:.0f}s; {log}:\n{tail(log)}"
+            )
+        time.sleep(0.1)
+
+
+def stop_simulators(started: dict[str, subprocess.Popen[bytes]]) -> None:
+    for process in started.values():
         process.terminate()
-    for process in started:
+    for process in started.values():
         try:
             process.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -62,62 +95,66 @@ def run(names: Sequence[str] | None = None) -> None:
     print("devstack: ensuring MongoDB and RabbitMQ ...", flush=True)
     infra = ensure_infra(state)
     jwks = ensure_dev_keys(state / "dev-keys")
-    # Every email sent is kept as a .eml file there, so a person can open its links.
-    mailbox = Mailbox(state / "mail", port=SMTP_PORT)
-    mailbox.start()
+    # The services that talk to a third-party system talk to its simulator.
     settings = StackSettings(
         mongo_url=infra.mongo_url,
         amqp_url=infra.amqp_url,
         jwks_url=jwks.as_uri(),
         log_dir=state / "logs",
-        service_env={"emails": {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(mailbox.port)}},
+        service_env={s.client: s.client_env(LOCALHOST) for s in SIMULATORS},
     )
     system = System(settings, names)
-    simulators = start_simulators(settings.log_dir)
-    # SIGTERM takes the same way out as Ctrl-C, so the services are always stopped.
+    simulators = start_simulators(state, settings.log_dir)
+    # SIGTERM takes the same way out as Ctrl-C, so the services and simulators always stop.
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
     try:
         print("devstack: starting " + ", ".join(s.name for s in system.services), flush=True)
         system.start()
         _announce(system, infra.mongo_url, infra.amqp_url, state)
-        _watch(system)
+        _watch(system, simulators)
     except KeyboardInterrupt:
         pass
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        print("\ndevstack: stopping services ...", flush=True)
+        print("\ndevstack: stopping services and simulators ...", flush=True)
         system.stop()
-        mailbox.stop()
         stop_simulators(simulators)
         print(
-            "devstack: services stopped. MongoDB and RabbitMQ keep running; "
+            "devstack: services and simulators stopped. MongoDB and RabbitMQ keep running; "
             "the next `make run` reuses them.",
             flush=True,
         )
 
 
 def _announce(system: System, mongo_url: str, amqp_url: str, state: Path) -> None:
-    lines = ["", "devstack: up"]
+    mailbox, analytics = simulator("mailbox"), simulator("analytics")
+    log_dir = system.settings.log_dir
+    rows: list[tuple[str, str]] = []
     if any(s.is_gateway for s in system.services):
         port = system.port("gateway")
-        lines.append(f"  open      http://localhost:{port}   (the gateway, the only public entry)")
-    lines += [f"  {s.name:<9} {system.url(s.name)}" for s in system.services if not s.is_gateway]
-    lines += [
-        f"  logs      {system.settings.log_dir}/<service>.log  (MongoDB: {state}/mongod.log)",
-        f"  mail      {state / 'mail'}/*.eml  (every email sent; SMTP on 127.0.0.1:{SMTP_PORT})",
-        f"  mongo     {mongo_url}",
-        f"  rabbitmq  {amqp_url}",
-        "  analytics http://127.0.0.1:8190/_simulator/events  (what usages delivered)",
-        "  token     `make token` prints a development access token",
-        "Ctrl-C stops the services.",
+        rows.append(("open", f"http://localhost:{port}   (the gateway, the only public entry)"))
+    rows += [(s.name, system.url(s.name)) for s in system.services if not s.is_gateway]
+    rows += [
+        ("logs", f"{log_dir}/<service>.log, <simulator>-simulator.log"),
+        ("", f"(MongoDB: {state}/mongod.log)"),
+        ("mail", f"{state / str(mailbox.keeps)}/*.eml  (every email sent)"),
+        ("", f"SMTP on {LOCALHOST}:{mailbox.port}, the mailbox simulator"),
+        ("analytics", f"http://{LOCALHOST}:{analytics.port}/_simulator/events"),
+        ("", "(what usages delivered, kept by the analytics simulator)"),
+        ("mongo", mongo_url),
+        ("rabbitmq", amqp_url),
+        ("token", "`make token` prints a development access token"),
     ]
-    print("\n".join(lines), flush=True)
+    width = max(len(label) for label, _ in rows)
+    lines = ["", "devstack: up", *(f"  {label:<{width}} {text}" for label, text in rows)]
+    print("\n".join([*lines, "Ctrl-C stops the services and the simulators."]), flush=True)
 
 
-def _watch(system: System) -> None:
+def _watch(system: System, simulators: dict[str, subprocess.Popen[bytes]]) -> None:
     reported: set[str] = set()
+    log_dir = system.settings.log_dir
     while True:
         time.sleep(1.0)
         for name, code in system.exited().items():
@@ -126,5 +163,15 @@ def _watch(system: System) -> None:
                 print(
                     f"devstack: {name} exited with code {code}; {system.log_path(name)}:\n"
                     f"{system.log_tail(name, 20)}",
+                    flush=True,
+                )
+        for name, process in simulators.items():
+            if process.poll() is not None and name not in reported:
+                reported.add(name)
+                log = simulator_log(log_dir, simulator(name))
+                print(
+                    f"devstack: the {name} simulator exited with code {process.returncode}; "
+                    f"{log}:\n"
+                    f"{tail(log, 20)}",
                     flush=True,
                 )

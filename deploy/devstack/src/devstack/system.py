@@ -203,7 +203,7 @@ class System:
 
     def _spawn(self, service: Service, extra_env: Mapping[str, str]) -> None:
         port = self.port(service.name)
-        if _port_in_use(port):
+        if port_in_use(port):
             raise DevstackError(f"port {port} for {service.name} is already in use")
         log = self.log_path(service.name)
         log.parent.mkdir(parents=True, exist_ok=True)
@@ -267,7 +267,7 @@ def free_ports(names: Iterable[str]) -> dict[str, int]:
         return ports
 
 
-def _port_in_use(port: int) -> bool:
+def port_in_use(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
         return sock.connect_ex((LOCALHOST, port)) == 0

@@ -13,7 +13,8 @@ def outbound_retry(attempts: int = 3, also: tuple[type[BaseException], ...] = ()
     answers worth another try (an HTTP 429 or 5xx, say)."""
     return {
         "stop": stop_after_attempt(attempts),
-        "wait": wait_exponential_jitter(initial=0.1, max=2.0),
+        # 0.1 s, 0.2 s, 0.4 s, ... capped at 2 s, each plus up to 1 s of jitter.
+        "wait": wait_exponential_jitter(multiplier=0.1, max=2.0),
         "retry": retry_if_exception_type((aiohttp.ClientError, TimeoutError, *also)),
         "reraise": True,
     }

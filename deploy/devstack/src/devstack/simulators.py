@@ -1,0 +1,77 @@
+"""The one table of simulators: local servers speaking a third-party system's protocol
+(libs/simulators), which `make run` and docker-compose.yml run in that system's place.
+
+Each is its own process, `python -m <module> --host H --port P [--dir D]`, and tells the one
+service that talks to it where it is through that service's settings. On Kubernetes the real
+systems are used: the same settings come from a ConfigMap and a Secret named after `system`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Simulator:
+    """`settings`: the client service's settings that point it here, each as (name, template
+    with {host} and {port}); `secrets`: the client's credentials for the real system, each as
+    (name, whether the system may do without it): a Secret's keys on Kubernetes, which the
+    simulators need none of; `options`: settings the real system may need and the simulator
+    does not (a ConfigMap's optional keys on Kubernetes); `keeps`: the subdirectory of the
+    state directory it keeps what it received in (`--dir`), if it keeps files."""
+
+    name: str
+    module: str
+    port: int
+    client: str
+    system: str
+    settings: tuple[tuple[str, str], ...]
+    secrets: tuple[tuple[str, bool], ...] = ()
+    options: tuple[str, ...] = ()
+    keeps: str | None = None
+
+    def command(self, python: str, host: str, state: Path | str | None = None) -> list[str]:
+        command = [python, "-m", self.module, "--host", host, "--port", str(self.port)]
+        if self.keeps is not None:
+            if state is None:
+                raise ValueError(f"the {self.name} simulator needs a state directory")
+            command += ["--dir", str(Path(state) / self.keeps)]
+        return command
+
+    def client_env(self, host: str) -> dict[str, str]:
+        """The client service's settings that point it at this simulator on `host`."""
+        return {name: value.format(host=host, port=self.port) for name, value in self.settings}
+
+
+SIMULATORS: tuple[Simulator, ...] = (
+    # Every email sent is kept as a .eml file, so a person can open its links.
+    Simulator(
+        name="mailbox",
+        module="simulators.mailbox",
+        port=1025,
+        client="emails",
+        system="smtp",
+        settings=(("SMTP_HOST", "{host}"), ("SMTP_PORT", "{port}")),
+        secrets=(("SMTP_USERNAME", True), ("SMTP_PASSWORD", True)),
+        options=("SMTP_STARTTLS", "SMTP_TLS"),
+        keeps="mail",
+    ),
+    # PostHog's capture API; what usages delivered: GET /_simulator/events.
+    Simulator(
+        name="analytics",
+        module="simulators.analytics",
+        port=8190,
+        client="usages",
+        system="analytics",
+        settings=(("ANALYTICS_URL", "http://{host}:{port}"),),
+        secrets=(("ANALYTICS_API_KEY", False),),
+    ),
+)
+
+
+def simulator(name: str) -> Simulator:
+    for found in SIMULATORS:
+        if found.name == name:
+            return found
+    raise KeyError(f"unknown simulator {name!r}; known: {', '.join(s.name for s in SIMULATORS)}")

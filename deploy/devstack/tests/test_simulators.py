@@ -1,0 +1,71 @@
+"""The table of simulators as `make run` starts them: each its own process with its log,
+serving what its client is told (an email sent lands as a .eml file, an event posted is
+shown back), and all stopped together."""
+
+from __future__ import annotations
+
+import json
+import smtplib
+import urllib.request
+from dataclasses import replace
+from email.message import EmailMessage
+from pathlib import Path
+
+from devstack.run import simulator_log, start_simulators, stop_simulators
+from devstack.simulators import SIMULATORS, simulator
+from devstack.system import LOCALHOST, free_ports, port_in_use
+from simulators.analytics import DEFAULT_API_KEY
+from simulators.mailbox import read_messages
+
+_http = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def test_the_table_names_a_client_service_setting_for_each_simulator() -> None:
+    assert {s.name for s in SIMULATORS} == {"mailbox", "analytics"}
+    assert simulator("mailbox").client_env("mailpit") == {
+        "SMTP_HOST": "mailpit",
+        "SMTP_PORT": "1025",
+    }
+    assert simulator("analytics").client_env("analytics") == {
+        "ANALYTICS_URL": "http://analytics:8190"
+    }
+
+
+def test_every_simulator_runs_as_its_own_process_serving_its_clients_settings(
+    tmp_path: Path,
+) -> None:
+    ports = free_ports(s.name for s in SIMULATORS)
+    # The table's, on free ports: `make run` may hold the table's own.
+    table = [replace(s, port=ports[s.name]) for s in SIMULATORS]
+    logs = tmp_path / "logs"
+    started = start_simulators(tmp_path, logs, table)
+    try:
+        assert len({p.pid for p in started.values()}) == len(table)
+        mailbox = next(s for s in table if s.name == "mailbox")
+        smtp = mailbox.client_env(LOCALHOST)
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = "a@example.com", "b@x.org", "Hi"
+        message.set_content("hello")
+        with smtplib.SMTP(smtp["SMTP_HOST"], int(smtp["SMTP_PORT"]), timeout=5) as client:
+            client.send_message(message)
+        [kept] = read_messages(tmp_path / "mail")
+        assert kept["Subject"] == "Hi"
+
+        analytics = next(s for s in table if s.name == "analytics")
+        url = analytics.client_env(LOCALHOST)["ANALYTICS_URL"]
+        event = {"event": "$pageview", "distinct_id": "anon-1"}
+        body = json.dumps({"api_key": DEFAULT_API_KEY, "batch": [event]}).encode()
+        request = urllib.request.Request(
+            f"{url}/batch/", body, {"Content-Type": "application/json"}
+        )
+        with _http.open(request, timeout=5) as answer:
+            assert answer.status == 200
+        with _http.open(f"{url}/_simulator/events", timeout=5) as answer:
+            assert [e["event"] for e in json.load(answer)["events"]] == ["$pageview"]
+    finally:
+        stop_simulators(started)
+    assert all(p.poll() is not None for p in started.values())
+    assert not any(port_in_use(s.port) for s in table)
+    for each in table:
+        assert simulator_log(logs, each).is_file()
+    assert "mailbox: SMTP on" in simulator_log(logs, mailbox).read_text()
