@@ -34,7 +34,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from email.message import EmailMessage
+from email.message import Message
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as `python bench/email_throughput.py`
@@ -145,7 +145,7 @@ async def baseline(box: MailboxProcess, args: argparse.Namespace) -> float:
         await smtp.connect()
     started = time.perf_counter()
 
-    async def send_share(smtp: aiosmtplib.SMTP, share: Sequence[EmailMessage]) -> None:
+    async def send_share(smtp: aiosmtplib.SMTP, share: Sequence[Message]) -> None:
         for message in share:
             await smtp.send_message(message)
 
