@@ -89,13 +89,13 @@ class InMemoryEmails:
         self._ledger = ledger
         self._recording = recording
 
-    async def add_new(self, email: Email) -> bool:
+    async def add_new(self, email: Email, claimed_until: datetime | None) -> bool:
         if email.id in self._ledger.emails:
             return False
-        await self.add(email)
+        await self.add(email, claimed_until)
         return True
 
-    async def add(self, email: Email) -> None:
+    async def add(self, email: Email, claimed_until: datetime | None) -> None:
         self._ledger.emails[email.id] = email
         self._recording.track(email)
 

@@ -16,7 +16,7 @@ from email.charset import QP, Charset
 from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
+from email.mime.nonmultipart import MIMENonMultipart
 from email.utils import format_datetime, formataddr, make_msgid
 from typing import Protocol
 
@@ -96,9 +96,15 @@ def mime(email: Outgoing, domain: str) -> Message:
     if email.tags:
         # Mailpit (docker-compose) shows these as tags.
         message["X-Tags"] = ", ".join(email.tags)
-    message.attach(MIMEText(email.body.text, "plain", _UTF8))
-    message.attach(MIMEText(email.body.html, "html", _UTF8))
+    message.attach(_text("plain", email.body.text))
+    message.attach(_text("html", email.body.html))
     return message
+
+
+def _text(subtype: str, content: str) -> MIMENonMultipart:
+    part = MIMENonMultipart("text", subtype)
+    part.set_payload(content, _UTF8)
+    return part
 
 
 @dataclass(frozen=True)

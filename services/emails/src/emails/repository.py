@@ -3,10 +3,11 @@ delivery takes on an email, and the queries that read outside a transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument, UpdateOne
 
 from chassis.errors import Conflict
 from chassis.storage.documents import Document
@@ -22,6 +23,8 @@ INDEXES = {
         IndexModel([("status", ASCENDING), ("delivered_at", DESCENDING)]),
         IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING), ("delivered_at", DESCENDING)]),
         IndexModel([("tags", ASCENDING)]),
+        # The sweep's: handed-over emails still pending, by the end of their claim.
+        IndexModel([("status", ASCENDING), ("queued", ASCENDING), ("claimed_until", ASCENDING)]),
     ],
     CONTACT_REQUESTS: [IndexModel([("received_at", ASCENDING)])],
 }
@@ -32,14 +35,29 @@ class EmailChanged(Conflict):
 
 
 class EmailRepository(Protocol):
-    async def add_new(self, email: Email) -> bool:
-        """Store the email unless one with its id exists; whether it was stored now."""
+    async def add_new(self, email: Email, claimed_until: datetime | None) -> bool:
+        """Store the email unless one with its id exists; whether it was stored now.
+        `claimed_until`: held until then by this process's sender; None: left to the queue."""
         ...
 
-    async def add(self, email: Email) -> None: ...
+    async def add(self, email: Email, claimed_until: datetime | None) -> None: ...
 
     async def settle(self, email: Email) -> None:
         """Store a pending email's delivery or failure; EmailChanged if it is not pending."""
+        ...
+
+    async def pending(self, email_ids: Sequence[str]) -> set[str]:
+        """Those of `email_ids` whose emails are pending."""
+        ...
+
+    def settle_pending(self, email: Email) -> None:
+        """Store the delivery or failure of an email found pending in this transaction
+        (sent with the commit, in one bulk write with the others)."""
+        ...
+
+    async def requeue(self, email: Email, error: str) -> None:
+        """Leave a pending email to the delivery queue, keeping what went wrong;
+        EmailChanged if it is not pending."""
         ...
 
 
@@ -52,10 +70,10 @@ class MongoEmails:
         self._scope = scope
         self._emails = scope.collection(EMAILS)
 
-    async def add_new(self, email: Email) -> bool:
+    async def add_new(self, email: Email, claimed_until: datetime | None) -> bool:
         # The id is unique whatever the inbox remembers: a request seen again long after
         # its inbox record expired still stores, and sends, nothing more.
-        document = email_document(email)
+        document = email_document(email, claimed_until)
         del document["_id"]
         stored = await self._emails.update_one(
             {"_id": email.id}, {"$setOnInsert": document}, upsert=True
@@ -65,26 +83,48 @@ class MongoEmails:
         self._scope.track(email)
         return True
 
-    async def add(self, email: Email) -> None:
-        await self._emails.insert_one(email_document(email))
+    async def add(self, email: Email, claimed_until: datetime | None) -> None:
+        await self._emails.insert_one(email_document(email, claimed_until))
         self._scope.track(email)
 
     async def settle(self, email: Email) -> None:
-        settled = await self._emails.update_one(
-            {"_id": email.id, "status": Status.PENDING.value},
-            {
-                "$set": {
-                    "status": email.status.value,
-                    "delivered_at": email.delivered_at,
-                    "failed_at": email.failed_at,
-                    "failure": email.failure,
-                },
-                "$unset": {"body": "", "claimed_until": ""},
-            },
-        )
+        settled = await self._emails.update_one(*_settling(email))
         if settled.matched_count == 0:
             raise EmailChanged(f"email {email.id} is no longer pending")
         self._scope.track(email)
+
+    async def pending(self, email_ids: Sequence[str]) -> set[str]:
+        query = {"_id": {"$in": list(email_ids)}, "status": Status.PENDING.value}
+        return set(await self._emails.distinct("_id", query))
+
+    def settle_pending(self, email: Email) -> None:
+        self._emails.defer(UpdateOne(*_settling(email)))
+        self._scope.track(email)
+
+    async def requeue(self, email: Email, error: str) -> None:
+        queued = await self._emails.update_one(
+            {"_id": email.id, "status": Status.PENDING.value},
+            {"$set": {"claimed_until": None, "queued": True, "last_error": error[:1000]}},
+        )
+        if queued.matched_count == 0:
+            raise EmailChanged(f"email {email.id} is no longer pending")
+        self._scope.track(email)
+
+
+def _settling(email: Email) -> tuple[Document, Document]:
+    """The update that settles a pending email."""
+    return (
+        {"_id": email.id, "status": Status.PENDING.value},
+        {
+            "$set": {
+                "status": email.status.value,
+                "delivered_at": email.delivered_at,
+                "failed_at": email.failed_at,
+                "failure": email.failure,
+            },
+            "$unset": {"body": "", "claimed_until": ""},
+        },
+    )
 
 
 class MongoContactRequests:
@@ -110,6 +150,7 @@ class MongoEmailsTransaction:
     def __init__(self, scope: Scope) -> None:
         self.emails = MongoEmails(scope)
         self.contact_requests = MongoContactRequests(scope)
+        self.after_commit = scope.after_commit
 
 
 class MongoClaims:
@@ -129,6 +170,17 @@ class MongoClaims:
                 "$or": [{"claimed_until": None}, {"claimed_until": {"$lte": now}}],
             },
             {"$set": {"claimed_until": until}, "$inc": {"attempts": 1}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return None if doc is None else email_from(doc)
+
+    async def claim_left(self, now: datetime, until: datetime) -> Email | None:
+        """A pending email handed over to a sender whose claim ran out (it stopped or died
+        before settling it), now claimed until `until`; None when there is none."""
+        doc = await self._emails.find_one_and_update(
+            {"status": Status.PENDING.value, "queued": False, "claimed_until": {"$lte": now}},
+            {"$set": {"claimed_until": until}, "$inc": {"attempts": 1}},
+            sort=[("claimed_until", ASCENDING)],
             return_document=ReturnDocument.AFTER,
         )
         return None if doc is None else email_from(doc)
@@ -196,7 +248,7 @@ class EmailQueries:
 # --- documents <-> domain ---------------------------------------------------------------------
 
 
-def email_document(e: Email) -> Document:
+def email_document(e: Email, claimed_until: datetime | None) -> Document:
     return {
         "_id": e.id,
         "tenant_id": e.tenant_id,
@@ -211,8 +263,10 @@ def email_document(e: Email) -> Document:
         "delivered_at": e.delivered_at,
         "failed_at": e.failed_at,
         "failure": e.failure,
-        "attempts": 0,
-        "claimed_until": None,
+        # Handed over to a sender in this process: its first attempt, claimed.
+        "attempts": 0 if claimed_until is None else 1,
+        "claimed_until": claimed_until,
+        "queued": claimed_until is None,
     }
 
 
