@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import subprocess
 import sys
@@ -78,7 +79,9 @@ class MailboxProcess:
         directory.mkdir(parents=True, exist_ok=True)
 
     def count(self) -> int:
-        return sum(1 for _ in self.directory.glob("*.eml"))
+        # Polled every 10 ms in the process that runs the service: os.listdir costs a third of
+        # what Path.glob does over the thousands of files of a run.
+        return sum(1 for name in os.listdir(self.directory) if name.endswith(".eml"))
 
 
 @contextmanager

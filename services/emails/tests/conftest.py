@@ -5,7 +5,7 @@ in-memory unit of work with a gateway stand-in."""
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
@@ -89,11 +89,14 @@ class InMemoryEmails:
         self._ledger = ledger
         self._recording = recording
 
-    async def add_new(self, email: Email, claimed_until: datetime | None) -> bool:
-        if email.id in self._ledger.emails:
-            return False
-        await self.add(email, claimed_until)
-        return True
+    def add_new(
+        self, email: Email, claimed_until: datetime | None, stored: Callable[[bool], None]
+    ) -> None:
+        new = email.id not in self._ledger.emails
+        if new:
+            self._ledger.emails[email.id] = email
+            self._recording.track(email)
+        stored(new)
 
     async def add(self, email: Email, claimed_until: datetime | None) -> None:
         self._ledger.emails[email.id] = email

@@ -3,7 +3,7 @@ delivery takes on an email, and the queries that read outside a transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -35,9 +35,13 @@ class EmailChanged(Conflict):
 
 
 class EmailRepository(Protocol):
-    async def add_new(self, email: Email, claimed_until: datetime | None) -> bool:
-        """Store the email unless one with its id exists; whether it was stored now.
-        `claimed_until`: held until then by this process's sender; None: left to the queue."""
+    def add_new(
+        self, email: Email, claimed_until: datetime | None, stored: Callable[[bool], None]
+    ) -> None:
+        """Store the email unless one with its id exists, sent with the others of the
+        transaction in one bulk write; `stored` is told, before the commit, whether it was
+        stored now. `claimed_until`: held until then by this process's senders; None: left
+        to the queue."""
         ...
 
     async def add(self, email: Email, claimed_until: datetime | None) -> None: ...
@@ -70,18 +74,23 @@ class MongoEmails:
         self._scope = scope
         self._emails = scope.collection(EMAILS)
 
-    async def add_new(self, email: Email, claimed_until: datetime | None) -> bool:
+    def add_new(
+        self, email: Email, claimed_until: datetime | None, stored: Callable[[bool], None]
+    ) -> None:
         # The id is unique whatever the inbox remembers: a request seen again long after
         # its inbox record expired still stores, and sends, nothing more.
         document = email_document(email, claimed_until)
         del document["_id"]
-        stored = await self._emails.update_one(
-            {"_id": email.id}, {"$setOnInsert": document}, upsert=True
+
+        def upserted(inserted: bool) -> None:
+            if inserted:
+                self._scope.track(email)
+            stored(inserted)
+
+        self._emails.defer(
+            UpdateOne({"_id": email.id}, {"$setOnInsert": document}, upsert=True),
+            upserted=upserted,
         )
-        if stored.upserted_id is None:
-            return False
-        self._scope.track(email)
-        return True
 
     async def add(self, email: Email, claimed_until: datetime | None) -> None:
         await self._emails.insert_one(email_document(email, claimed_until))

@@ -151,10 +151,14 @@ class EmailService:
             event.tags,
             handed_over=claimed_until is not None,
         )
-        if not await tx.emails.add_new(email, claimed_until):
-            log.info("email.already_requested", email_id=email.id)
-        elif claimed_until is not None:
-            tx.after_commit(lambda: self.senders.put(email))
+
+        def stored(new: bool) -> None:
+            if not new:
+                log.info("email.already_requested", email_id=email.id)
+            elif claimed_until is not None:
+                tx.after_commit(partial(self.senders.put, email))
+
+        tx.emails.add_new(email, claimed_until, stored)
 
     async def contact_sales(
         self, email: str, company: str, size: str | None, message: str
