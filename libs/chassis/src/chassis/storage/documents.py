@@ -97,7 +97,7 @@ class Writer(Reader):
             told, self._told = self._told, {}
             result = await self._collection.bulk_write(writes, ordered=True, session=self._session)
             for index, tell in told.items():
-                tell(index in result.upserted_ids)
+                tell(index in (result.upserted_ids or {}))
 
     async def find_one(self, filter: Filter) -> Document | None:
         await self.flush()
