@@ -3,7 +3,7 @@ delivery takes on an email, and the queries that read outside a transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -50,13 +50,14 @@ class EmailRepository(Protocol):
         """Store a pending email's delivery or failure; EmailChanged if it is not pending."""
         ...
 
-    async def pending(self, email_ids: Sequence[str]) -> set[str]:
-        """Those of `email_ids` whose emails are pending."""
+    def settle_later(self, email: Email) -> None:
+        """Store a pending email's delivery or failure with the others of the transaction,
+        in one bulk write (see `all_settled`)."""
         ...
 
-    def settle_pending(self, email: Email) -> None:
-        """Store the delivery or failure of an email found pending in this transaction
-        (sent with the commit, in one bulk write with the others)."""
+    async def all_settled(self, count: int) -> None:
+        """Send the settling writes of the transaction, `count` of them; EmailChanged unless
+        each found its email pending."""
         ...
 
     async def requeue(self, email: Email, error: str) -> None:
@@ -102,13 +103,15 @@ class MongoEmails:
             raise EmailChanged(f"email {email.id} is no longer pending")
         self._scope.track(email)
 
-    async def pending(self, email_ids: Sequence[str]) -> set[str]:
-        query = {"_id": {"$in": list(email_ids)}, "status": Status.PENDING.value}
-        return set(await self._emails.distinct("_id", query))
-
-    def settle_pending(self, email: Email) -> None:
+    def settle_later(self, email: Email) -> None:
         self._emails.defer(UpdateOne(*_settling(email)))
         self._scope.track(email)
+
+    async def all_settled(self, count: int) -> None:
+        sent = await self._emails.flush()
+        settled = 0 if sent is None else sent.matched_count
+        if settled != count:
+            raise EmailChanged(f"{count - settled} of {count} emails are no longer pending")
 
     async def requeue(self, email: Email, error: str) -> None:
         queued = await self._emails.update_one(

@@ -59,6 +59,9 @@ from emails.repository import ContactRequestRepository, EmailChanged, EmailRepos
 log = get_logger(__name__)
 
 CONTACT_SALES_TAG = "contact-sales"
+# A batch of outcomes waits this long for more: a transaction per email or two would cost
+# more than the sending.
+SETTLE_LINGER_SECONDS = 0.03
 
 
 class DeliveryDue(IntegrationEvent):
@@ -134,7 +137,10 @@ class EmailService:
         # The settling transactions in flight; the service waits for them when it stops.
         self.settling = Tasks()
         self._settler = Batcher(
-            self._settle_sent, max_size=settle_batch, linger_seconds=0.0, tasks=self.settling
+            self._settle_sent,
+            max_size=settle_batch,
+            linger_seconds=SETTLE_LINGER_SECONDS,
+            tasks=self.settling,
         )
 
     async def email_requested(
@@ -248,21 +254,24 @@ class EmailService:
             for sent in batch:
                 with structlog.contextvars.bound_contextvars(**sent.context):
                     scopes.append(tx.scope(sent.email.tenant_id, None))
-            pending = await scopes[0].emails.pending([sent.email.id for sent in batch])
             for sent, scope in zip(batch, scopes, strict=True):
-                if sent.email.id in pending:
-                    scope.emails.settle_pending(sent.email)
-                else:
-                    # Its claim ran out while it was sent and another delivery took over:
-                    # the email may have gone twice, and the first outcome stands.
-                    log.warning("email.settled_meanwhile", email_id=sent.email.id)
+                scope.emails.settle_later(sent.email)
+            await scopes[0].emails.all_settled(len(batch))
 
         try:
             await self._uow.atomically(work)
+            return
+        except EmailChanged:
+            # Some were settled by another delivery meanwhile (rare): each on its own.
+            pass
         except Exception as exc:
             # Sent but not recorded: once the claims run out, the sweep sends them again.
             ids = [sent.email.id for sent in batch]
             log.error("emails.settle_failed", error=repr(exc), email_ids=ids)
+            return
+        for sent in batch:
+            with structlog.contextvars.bound_contextvars(**sent.context):
+                await self._settle(sent.email)
 
     async def _requeue(self, email: Email, error: str) -> None:
         email.queue()

@@ -17,7 +17,13 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.operations import DeleteMany, DeleteOne, InsertOne, UpdateMany, UpdateOne
-from pymongo.results import DeleteResult, InsertManyResult, InsertOneResult, UpdateResult
+from pymongo.results import (
+    BulkWriteResult,
+    DeleteResult,
+    InsertManyResult,
+    InsertOneResult,
+    UpdateResult,
+)
 
 Document = dict[str, Any]
 Filter = Mapping[str, Any]
@@ -32,7 +38,7 @@ class Found:
     """
 
     def __init__(
-        self, cursor: AsyncCursor[Document], before: Callable[[], Awaitable[None]] | None = None
+        self, cursor: AsyncCursor[Document], before: Callable[[], Awaitable[object]] | None = None
     ) -> None:
         self._cursor = cursor
         self._before = before
@@ -90,14 +96,17 @@ class Writer(Reader):
             self._told[len(self._deferred)] = upserted
         self._deferred.append(write)
 
-    async def flush(self) -> None:
-        """Send the deferred writes, in the order they were queued."""
-        if self._deferred:
-            writes, self._deferred = self._deferred, []
-            told, self._told = self._told, {}
-            result = await self._collection.bulk_write(writes, ordered=True, session=self._session)
-            for index, tell in told.items():
-                tell(index in (result.upserted_ids or {}))
+    async def flush(self) -> BulkWriteResult | None:
+        """Send the deferred writes, in the order they were queued; what they did, together
+        (None when none were deferred)."""
+        if not self._deferred:
+            return None
+        writes, self._deferred = self._deferred, []
+        told, self._told = self._told, {}
+        result = await self._collection.bulk_write(writes, ordered=True, session=self._session)
+        for index, tell in told.items():
+            tell(index in (result.upserted_ids or {}))
+        return result
 
     async def find_one(self, filter: Filter) -> Document | None:
         await self.flush()
