@@ -15,6 +15,7 @@ from aio_pika.abc import AbstractIncomingMessage
 
 from chassis.messaging.delivery import DEAD_REASON_HEADER
 from chassis.storage.mongo import Mongo
+from chassis.storage.outbox import OUTBOX
 from contracts import Envelope
 from contracts.audits import AuditRecorded
 from contracts.emails import (
@@ -25,7 +26,6 @@ from contracts.emails import (
     PasswordReset,
     RegistrationConfirmation,
 )
-from chassis.storage.outbox import OUTBOX
 from emails.domain import Email
 from emails.rendering import Templates
 from emails.repository import EMAILS, email_document
