@@ -4,6 +4,7 @@ from memory to the senders or through the delivery queue."""
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -252,6 +253,21 @@ async def test_a_handed_over_email_refused_for_good_is_failed_and_its_delivery_d
     with pytest.raises(PoisonMessage, match="550 no such mailbox"):
         await deliver(uow, senders, email_id)
     assert gateway.sent == []
+
+
+async def test_an_email_settled_by_another_delivery_meanwhile_keeps_the_first_outcome(
+    uow: EmailsUoW, senders: EmailService, gateway: GatewayStandIn, now: datetime
+) -> None:
+    first, second = await requested(uow, senders), await requested(uow, senders)
+    taken_over = copy.deepcopy(uow.state.emails[first])
+    taken_over.fail("SMTP 550 settled by the delivery that took over", now)
+    # While it is sent, its claim runs out and another delivery settles it.
+    uow.state.emails[first] = taken_over
+
+    await eventually(lambda: status(uow, second) is Status.DELIVERED)
+    await senders.settling.drain(5)
+    assert status(uow, first) is Status.FAILED, "the first outcome stands"
+    assert [a.target for a in audits(uow)] == [f"email:{second}"]
 
 
 async def test_an_email_whose_sender_died_is_swept_once_its_claim_has_run_out(

@@ -247,7 +247,8 @@ class EmailService:
 
     async def _settle_sent(self, batch: list[Sent]) -> None:
         """One transaction for a batch of outcomes, each in the scope of its own request
-        (its tenant, its correlation id on the audit record)."""
+        (its tenant, its correlation id on the audit record); if some email was settled by
+        another delivery meanwhile (rare), each on its own."""
 
         async def work(tx: Scopes[EmailsTransaction]) -> None:
             scopes = []
@@ -259,19 +260,16 @@ class EmailService:
             await scopes[0].emails.all_settled(len(batch))
 
         try:
-            await self._uow.atomically(work)
-            return
-        except EmailChanged:
-            # Some were settled by another delivery meanwhile (rare): each on its own.
-            pass
+            try:
+                await self._uow.atomically(work)
+            except EmailChanged:
+                for sent in batch:
+                    with structlog.contextvars.bound_contextvars(**sent.context):
+                        await self._settle(sent.email)
         except Exception as exc:
-            # Sent but not recorded: once the claims run out, the sweep sends them again.
+            # Sent but not recorded: once their claims run out, the sweep sends them again.
             ids = [sent.email.id for sent in batch]
             log.error("emails.settle_failed", error=repr(exc), email_ids=ids)
-            return
-        for sent in batch:
-            with structlog.contextvars.bound_contextvars(**sent.context):
-                await self._settle(sent.email)
 
     async def _requeue(self, email: Email, error: str) -> None:
         email.queue()
