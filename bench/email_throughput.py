@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import subprocess
 import sys
@@ -34,7 +35,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from email.message import EmailMessage
+from email.message import Message
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as `python bench/email_throughput.py`
@@ -78,7 +79,9 @@ class MailboxProcess:
         directory.mkdir(parents=True, exist_ok=True)
 
     def count(self) -> int:
-        return sum(1 for _ in self.directory.glob("*.eml"))
+        # Polled every 10 ms in the process that runs the service: os.listdir costs a third of
+        # what Path.glob does over the thousands of files of a run.
+        return sum(1 for name in os.listdir(self.directory) if name.endswith(".eml"))
 
 
 @contextmanager
@@ -145,7 +148,7 @@ async def baseline(box: MailboxProcess, args: argparse.Namespace) -> float:
         await smtp.connect()
     started = time.perf_counter()
 
-    async def send_share(smtp: aiosmtplib.SMTP, share: Sequence[EmailMessage]) -> None:
+    async def send_share(smtp: aiosmtplib.SMTP, share: Sequence[Message]) -> None:
         for message in share:
             await smtp.send_message(message)
 

@@ -78,6 +78,26 @@ async def test_deferred_writes_go_in_one_command_in_the_order_queued(mongo, uow,
     assert "txnNumber" in update  # inside the transaction
 
 
+async def test_a_deferred_upsert_is_told_whether_it_inserted(mongo, uow, commands):
+    await mongo.raw(THINGS).insert_one({"_id": "old", "n": 0})
+    told: list[tuple[str, bool]] = []
+
+    async def work(tx: Scope) -> None:
+        things = tx.collection(THINGS)
+        for key in ("new", "old", "other"):
+            things.defer(
+                UpdateOne({"_id": key}, {"$setOnInsert": {"n": 1}}, upsert=True),
+                upserted=lambda inserted, key=key: told.append((key, inserted)),
+            )
+            things.defer(UpdateOne({"_id": key}, {"$inc": {"n": 1}}))  # not told
+
+    await uow.run(work, tenant_id="t")
+
+    assert told == [("new", True), ("old", False), ("other", True)]
+    assert await stored(mongo) == {"old": 1, "new": 2, "other": 2}
+    assert len(commands.to("update", THINGS)) == 1
+
+
 async def test_reads_and_writes_in_the_transaction_see_the_deferred_writes(mongo, uow, commands):
     async def work(tx: Scope) -> tuple[Any, list[Any], int]:
         things = tx.collection(THINGS)

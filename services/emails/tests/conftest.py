@@ -5,7 +5,7 @@ in-memory unit of work with a gateway stand-in."""
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
@@ -61,6 +61,7 @@ async def service(test_infra: TestInfra, mailbox: Mailbox) -> AsyncIterator[Serv
             retry_delay_ms=200,
             max_delivery_attempts=10,
             smtp_attempts=2,
+            delivery_sweep_seconds=0.2,
         )
     )
     async with serving(create_app(settings)) as url:
@@ -82,6 +83,13 @@ async def mongo(service: Served) -> AsyncIterator[Mongo]:
 class Ledger:
     emails: dict[str, Email] = field(default_factory=dict)
     contact_requests: dict[str, ContactRequest] = field(default_factory=dict)
+    # As the email documents keep them: the claim on a pending email, whether its delivery
+    # is the queue's, what went wrong last.
+    claimed_until: dict[str, datetime] = field(default_factory=dict)
+    queued: set[str] = field(default_factory=set)
+    errors: dict[str, str] = field(default_factory=dict)
+    # Settles sent in this transaction that found their email pending (see all_settled).
+    settled_now: int = 0
 
 
 class InMemoryEmails:
@@ -89,21 +97,54 @@ class InMemoryEmails:
         self._ledger = ledger
         self._recording = recording
 
-    async def add_new(self, email: Email) -> bool:
-        if email.id in self._ledger.emails:
-            return False
-        await self.add(email)
-        return True
+    def add_new(
+        self, email: Email, claimed_until: datetime | None, stored: Callable[[bool], None]
+    ) -> None:
+        new = email.id not in self._ledger.emails
+        if new:
+            self._store(email, claimed_until)
+        stored(new)
 
-    async def add(self, email: Email) -> None:
-        self._ledger.emails[email.id] = email
+    async def add(self, email: Email, claimed_until: datetime | None) -> None:
+        self._store(email, claimed_until)
+
+    def _store(self, email: Email, claimed_until: datetime | None) -> None:
+        # A copy, as the database keeps it: the senders change the object they are handed.
+        self._ledger.emails[email.id] = copy.deepcopy(email)
+        if claimed_until is None:
+            self._ledger.queued.add(email.id)
+        else:
+            self._ledger.claimed_until[email.id] = claimed_until
         self._recording.track(email)
 
     async def settle(self, email: Email) -> None:
+        if not self._settled(email):
+            raise EmailChanged(f"email {email.id} is no longer pending")
+
+    def settle_later(self, email: Email) -> None:
+        self._ledger.settled_now += self._settled(email)
+
+    async def all_settled(self, count: int) -> None:
+        settled, self._ledger.settled_now = self._ledger.settled_now, 0
+        if settled != count:
+            raise EmailChanged(f"{count - settled} of {count} emails are no longer pending")
+
+    def _settled(self, email: Email) -> bool:
+        stored = self._ledger.emails.get(email.id)
+        if stored is None or stored.status != "pending":
+            return False
+        self._ledger.emails[email.id] = copy.deepcopy(email)
+        self._ledger.claimed_until.pop(email.id, None)
+        self._recording.track(email)
+        return True
+
+    async def requeue(self, email: Email, error: str) -> None:
         stored = self._ledger.emails.get(email.id)
         if stored is None or stored.status != "pending":
             raise EmailChanged(f"email {email.id} is no longer pending")
-        self._ledger.emails[email.id] = email
+        self._ledger.claimed_until.pop(email.id, None)
+        self._ledger.queued.add(email.id)
+        self._ledger.errors[email.id] = error
         self._recording.track(email)
 
 
@@ -121,6 +162,7 @@ class InMemoryEmailsTransaction:
     def __init__(self, ledger: Ledger, recording: Recording) -> None:
         self.emails = InMemoryEmails(ledger, recording)
         self.contact_requests = InMemoryContactRequests(ledger, recording)
+        self.after_commit = recording.after_commit
 
 
 EmailsUoW = InMemoryUnitOfWork[Ledger, InMemoryEmailsTransaction]
@@ -148,12 +190,18 @@ class GatewayStandIn:
 
 
 class ClaimsStandIn:
-    """Claims over the in-memory ledger, as MongoClaims takes them."""
+    """Claims over the in-memory ledger, as MongoClaims takes them (outside any run)."""
 
     def __init__(self, uow: EmailsUoW) -> None:
         self._uow = uow
-        self.claimed_until: dict[str, datetime] = {}
-        self.errors: dict[str, str] = {}
+
+    @property
+    def claimed_until(self) -> dict[str, datetime]:
+        return self._uow.state.claimed_until
+
+    @property
+    def errors(self) -> dict[str, str]:
+        return self._uow.state.errors
 
     async def claim(self, email_id: str, now: datetime, until: datetime) -> Email | None:
         email = self._uow.state.emails.get(email_id)
@@ -162,6 +210,15 @@ class ClaimsStandIn:
             return None
         self.claimed_until[email_id] = until
         return copy.deepcopy(email)  # as read from the database: not the stored object
+
+    async def claim_left(self, now: datetime, until: datetime) -> Email | None:
+        for email_id, email in self._uow.state.emails.items():
+            held = self.claimed_until.get(email_id)
+            left = held is not None and held <= now and email_id not in self._uow.state.queued
+            if email.status == "pending" and left:
+                self.claimed_until[email_id] = until
+                return copy.deepcopy(email)
+        return None
 
     async def release(self, email_id: str, error: str) -> None:
         self.claimed_until.pop(email_id, None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -14,6 +15,7 @@ from aio_pika.abc import AbstractIncomingMessage
 
 from chassis.messaging.delivery import DEAD_REASON_HEADER
 from chassis.storage.mongo import Mongo
+from chassis.storage.outbox import OUTBOX
 from contracts import Envelope
 from contracts.audits import AuditRecorded
 from contracts.emails import (
@@ -24,7 +26,9 @@ from contracts.emails import (
     PasswordReset,
     RegistrationConfirmation,
 )
-from emails.repository import EMAILS
+from emails.domain import Email
+from emails.rendering import Templates
+from emails.repository import EMAILS, email_document
 from simulators.mailbox import Mailbox
 from testkit.fixtures import EventProducer, TestInfra
 from testkit.rabbit import Rabbit
@@ -137,6 +141,42 @@ async def test_an_email_requested_twice_is_sent_once(
 
     assert len(received(mailbox, to)) == 1
     assert await mongo.raw(EMAILS).count_documents({"to": to}) == 1
+
+
+async def test_a_requested_email_is_sent_from_memory_with_no_hop_through_the_delivery_queue(
+    service: Served, producer: EventProducer, mailbox: Mailbox, mongo: Mongo
+) -> None:
+    to = address()
+    event = EmailRequested(to=to, message=PasswordReset(first_name="Ada", token=TOKEN))
+    envelope = await producer.publish(event, tenant_id=None)
+
+    await one_message(mailbox, to)
+    await eventually(
+        lambda: mongo.raw(EMAILS).find_one({"_id": str(envelope.id), "status": "delivered"})
+    )
+    queued = {"routing_key": "emails.delivery_due", "body": {"$regex": str(envelope.id)}}
+    assert await mongo.raw(OUTBOX).count_documents(queued) == 0
+
+
+async def test_an_email_a_dead_process_held_is_swept_and_sent_once_its_claim_has_run_out(
+    service: Served, mailbox: Mailbox, mongo: Mongo
+) -> None:
+    # As a process that died between storing the email and settling it leaves it.
+    to = address()
+    content = Templates(WEBSITE).render(PasswordReset(first_name="Ada", token=TOKEN))
+    now = datetime.now(UTC)
+    email = Email.request(
+        uuid.uuid4().hex, None, to, None, "password_reset", (), content, now, handed_over=True
+    )
+    held = email_document(email, claimed_until=now + timedelta(seconds=2))
+    await mongo.raw(EMAILS).insert_one(held)
+
+    await asyncio.sleep(1.0)
+    assert received(mailbox, to) == [], "not while its claim holds"
+    await one_message(mailbox, to)
+    await eventually(lambda: mongo.raw(EMAILS).find_one({"_id": email.id, "status": "delivered"}))
+    await asyncio.sleep(0.5)
+    assert len(received(mailbox, to)) == 1
 
 
 async def test_an_email_waits_while_the_smtp_server_is_down_and_arrives_once_it_is_back(

@@ -1,12 +1,16 @@
 """The emails use cases on the in-memory unit of work, with stand-ins for the gateway and the
-claims: what is stored, sent and published on every path a delivery can take."""
+claims: what is stored, sent and published on every path a delivery can take, handed over
+from memory to the senders or through the delivery queue."""
 
 from __future__ import annotations
 
+import copy
 import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import pytest
+import structlog
 
 from chassis.messaging.delivery import PoisonMessage
 from chassis.messaging.subscriptions import context_of
@@ -17,6 +21,7 @@ from emails.domain import Status
 from emails.gateway import PermanentFailure, TransientFailure
 from emails.rendering import Templates
 from emails.service import DeliveryDue, EmailBeingSent, EmailService
+from testkit.waiting import eventually
 
 from .conftest import SALES, ClaimsStandIn, EmailsUoW, GatewayStandIn
 
@@ -49,14 +54,29 @@ def emails(
     )
 
 
+@pytest.fixture
+async def senders(emails: EmailService) -> AsyncIterator[EmailService]:
+    """The service with its senders running, as the process runs them."""
+    await emails.senders.start()
+    yield emails
+    await emails.senders.stop()
+    await emails.settling.drain(5)
+
+
 async def requested(uow: EmailsUoW, emails: EmailService, tenant: str | None = "org-a") -> str:
     event = EmailRequested(
         to="ada@example.com", message=PasswordReset(first_name="Ada", token=TOKEN), tags=["x"]
     )
     envelope = Envelope.wrap(event, tenant_id=tenant, actor_id=None, correlation_id="c-1")
     context = context_of(envelope)
-    await uow.run(lambda tx: emails.email_requested(tx, event, context), tenant_id=tenant)
+    # Bound as the consumer binds it while the request is handled.
+    with structlog.contextvars.bound_contextvars(correlation_id=envelope.correlation_id):
+        await uow.run(lambda tx: emails.email_requested(tx, event, context), tenant_id=tenant)
     return context.event_id
+
+
+def status(uow: EmailsUoW, email_id: str) -> Status:
+    return uow.state.emails[email_id].status
 
 
 async def deliver(uow: EmailsUoW, emails: EmailService, email_id: str) -> None:
@@ -182,3 +202,100 @@ async def test_contact_sales_keeps_the_request_and_queues_both_emails_in_one_com
         "emails.contact_request_received",
         f"contact_request:{request.id}",
     )
+
+
+# --- handed over to the senders ---------------------------------------------------------------
+
+
+async def test_a_requested_email_is_handed_to_the_senders_and_settled_in_a_batch(
+    uow: EmailsUoW, senders: EmailService, gateway: GatewayStandIn, claims: ClaimsStandIn
+) -> None:
+    ids = [await requested(uow, senders, tenant=f"org-{n}") for n in range(5)]
+    assert claims.claimed_until.keys() >= set(ids), "stored claimed by this process's senders"
+
+    await eventually(lambda: all(status(uow, i) is Status.DELIVERED for i in ids))
+    assert sorted(s.id for s in gateway.sent) == sorted(ids)
+    assert uow.events(DeliveryDue) == [], "no hop through the delivery queue"
+    assert uow.commits - len(ids) < len(ids), "outcomes are settled several a transaction"
+    delivered = [e for e in uow.published if e.type == AuditRecorded.event_type]
+    assert sorted(e.tenant_id for e in delivered) == [f"org-{n}" for n in range(5)]
+    assert {e.correlation_id for e in delivered} == {"c-1"}, "each audit in its request's"
+
+
+async def test_a_handed_over_email_the_server_cannot_take_now_goes_to_the_delivery_queue(
+    uow: EmailsUoW, senders: EmailService, gateway: GatewayStandIn, claims: ClaimsStandIn
+) -> None:
+    gateway.failures = [TransientFailure("SMTP server unreachable")]
+    email_id = await requested(uow, senders)
+
+    await eventually(lambda: uow.events(DeliveryDue))
+    assert uow.events(DeliveryDue) == [DeliveryDue(email_id=email_id)]
+    assert status(uow, email_id) is Status.PENDING
+    assert email_id not in claims.claimed_until and "unreachable" in claims.errors[email_id]
+    # The queue's delivery (whose retries wait out the outage) sends it.
+    await deliver(uow, senders, email_id)
+    assert [s.id for s in gateway.sent] == [email_id]
+    assert status(uow, email_id) is Status.DELIVERED
+
+
+async def test_a_handed_over_email_refused_for_good_is_failed_and_its_delivery_dead_lettered(
+    uow: EmailsUoW, senders: EmailService, gateway: GatewayStandIn
+) -> None:
+    gateway.failures = [PermanentFailure("SMTP 550 no such mailbox")]
+    email_id = await requested(uow, senders)
+
+    await eventually(lambda: status(uow, email_id) is Status.FAILED)
+    assert uow.state.emails[email_id].failure == "SMTP 550 no such mailbox"
+    [audit] = audits(uow)
+    assert (audit.action, audit.outcome) == ("emails.email_failed", "failed")
+    # Its delivery goes to the queue only to be dead-lettered there with the reason.
+    assert uow.events(DeliveryDue) == [DeliveryDue(email_id=email_id)]
+    with pytest.raises(PoisonMessage, match="550 no such mailbox"):
+        await deliver(uow, senders, email_id)
+    assert gateway.sent == []
+
+
+async def test_an_email_settled_by_another_delivery_meanwhile_keeps_the_first_outcome(
+    uow: EmailsUoW, senders: EmailService, gateway: GatewayStandIn, now: datetime
+) -> None:
+    first, second = await requested(uow, senders), await requested(uow, senders)
+    taken_over = copy.deepcopy(uow.state.emails[first])
+    taken_over.fail("SMTP 550 settled by the delivery that took over", now)
+    # While it is sent, its claim runs out and another delivery settles it.
+    uow.state.emails[first] = taken_over
+
+    await eventually(lambda: status(uow, second) is Status.DELIVERED)
+    await senders.settling.drain(5)
+    assert status(uow, first) is Status.FAILED, "the first outcome stands"
+    assert [a.target for a in audits(uow)] == [f"email:{second}"]
+
+
+async def test_an_email_whose_sender_died_is_swept_once_its_claim_has_run_out(
+    uow: EmailsUoW,
+    senders: EmailService,
+    gateway: GatewayStandIn,
+    claims: ClaimsStandIn,
+    now: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with monkeypatch.context() as dying:
+        # Committed, then the process dies before its senders take it.
+        dying.setattr(senders.senders, "put", lambda email: None)
+        email_id = await requested(uow, senders)
+    assert await senders.sweep() == 0, "its claim still holds"
+    assert gateway.sent == []
+
+    claims.claimed_until[email_id] = now
+    assert await senders.sweep() == 1
+    await eventually(lambda: status(uow, email_id) is Status.DELIVERED)
+    assert [s.id for s in gateway.sent] == [email_id]
+    assert await senders.sweep() == 0
+
+
+async def test_emails_stored_while_the_senders_are_behind_take_the_delivery_queue(
+    uow: EmailsUoW, emails: EmailService, gateway: GatewayStandIn, claims: ClaimsStandIn
+) -> None:
+    assert not emails.senders.accepts(), "not started"
+    email_id = await requested(uow, emails)
+    assert uow.events(DeliveryDue) == [DeliveryDue(email_id=email_id)]
+    assert email_id not in claims.claimed_until

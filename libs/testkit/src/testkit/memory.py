@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 
 from chassis.logging import new_id
 from chassis.messaging.subscriptions import context_of
-from chassis.storage.unit_of_work import Recording, Translate
+from chassis.storage.unit_of_work import Recording, Scopes, Translate
 from contracts import Envelope, IntegrationEvent
 
 S = TypeVar("S")
@@ -46,12 +46,15 @@ class InMemoryUnitOfWork(Generic[S, TxT]):
         tenant_id: str | None,
         actor_id: str | None = None,
     ) -> R:
-        working = copy.deepcopy(self.state)
-        recording = Recording(tenant_id, actor_id)
-        result = await work(self._make(working, recording))
-        envelopes = recording.envelopes(self._translate)
-        recording.committed()
-        self.state = working
+        return await self.atomically(lambda tx: work(tx.scope(tenant_id, actor_id)))
+
+    async def atomically(self, work: Callable[[Scopes[TxT]], Awaitable[R]]) -> R:
+        transaction = _Transaction(copy.deepcopy(self.state), self._make)
+        result = await work(transaction)
+        envelopes = [e for r in transaction.recordings for e in r.envelopes(self._translate)]
+        for recording in transaction.recordings:
+            recording.committed()
+        self.state = transaction.working
         self.published += envelopes
         self.commits += 1
         return result
@@ -78,3 +81,17 @@ class InMemoryUnitOfWork(Generic[S, TxT]):
     def events(self, kind: type[E]) -> list[E]:
         """The published events of one kind, oldest first."""
         return [e.payload(kind) for e in self.published if e.type == kind.event_type]
+
+
+class _Transaction(Generic[S, TxT]):
+    """One run's working copy of the state, and the scopes opened on it."""
+
+    def __init__(self, working: S, make: Callable[[S, Recording], TxT]) -> None:
+        self.working = working
+        self.recordings: list[Recording] = []
+        self._make = make
+
+    def scope(self, tenant_id: str | None, actor_id: str | None) -> TxT:
+        recording = Recording(tenant_id, actor_id)
+        self.recordings.append(recording)
+        return self._make(self.working, recording)

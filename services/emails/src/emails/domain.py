@@ -83,7 +83,11 @@ class Email(Aggregate):
         tags: tuple[str, ...],
         content: Content,
         now: datetime,
+        *,
+        handed_over: bool = False,
     ) -> Email:
+        """A pending email; queued for delivery unless `handed_over` to a sender in this
+        process (which queues it itself if it cannot send it)."""
         body = Body(content.text, content.html)
         email = cls(
             email_id,
@@ -97,8 +101,14 @@ class Email(Aggregate):
             Status.PENDING,
             now,
         )
-        email.record(EmailQueued(email_id))
+        if not handed_over:
+            email.queue()
         return email
+
+    def queue(self) -> None:
+        """Leave the email to the service's delivery queue: its sending, or, once it has
+        failed, the dead letter that reports it."""
+        self.record(EmailQueued(self.id))
 
     def deliver(self, now: datetime) -> None:
         self._require_pending()

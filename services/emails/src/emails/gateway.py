@@ -12,9 +12,12 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
+from email.utils import format_datetime, formataddr, make_msgid
 from typing import Protocol
 
 import aiosmtplib
@@ -70,23 +73,38 @@ class EmailGateway(Protocol):
     async def close(self) -> None: ...
 
 
-def mime(email: Outgoing, domain: str) -> EmailMessage:
-    """The email as a MIME message: text and HTML alternatives, its id in the Message-ID."""
-    message = EmailMessage()
+# Bodies quoted-printable: a person opening the message source still reads its links.
+_UTF8 = Charset("utf-8")
+_UTF8.body_encoding = QP
+
+
+def mime(email: Outgoing, domain: str) -> Message:
+    """The email as a MIME message: text and HTML alternatives, its id in the Message-ID.
+
+    Built with the compat32 classes: EmailMessage's header registry, which parses every
+    header set, took some 2 ms of CPU per email, more than all the rest of its delivery.
+    """
+    message = MIMEMultipart("alternative")
     message["From"] = email.sender
     name = " ".join((email.to_name or "").split())
-    user, _, host = email.to.rpartition("@")
-    message["To"] = Address(display_name=name, username=user, domain=host)
-    message["Subject"] = email.subject
+    message["To"] = formataddr((name, email.to), charset="utf-8") if name else email.to
+    subject = email.subject
+    message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()
     # The same id on every attempt: a mail system that deduplicates by it drops a resend.
     message["Message-ID"] = f"<{email.id}@{domain}>"
     message["Date"] = format_datetime(datetime.now(UTC))
     if email.tags:
         # Mailpit (docker-compose) shows these as tags.
         message["X-Tags"] = ", ".join(email.tags)
-    message.set_content(email.body.text)
-    message.add_alternative(email.body.html, subtype="html")
+    message.attach(_text("plain", email.body.text))
+    message.attach(_text("html", email.body.html))
     return message
+
+
+def _text(subtype: str, content: str) -> MIMENonMultipart:
+    part = MIMENonMultipart("text", subtype)
+    part.set_payload(content, _UTF8)
+    return part
 
 
 @dataclass(frozen=True)
@@ -130,7 +148,7 @@ class SmtpGateway:
             with attempt:
                 await self._send_once(message, email.to)
 
-    async def _send_once(self, message: EmailMessage, to: str) -> None:
+    async def _send_once(self, message: Message, to: str) -> None:
         smtp = await self._idle.get()
         sent = False
         try:

@@ -10,9 +10,10 @@ from pydantic import EmailStr, Field
 
 from chassis.clock import Clock, utc_now
 from chassis.config import ServiceSettings
+from chassis.jobs import Jobs
 from chassis.logging import configure_logging
 from chassis.messaging.bus import MessageBus
-from chassis.parts import Check
+from chassis.parts import Check, Part
 from chassis.storage.mongo import Mongo
 from chassis.storage.unit_of_work import MongoUnitOfWork
 from chassis.web.app import run, service_app
@@ -21,6 +22,9 @@ from emails.gateway import EmailGateway, SmtpGateway, SmtpServer
 from emails.rendering import Templates
 from emails.repository import INDEXES, EmailQueries, MongoClaims, MongoEmailsTransaction
 from emails.service import EmailService, integration_events
+
+# How long stopping waits for the outcomes of sent emails to be recorded.
+SETTLE_DRAIN_SECONDS = 10.0
 
 
 class EmailsSettings(ServiceSettings):
@@ -43,6 +47,10 @@ class EmailsSettings(ServiceSettings):
     smtp_attempts: int = Field(default=3, ge=1)
     # A delivery holds its email this long: past it, another may send it (after a crash).
     delivery_claim_seconds: float = Field(default=60.0, gt=0)
+    # Emails held in memory for this process's senders at most; beyond, they take the queue.
+    delivery_in_hand: int = Field(default=1000, ge=1)
+    # How often emails whose sender stopped or died, their claim run out, are handed over.
+    delivery_sweep_seconds: float = Field(default=10.0, gt=0)
     # The domain of Message-IDs (<email id>@domain); by default this host's name.
     message_id_domain: str | None = None
     # A delivery waits out an SMTP server that is down for about attempts x delay (some five
@@ -62,6 +70,24 @@ class Gateway:
 
     async def stop(self) -> None:
         await self.gateway.close()
+
+    def checks(self) -> Mapping[str, Check]:
+        return {}
+
+
+class Senders:
+    """The service's senders of handed-over emails, as a part: stopped before the bus, so
+    the audit records of what they settle still go out with its relay."""
+
+    def __init__(self, emails: EmailService) -> None:
+        self.emails = emails
+
+    async def start(self) -> None:
+        await self.emails.senders.start()
+
+    async def stop(self) -> None:
+        await self.emails.senders.stop()
+        await self.emails.settling.drain(SETTLE_DRAIN_SECONDS)
 
     def checks(self) -> Mapping[str, Check]:
         return {}
@@ -100,11 +126,18 @@ def create_app(
         sender=settings.email_from,
         sales_email=settings.sales_email,
         claim_for=timedelta(seconds=settings.delivery_claim_seconds),
+        # One sender per pooled SMTP connection.
+        senders=settings.smtp_pool_size,
+        in_hand=settings.delivery_in_hand,
         clock=clock,
     )
     handlers.subscribe(bus.subscriptions(uow), emails)
-    # The gateway stops after the bus, so deliveries in flight finish on their connections.
-    return service_app(settings, api.routes(emails, EmailQueries(mongo)), [mongo, sending, bus])
+    jobs = Jobs()
+    jobs.every(settings.delivery_sweep_seconds, "emails.sweep", emails.sweep)
+    # Stopped in reverse: the senders finish before the bus, the gateway after both, so
+    # deliveries in flight finish on their connections.
+    parts: list[Part] = [mongo, sending, bus, Senders(emails), jobs]
+    return service_app(settings, api.routes(emails, EmailQueries(mongo)), parts)
 
 
 def main() -> None:

@@ -3,10 +3,11 @@ delivery takes on an email, and the queries that read outside a transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument, UpdateOne
 
 from chassis.errors import Conflict
 from chassis.storage.documents import Document
@@ -22,6 +23,8 @@ INDEXES = {
         IndexModel([("status", ASCENDING), ("delivered_at", DESCENDING)]),
         IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING), ("delivered_at", DESCENDING)]),
         IndexModel([("tags", ASCENDING)]),
+        # The sweep's: handed-over emails still pending, by the end of their claim.
+        IndexModel([("status", ASCENDING), ("queued", ASCENDING), ("claimed_until", ASCENDING)]),
     ],
     CONTACT_REQUESTS: [IndexModel([("received_at", ASCENDING)])],
 }
@@ -32,14 +35,34 @@ class EmailChanged(Conflict):
 
 
 class EmailRepository(Protocol):
-    async def add_new(self, email: Email) -> bool:
-        """Store the email unless one with its id exists; whether it was stored now."""
+    def add_new(
+        self, email: Email, claimed_until: datetime | None, stored: Callable[[bool], None]
+    ) -> None:
+        """Store the email unless one with its id exists, sent with the others of the
+        transaction in one bulk write; `stored` is told, before the commit, whether it was
+        stored now. `claimed_until`: held until then by this process's senders; None: left
+        to the queue."""
         ...
 
-    async def add(self, email: Email) -> None: ...
+    async def add(self, email: Email, claimed_until: datetime | None) -> None: ...
 
     async def settle(self, email: Email) -> None:
         """Store a pending email's delivery or failure; EmailChanged if it is not pending."""
+        ...
+
+    def settle_later(self, email: Email) -> None:
+        """Store a pending email's delivery or failure with the others of the transaction,
+        in one bulk write (see `all_settled`)."""
+        ...
+
+    async def all_settled(self, count: int) -> None:
+        """Send the settling writes of the transaction, `count` of them; EmailChanged unless
+        each found its email pending."""
+        ...
+
+    async def requeue(self, email: Email, error: str) -> None:
+        """Leave a pending email to the delivery queue, keeping what went wrong;
+        EmailChanged if it is not pending."""
         ...
 
 
@@ -52,39 +75,68 @@ class MongoEmails:
         self._scope = scope
         self._emails = scope.collection(EMAILS)
 
-    async def add_new(self, email: Email) -> bool:
+    def add_new(
+        self, email: Email, claimed_until: datetime | None, stored: Callable[[bool], None]
+    ) -> None:
         # The id is unique whatever the inbox remembers: a request seen again long after
         # its inbox record expired still stores, and sends, nothing more.
-        document = email_document(email)
+        document = email_document(email, claimed_until)
         del document["_id"]
-        stored = await self._emails.update_one(
-            {"_id": email.id}, {"$setOnInsert": document}, upsert=True
-        )
-        if stored.upserted_id is None:
-            return False
-        self._scope.track(email)
-        return True
 
-    async def add(self, email: Email) -> None:
-        await self._emails.insert_one(email_document(email))
+        def upserted(inserted: bool) -> None:
+            if inserted:
+                self._scope.track(email)
+            stored(inserted)
+
+        self._emails.defer(
+            UpdateOne({"_id": email.id}, {"$setOnInsert": document}, upsert=True),
+            upserted=upserted,
+        )
+
+    async def add(self, email: Email, claimed_until: datetime | None) -> None:
+        await self._emails.insert_one(email_document(email, claimed_until))
         self._scope.track(email)
 
     async def settle(self, email: Email) -> None:
-        settled = await self._emails.update_one(
-            {"_id": email.id, "status": Status.PENDING.value},
-            {
-                "$set": {
-                    "status": email.status.value,
-                    "delivered_at": email.delivered_at,
-                    "failed_at": email.failed_at,
-                    "failure": email.failure,
-                },
-                "$unset": {"body": "", "claimed_until": ""},
-            },
-        )
+        settled = await self._emails.update_one(*_settling(email))
         if settled.matched_count == 0:
             raise EmailChanged(f"email {email.id} is no longer pending")
         self._scope.track(email)
+
+    def settle_later(self, email: Email) -> None:
+        self._emails.defer(UpdateOne(*_settling(email)))
+        self._scope.track(email)
+
+    async def all_settled(self, count: int) -> None:
+        sent = await self._emails.flush()
+        settled = 0 if sent is None else sent.matched_count
+        if settled != count:
+            raise EmailChanged(f"{count - settled} of {count} emails are no longer pending")
+
+    async def requeue(self, email: Email, error: str) -> None:
+        queued = await self._emails.update_one(
+            {"_id": email.id, "status": Status.PENDING.value},
+            {"$set": {"claimed_until": None, "queued": True, "last_error": error[:1000]}},
+        )
+        if queued.matched_count == 0:
+            raise EmailChanged(f"email {email.id} is no longer pending")
+        self._scope.track(email)
+
+
+def _settling(email: Email) -> tuple[Document, Document]:
+    """The update that settles a pending email."""
+    return (
+        {"_id": email.id, "status": Status.PENDING.value},
+        {
+            "$set": {
+                "status": email.status.value,
+                "delivered_at": email.delivered_at,
+                "failed_at": email.failed_at,
+                "failure": email.failure,
+            },
+            "$unset": {"body": "", "claimed_until": ""},
+        },
+    )
 
 
 class MongoContactRequests:
@@ -110,6 +162,7 @@ class MongoEmailsTransaction:
     def __init__(self, scope: Scope) -> None:
         self.emails = MongoEmails(scope)
         self.contact_requests = MongoContactRequests(scope)
+        self.after_commit = scope.after_commit
 
 
 class MongoClaims:
@@ -129,6 +182,17 @@ class MongoClaims:
                 "$or": [{"claimed_until": None}, {"claimed_until": {"$lte": now}}],
             },
             {"$set": {"claimed_until": until}, "$inc": {"attempts": 1}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return None if doc is None else email_from(doc)
+
+    async def claim_left(self, now: datetime, until: datetime) -> Email | None:
+        """A pending email handed over to a sender whose claim ran out (it stopped or died
+        before settling it), now claimed until `until`; None when there is none."""
+        doc = await self._emails.find_one_and_update(
+            {"status": Status.PENDING.value, "queued": False, "claimed_until": {"$lte": now}},
+            {"$set": {"claimed_until": until}, "$inc": {"attempts": 1}},
+            sort=[("claimed_until", ASCENDING)],
             return_document=ReturnDocument.AFTER,
         )
         return None if doc is None else email_from(doc)
@@ -196,7 +260,7 @@ class EmailQueries:
 # --- documents <-> domain ---------------------------------------------------------------------
 
 
-def email_document(e: Email) -> Document:
+def email_document(e: Email, claimed_until: datetime | None) -> Document:
     return {
         "_id": e.id,
         "tenant_id": e.tenant_id,
@@ -211,8 +275,10 @@ def email_document(e: Email) -> Document:
         "delivered_at": e.delivered_at,
         "failed_at": e.failed_at,
         "failure": e.failure,
-        "attempts": 0,
-        "claimed_until": None,
+        # Handed over to a sender in this process: its first attempt, claimed.
+        "attempts": 0 if claimed_until is None else 1,
+        "claimed_until": claimed_until,
+        "queued": claimed_until is None,
     }
 
 

@@ -1,26 +1,40 @@
 """Use cases of the emails service; what its events tell others; the ports it needs.
 
 An email is stored pending in the transaction that records its request (the inbox's, for an
-`EmailRequested`); that transaction also puts a `DeliveryDue` of the service's own in the
-outbox. Its handler, outside any transaction, claims the email, sends it through the gateway
-and records the outcome: so a slow or failing SMTP server never holds a transaction open,
-and a delivery is retried, then dead-lettered, by the chassis' own queues.
+`EmailRequested`), claimed for a while by this process's senders, and handed to them from
+memory once committed (`chassis.handover`): a sender sends it through the gateway, outside
+any transaction, and the outcomes are settled in batches, one transaction each, with their
+audit records. So a slow or failing SMTP server never holds a transaction open, and an
+email that goes well costs no broker hop of its own.
+
+Whatever does not go that way takes the service's delivery queue (`emails.delivery_due`,
+through the outbox), where the chassis retries it, then dead-letters it: an email stored
+while the senders are stopped or behind; one the server could not take now (down, 4xx),
+whose retries wait out the outage; one refused for good (5xx), recorded failed, whose
+delivery is dead-lettered with the reason. What a stopped or crashed process held is swept:
+once its claim runs out, the sweep hands it over again.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import ClassVar, Protocol
+from functools import partial
+from typing import Any, ClassVar, Protocol
 
+import structlog
 from pydantic import Field
 
 from chassis.clock import Clock, utc_now
+from chassis.handover import Handover
 from chassis.logging import get_logger
+from chassis.messaging.batching import Batcher
 from chassis.messaging.delivery import PoisonMessage
 from chassis.messaging.subscriptions import EventContext
-from chassis.storage.unit_of_work import UnitOfWork
+from chassis.storage.unit_of_work import Scopes, UnitOfWork
+from chassis.tasks import Tasks
 from contracts import IntegrationEvent
 from contracts.audits import AuditOutcome, AuditRecorded
 from contracts.emails import (
@@ -45,6 +59,9 @@ from emails.repository import ContactRequestRepository, EmailChanged, EmailRepos
 log = get_logger(__name__)
 
 CONTACT_SALES_TAG = "contact-sales"
+# A batch of outcomes waits this long for more: a transaction per email or two would cost
+# more than the sending.
+SETTLE_LINGER_SECONDS = 0.03
 
 
 class DeliveryDue(IntegrationEvent):
@@ -65,6 +82,8 @@ class Claims(Protocol):
 
     async def claim(self, email_id: str, now: datetime, until: datetime) -> Email | None: ...
 
+    async def claim_left(self, now: datetime, until: datetime) -> Email | None: ...
+
     async def release(self, email_id: str, error: str) -> None: ...
 
     async def get(self, email_id: str) -> Email | None: ...
@@ -76,6 +95,16 @@ class EmailsTransaction(Protocol):
 
     @property
     def contact_requests(self) -> ContactRequestRepository: ...
+
+    def after_commit(self, callback: Callable[[], None]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Sent:
+    """An email sent or refused, to be settled, with the log context of its request."""
+
+    email: Email
+    context: dict[str, Any]
 
 
 class EmailService:
@@ -89,8 +118,13 @@ class EmailService:
         sender: str,
         sales_email: str,
         claim_for: timedelta = timedelta(seconds=60),
+        senders: int = 4,
+        in_hand: int = 1000,
+        settle_batch: int = 100,
         clock: Clock = utc_now,
     ) -> None:
+        """`senders` send handed-over emails side by side (one per SMTP connection), holding
+        at most `in_hand` emails; outcomes are settled up to `settle_batch` a transaction."""
         self._uow = uow
         self._templates = templates
         self._claims = claims
@@ -99,16 +133,38 @@ class EmailService:
         self._sales_email = sales_email
         self._claim_for = claim_for
         self._clock = clock
+        self.senders = Handover(self._send, workers=senders, limit=in_hand, name="emails.senders")
+        # The settling transactions in flight; the service waits for them when it stops.
+        self.settling = Tasks()
+        self._settler = Batcher(
+            self._settle_sent,
+            max_size=settle_batch,
+            linger_seconds=SETTLE_LINGER_SECONDS,
+            tasks=self.settling,
+        )
 
     async def email_requested(
         self, tx: EmailsTransaction, event: EmailRequested, context: EventContext
     ) -> None:
         """Store the email, pending; the envelope's id is the email's."""
+        claimed_until = self._hand_over_until()
         email = self._compose(
-            context.event_id, context.tenant_id, event.to, event.to_name, event.message, event.tags
+            context.event_id,
+            context.tenant_id,
+            event.to,
+            event.to_name,
+            event.message,
+            event.tags,
+            handed_over=claimed_until is not None,
         )
-        if not await tx.emails.add_new(email):
-            log.info("email.already_requested", email_id=email.id)
+
+        def stored(new: bool) -> None:
+            if not new:
+                log.info("email.already_requested", email_id=email.id)
+            elif claimed_until is not None:
+                tx.after_commit(partial(self.senders.put, email))
+
+        tx.emails.add_new(email, claimed_until, stored)
 
     async def contact_sales(
         self, email: str, company: str, size: str | None, message: str
@@ -117,22 +173,19 @@ class EmailService:
         all in one transaction."""
         request = ContactRequest.receive(email, company, size, message, self._clock())
         tags = [CONTACT_SALES_TAG]
-        lead = self._compose(
-            uuid.uuid4().hex,
-            None,
-            self._sales_email,
-            None,
-            ContactSalesLead(email=email, company=company, size=size, message=message),
-            tags,
-        )
-        confirmation = self._compose(
-            uuid.uuid4().hex, None, email, None, ContactSalesConfirmation(company=company), tags
-        )
+        lead_message = ContactSalesLead(email=email, company=company, size=size, message=message)
+        confirmation_message = ContactSalesConfirmation(company=company)
 
         async def work(tx: EmailsTransaction) -> None:
             await tx.contact_requests.add(request)
-            await tx.emails.add(lead)
-            await tx.emails.add(confirmation)
+            for to, sent in ((self._sales_email, lead_message), (email, confirmation_message)):
+                claimed_until = self._hand_over_until()
+                outgoing = self._compose(
+                    uuid.uuid4().hex, None, to, None, sent, tags, claimed_until is not None
+                )
+                await tx.emails.add(outgoing, claimed_until)
+                if claimed_until is not None:
+                    tx.after_commit(partial(self.senders.put, outgoing))
 
         await self._uow.run(work, tenant_id=None)
         return request
@@ -160,6 +213,81 @@ class EmailService:
             raise
         email.deliver(self._clock())
         await self._settle(email)
+
+    async def sweep(self) -> int:
+        """Hand over again the emails a stopped or crashed process held and never settled,
+        once their claim has run out; how many."""
+        swept = 0
+        while self.senders.accepts():
+            now = self._clock()
+            email = await self._claims.claim_left(now, now + self._claim_for)
+            if email is None:
+                break
+            log.info("email.swept", email_id=email.id)
+            self.senders.put(email)
+            swept += 1
+        return swept
+
+    async def _send(self, email: Email) -> None:
+        """Send a handed-over email, held by this process's claim; its outcome is settled
+        in the next batch. What cannot go now takes the delivery queue."""
+        try:
+            await self._gateway.send(Outgoing.of(email, self._sender))
+        except PermanentFailure as exc:
+            email.fail(str(exc), self._clock())
+            # Its delivery is dead-lettered with the reason, as the queue's own refusals are.
+            email.queue()
+        except Exception as exc:
+            log.warning("email.delivery_postponed", email_id=email.id, error=str(exc))
+            await self._requeue(email, repr(exc))
+            return
+        else:
+            email.deliver(self._clock())
+        self._settler.add(Sent(email, structlog.contextvars.get_contextvars()))
+
+    async def _settle_sent(self, batch: list[Sent]) -> None:
+        """One transaction for a batch of outcomes, each in the scope of its own request
+        (its tenant, its correlation id on the audit record); if some email was settled by
+        another delivery meanwhile (rare), each on its own."""
+
+        async def work(tx: Scopes[EmailsTransaction]) -> None:
+            scopes = []
+            for sent in batch:
+                with structlog.contextvars.bound_contextvars(**sent.context):
+                    scopes.append(tx.scope(sent.email.tenant_id, None))
+            for sent, scope in zip(batch, scopes, strict=True):
+                scope.emails.settle_later(sent.email)
+            await scopes[0].emails.all_settled(len(batch))
+
+        try:
+            try:
+                await self._uow.atomically(work)
+            except EmailChanged:
+                for sent in batch:
+                    with structlog.contextvars.bound_contextvars(**sent.context):
+                        await self._settle(sent.email)
+        except Exception as exc:
+            # Sent but not recorded: once their claims run out, the sweep sends them again.
+            ids = [sent.email.id for sent in batch]
+            log.error("emails.settle_failed", error=repr(exc), email_ids=ids)
+
+    async def _requeue(self, email: Email, error: str) -> None:
+        email.queue()
+
+        async def work(tx: EmailsTransaction) -> None:
+            await tx.emails.requeue(email, error)
+
+        try:
+            await self._uow.run(work, tenant_id=email.tenant_id)
+        except EmailChanged:
+            log.warning("email.settled_meanwhile", email_id=email.id)
+        except Exception as exc:
+            # Once its claim runs out, the sweep hands it over again.
+            log.error("email.requeue_failed", email_id=email.id, error=repr(exc))
+
+    def _hand_over_until(self) -> datetime | None:
+        """The claim to store an email under for this process's senders, if they take it."""
+        return self._clock() + self._claim_for if self.senders.accepts() else None
 
     async def _settle(self, email: Email) -> None:
         async def work(tx: EmailsTransaction) -> None:
@@ -191,6 +319,7 @@ class EmailService:
         to_name: str | None,
         message: EmailMessage,
         tags: list[str],
+        handed_over: bool = False,
     ) -> Email:
         return Email.request(
             email_id,
@@ -201,6 +330,7 @@ class EmailService:
             tuple(tags),
             self._templates.render(message),
             self._clock(),
+            handed_over=handed_over,
         )
 
 

@@ -4,7 +4,8 @@ reads and writes that all carry the transaction's session, so none can escape it
 Inside a transaction a write whose result nobody needs can be deferred (`Writer.defer`): the
 deferred writes of a collection go to MongoDB as one bulk write, in order, before anything
 else touches that collection and before the commit. A consumer applying a batch of events
-then pays one round trip for all of their writes instead of one each.
+then pays one round trip for all of their writes instead of one each. An upsert deferred so
+may be told, when it is sent, whether it inserted (store-unless-present, with what follows).
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.operations import DeleteMany, DeleteOne, InsertOne, UpdateMany, UpdateOne
-from pymongo.results import DeleteResult, InsertManyResult, InsertOneResult, UpdateResult
+from pymongo.results import (
+    BulkWriteResult,
+    DeleteResult,
+    InsertManyResult,
+    InsertOneResult,
+    UpdateResult,
+)
 
 Document = dict[str, Any]
 Filter = Mapping[str, Any]
@@ -31,7 +38,7 @@ class Found:
     """
 
     def __init__(
-        self, cursor: AsyncCursor[Document], before: Callable[[], Awaitable[None]] | None = None
+        self, cursor: AsyncCursor[Document], before: Callable[[], Awaitable[object]] | None = None
     ) -> None:
         self._cursor = cursor
         self._before = before
@@ -79,17 +86,27 @@ class Writer(Reader):
     def __init__(self, collection: AsyncCollection[Document], session: AsyncClientSession) -> None:
         super().__init__(collection, session)
         self._deferred: list[Write] = []
+        self._told: dict[int, Callable[[bool], None]] = {}
 
-    def defer(self, write: Write) -> None:
+    def defer(self, write: Write, *, upserted: Callable[[bool], None] | None = None) -> None:
         """Queue a write whose result is not needed; it is sent before this collection is
-        next used and before the commit, and if it fails the transaction fails."""
+        next used and before the commit, and if it fails the transaction fails. `upserted`
+        (for an upsert) is told, once it is sent, whether it inserted a document."""
+        if upserted is not None:
+            self._told[len(self._deferred)] = upserted
         self._deferred.append(write)
 
-    async def flush(self) -> None:
-        """Send the deferred writes, in the order they were queued."""
-        if self._deferred:
-            writes, self._deferred = self._deferred, []
-            await self._collection.bulk_write(writes, ordered=True, session=self._session)
+    async def flush(self) -> BulkWriteResult | None:
+        """Send the deferred writes, in the order they were queued; what they did, together
+        (None when none were deferred)."""
+        if not self._deferred:
+            return None
+        writes, self._deferred = self._deferred, []
+        told, self._told = self._told, {}
+        result = await self._collection.bulk_write(writes, ordered=True, session=self._session)
+        for index, tell in told.items():
+            tell(index in (result.upserted_ids or {}))
+        return result
 
     async def find_one(self, filter: Filter) -> Document | None:
         await self.flush()

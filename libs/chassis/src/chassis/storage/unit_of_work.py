@@ -32,6 +32,13 @@ TxT_co = TypeVar("TxT_co", covariant=True)
 Translate = Callable[[object], Iterable[IntegrationEvent]]
 
 
+class Scopes(Protocol[TxT_co]):
+    def scope(self, tenant_id: str | None, actor_id: str | None) -> TxT_co:
+        """A use case's part of the transaction, acting for the tenant and actor, with the
+        log context bound now (its correlation id goes on the events it raises)."""
+        ...
+
+
 class UnitOfWork(Protocol[TxT_co]):
     async def run(
         self,
@@ -42,6 +49,11 @@ class UnitOfWork(Protocol[TxT_co]):
     ) -> R:
         """Run `work` in one transaction acting for the tenant and actor; its events are
         published for them. Raises what `work` raises, and then nothing is stored."""
+        ...
+
+    async def atomically(self, work: Callable[[Scopes[TxT_co]], Awaitable[R]]) -> R:
+        """Run `work` in one transaction with as many scopes as it opens (a batch of use
+        cases, each for its own tenant and correlation, committed together)."""
         ...
 
 
@@ -60,6 +72,7 @@ class Recording:
         self.causation_id: str | None = bound.get("causation_id") or self.request_id
         self._published: list[IntegrationEvent] = []
         self._tracked: dict[int, Aggregate] = {}
+        self._after_commit: list[Callable[[], None]] = []
 
     @property
     def tenant(self) -> str:
@@ -75,10 +88,18 @@ class Recording:
         """Collect `aggregate`'s recorded events at the end (repositories call this)."""
         self._tracked.setdefault(id(aggregate), aggregate)
 
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once the transaction has committed; never if it did not (a
+        transaction PyMongo runs again starts a fresh recording)."""
+        self._after_commit.append(callback)
+
     def committed(self) -> None:
-        """The events went out with the commit: the aggregates forget them."""
+        """The events went out with the commit: the aggregates forget them, and what waited
+        for the commit is told."""
         for aggregate in self._tracked.values():
             aggregate.forget_recorded()
+        for callback in self._after_commit:
+            callback()
 
     def envelopes(self, translate: Translate | None) -> list[Envelope]:
         events = list(self._published)
