@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,8 +99,8 @@ def drop_databases(mongo_url: str, prefix: str) -> None:
                 client.drop_database(name)
 
 
-# The gateway's default rate limit (100/s per caller) would answer 429 to a benchmark.
-SYSTEM_ENV = {"RATE_LIMIT_PER_SECOND": "0"}
+# The gateway's rate limits (100/s per caller, stricter on /record) would answer 429 to a benchmark.
+SYSTEM_ENV = {"RATE_LIMIT_PER_SECOND": "0", "ROUTE_RATE_LIMITS": "[]"}
 
 
 @contextmanager
@@ -111,12 +111,18 @@ def running_system(env: BenchEnv, log_level: str = "INFO") -> Iterator[System]:
     log = str(env.workdir / "analytics-simulator.log")
     with simulator_process(analytics_port, log) as analytics:
         usages_env = {"ANALYTICS_URL": analytics.url, "ANALYTICS_API_KEY": analytics.api_key}
-        yield from _system(env, log_level, {"usages": usages_env})
+        with running_services(env, {"usages": usages_env}, log_level=log_level) as system:
+            yield system
 
 
-def _system(
-    env: BenchEnv, log_level: str, service_env: Mapping[str, Mapping[str, str]]
+@contextmanager
+def running_services(
+    env: BenchEnv,
+    service_env: Mapping[str, Mapping[str, str]],
+    names: Iterable[str] | None = None,
+    log_level: str = "INFO",
 ) -> Iterator[System]:
+    """The services named (all by default), each as its own process, on free ports."""
     settings = StackSettings(
         mongo_url=env.mongo_url,
         amqp_url=env.amqp_url,
@@ -129,7 +135,7 @@ def _system(
         service_env=service_env,
         python=sys.executable,
     )
-    system = System(settings)
+    system = System(settings, names)
     system.start(timeout=60)
     try:
         yield system
@@ -285,7 +291,8 @@ class Stats:
 
     @property
     def rps(self) -> float:
-        return self.requests / self.elapsed if self.elapsed > 0 else 0.0
+        """Requests answered as expected, per second: a refused one is no throughput."""
+        return (self.requests - self.errors) / self.elapsed if self.elapsed > 0 else 0.0
 
     def ms(self, q: float) -> float:
         """The q-quantile of latency in milliseconds (nearest rank)."""

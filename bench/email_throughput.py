@@ -5,13 +5,14 @@ The SMTP server is the mailbox simulator (aiosmtpd, every message written as a `
 as its own process; an email counts as arrived once its file exists. Both sides use the same
 number of SMTP connections (the service's pool size, `--pool`).
 
-Service: the emails service (its app, in this process) on this run's MongoDB and RabbitMQ.
+Service: the emails service as its own process (as `make run` starts it) on this run's MongoDB
+and RabbitMQ; this process publishes the requests and watches the mailbox.
 N `EmailRequested` events (password resets, each to its own address) are published as a
 relay publishes them, persistent and confirmed, at most `--in-flight` unconfirmed; the clock
 runs from the first publish until the N-th message is in the mailbox. On the way each email
-is stored (inbox transaction), its delivery goes through the outbox to the service's own
-queue, is claimed, sent over a pooled connection and recorded delivered (another
-transaction, with its audit record).
+is stored (inbox transaction, a batch at a time), handed from memory to a sender, sent over a
+pooled connection and recorded delivered with its audit record (a batch of outcomes per
+transaction).
 
 Baseline, same run: the same N messages, rendered from the same template beforehand, sent
 with aiosmtplib over `--pool` connections, each sending one after another; timed from the
@@ -42,7 +43,7 @@ if __package__ in (None, ""):  # run as `python bench/email_throughput.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aiosmtplib
-from bench.common import BenchEnv, banner, bench_env, command, table, verdict
+from bench.common import BenchEnv, banner, bench_env, command, running_services, table, verdict
 
 from chassis.config import MessagingSettings
 from chassis.messaging.broker import create_broker
@@ -50,10 +51,8 @@ from contracts.emails import EmailRequested, PasswordReset
 from devstack.system import free_ports
 from emails.domain import Content, Email
 from emails.gateway import Outgoing, mime
-from emails.main import EmailsSettings, create_app
 from emails.rendering import Templates
 from testkit.fixtures import EventProducer
-from testkit.web import serving
 
 TARGET = 0.70
 WAIT_LIMIT = 300.0  # seconds; a round that takes longer has failed
@@ -163,15 +162,11 @@ async def baseline(box: MailboxProcess, args: argparse.Namespace) -> float:
 
 async def service(env: BenchEnv, box: MailboxProcess, args: argparse.Namespace) -> list[float]:
     """The emails service from published event to the server: emails per second, per round."""
-    settings = EmailsSettings(
-        mongo_url=env.mongo_url,
-        mongo_db=env.db_name("emails"),
-        amqp_url=env.amqp_url,
-        jwks_url=env.jwks_url,
-        log_level="WARNING",
-        smtp_port=box.port,
-        smtp_pool_size=args.pool,
-    )
+    emails_env = {
+        "SMTP_PORT": str(box.port),
+        "SMTP_POOL_SIZE": str(args.pool),
+        "LOG_LEVEL": "WARNING",
+    }
     producing = MessagingSettings(service_name="bench_identity", amqp_url=env.amqp_url)
     broker = create_broker(producing)
     await broker.connect()
@@ -185,7 +180,7 @@ async def service(env: BenchEnv, box: MailboxProcess, args: argparse.Namespace) 
 
     rates = []
     try:
-        async with serving(create_app(settings)):
+        with running_services(env, {"emails": emails_env}, ["emails"], log_level="WARNING"):
             for _ in range(args.rounds):
                 before = box.count()
                 started = time.perf_counter()

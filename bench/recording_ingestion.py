@@ -1,10 +1,11 @@
 """Recording ingestion: accepted `POST /record/use` calls per second through the gateway,
-against `GET /health` through the same gateway in the same run.
+against `GET /health/usages` (the same service's own health) through the same gateway in the
+same run.
 
 Every service runs as its own process (devstack), usages delivering to an analytics simulator
-of its own in the background, as it does in production. `GET /health` is the gateway's
-aggregate: it asks every service's own `/health` (usages' included), each of which pings
-MongoDB and RabbitMQ: a read path through the same processes, with no write. A recorded use
+of its own in the background, as it does in production. `GET /health/usages` goes through the
+gateway to usages' own `/health`, which pings MongoDB and RabbitMQ: a read path through the
+same processes, with no write. A recorded use
 is a MongoDB transaction (the usage stored) answered 202, then delivered in batches.
 After a warm-up, each target gets the same number of requests at the same concurrency, in
 rounds whose order alternates; the round with the median throughput is reported.
@@ -43,7 +44,7 @@ from bench.common import (
 
 from devstack.system import System
 
-USE, HEALTH = "POST /record/use", "GET /health"
+USE, HEALTH = "POST /record/use", "GET /health/usages"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -71,7 +72,7 @@ async def run(env: BenchEnv, system: System, args: argparse.Namespace) -> dict[s
     gateway = system.gateway_url
     targets = {
         USE: (record_use(f"{gateway}/record/use", env.token()), (202,)),
-        HEALTH: (get(f"{gateway}/health"), (200,)),
+        HEALTH: (get(f"{gateway}/health/usages"), (200,)),
     }
     runs: dict[str, list[Stats]] = {name: [] for name in targets}
     async with client_session(args.concurrency) as session:
@@ -123,13 +124,13 @@ def report(runs: dict[str, list[Stats]], args: argparse.Namespace) -> None:
     report_errors([s for stats in runs.values() for s in stats])
     use, health = chosen[USE], chosen[HEALTH]
     print(
-        f"accepted /record/use: {use.rps:,.0f}/s; GET /health: {health.rps:,.0f}/s; "
+        f"accepted /record/use: {use.rps:,.0f}/s; GET /health/usages: {health.rps:,.0f}/s; "
         f"record / health: {use.rps / health.rps:.1%}"
     )
 
 
 def measure(env: BenchEnv, system: System, args: argparse.Namespace, cmd: str) -> None:
-    banner("Recording ingestion: POST /record/use vs GET /health, through the gateway", cmd)
+    banner("Recording ingestion: POST /record/use vs GET /health/usages, through the gateway", cmd)
     report(asyncio.run(run(env, system, args)), args)
 
 

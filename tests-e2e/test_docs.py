@@ -26,6 +26,7 @@ ROUTES = {
     ("POST", "/record/trace"),
     ("POST", "/record/pageview"),
     ("GET", "/health"),
+    ("GET", "/health/{service}"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
     ("GET", "/asyncapi.json"),

@@ -25,7 +25,7 @@ from chassis.web.openapi import OPENAPI_KEY
 from contracts.asyncapi import published_events
 from gateway.docs_page import render_docs
 
-GATEWAY_PATHS = {"/health", "/openapi.json", "/docs", "/asyncapi.json"}
+GATEWAY_PATHS = {"/health", "/health/{service}", "/openapi.json", "/docs", "/asyncapi.json"}
 
 
 def served(app: web.Application) -> set[tuple[str, str]]:

@@ -89,3 +89,31 @@ async def test_upstreams_are_asked_concurrently_with_a_short_timeout(
         assert loop.time() - started < 1.1
     assert checks["cars"] == "ok"
     assert all(checks[name] == "down: no answer within 0.3 s" for name in slow)
+
+
+async def test_one_service_health_is_its_own_report(
+    gateway: str, http: aiohttp.ClientSession, bookings
+) -> None:
+    async with http.get(f"{gateway}/health/cars") as r:
+        assert (r.status, await r.json()) == (
+            200,
+            {"status": "ok", "checks": {"mongo": "ok"}, "error": None},
+        )
+    bookings.health_status = 503
+    bookings.health_checks = {"mongo": "ok", "broker": "down: AMQPConnectionError()"}
+    async with http.get(f"{gateway}/health/bookings") as r:
+        assert r.status == 503
+        assert await r.json() == {
+            "status": "down",
+            "checks": {"mongo": "ok", "broker": "down: AMQPConnectionError()"},
+            "error": "answered 503",
+        }
+
+
+async def test_one_service_health_of_an_unknown_service_is_404(
+    gateway: str, http: aiohttp.ClientSession
+) -> None:
+    async with http.get(f"{gateway}/health/images") as r:
+        assert r.status == 404
+        assert r.content_type == "application/problem+json"
+        assert "images" in (await r.json())["detail"]

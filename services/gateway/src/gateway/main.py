@@ -13,7 +13,7 @@ from gateway.proxy import Proxy
 from gateway.ratelimit import RateLimiter, RouteLimits, rate_limit
 from gateway.routes import RouteTable
 from gateway.settings import GatewaySettings
-from gateway.upstream_health import upstreams_health_route
+from gateway.upstream_health import upstreams_health_routes
 
 
 def upstream_session(settings: GatewaySettings) -> aiohttp.ClientSession:
@@ -61,11 +61,11 @@ async def create_app(settings: GatewaySettings) -> web.Application:
         admit = rate_limit(limiter, settings.trusted_proxies, route_limits)
     routes = RouteTable(settings.routes)
     proxy = Proxy(routes, settings.upstreams, session, settings.max_body_bytes)
-    health = upstreams_health_route(
+    health = upstreams_health_routes(
         settings.service_name, session, settings.upstreams, settings.health_timeout
     )
     docs = ApiDocs(
-        [health],
+        health,
         routes,
         settings.upstreams,
         session,
@@ -75,7 +75,7 @@ async def create_app(settings: GatewaySettings) -> web.Application:
     )
     # Request bodies are forwarded still encoded, like responses.
     app = base_app(verifier, admit=admit, handler_args={"auto_decompress": False})
-    own = [health, *docs.routes]
+    own = [*health, *docs.routes]
     app.add_routes(
         [
             *(route.definition() for route in own),

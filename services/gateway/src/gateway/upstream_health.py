@@ -1,4 +1,5 @@
-"""`GET /health` of the gateway: every upstream's own `/health`, asked concurrently.
+"""`GET /health` of the gateway: every upstream's own `/health`, asked concurrently; and
+`GET /health/{service}`: one of them.
 
 Each upstream's report is shown as it gave it (its MongoDB and broker checks), so a person
 sees which dependency of which service is down; an upstream that does not answer, or answers
@@ -17,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from chassis.web.openapi import Route
 from chassis.web.parsing import json_response
+from chassis.web.problems import Problem
 
 # An upstream's report is a few checks; anything longer is not one.
 MAX_REPORT_BYTES = 64 * 1024
@@ -75,12 +77,12 @@ def _checks_of(body: bytes) -> dict[str, str]:
         return {}
 
 
-def upstreams_health_route(
+def upstreams_health_routes(
     service_name: str,
     session: aiohttp.ClientSession,
     upstreams: Mapping[str, str],
     timeout: float,
-) -> Route:
+) -> list[Route]:
     names = list(upstreams)
     urls = [f"{upstreams[name]}/health" for name in names]
 
@@ -100,12 +102,31 @@ def upstreams_health_route(
         )
         return json_response(body, 503 if down else 200)
 
-    return Route(
-        "GET",
-        "/health",
-        health,
-        "Every service's own health (its MongoDB and broker): 200, or 503 naming those down",
-        response=AggregateHealth,
-        other_statuses=(503,),
-        public=True,
-    )
+    async def one(request: web.Request) -> web.Response:
+        name = request.match_info["service"]
+        if name not in upstreams:
+            raise Problem(404, f"There is no service {name!r}.")
+        report = await _ask(session, f"{upstreams[name]}/health", timeout)
+        return json_response(report, 200 if report.status == "ok" else 503)
+
+    return [
+        Route(
+            "GET",
+            "/health",
+            health,
+            "Every service's own health (its MongoDB and broker): 200, or 503 naming those down",
+            response=AggregateHealth,
+            other_statuses=(503,),
+            public=True,
+        ),
+        Route(
+            "GET",
+            "/health/{service:[a-z][a-z0-9_-]{0,49}}",
+            one,
+            "One service's own health, as the gateway reaches it: 200, or 503 when it is down",
+            response=UpstreamReport,
+            other_statuses=(503,),
+            errors=(404,),
+            public=True,
+        ),
+    ]
