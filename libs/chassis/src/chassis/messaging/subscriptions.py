@@ -108,19 +108,10 @@ class Subscriptions(Generic[TxT]):
     ) -> None:
         """Apply `event` through `handler`, from the queue `<service>.<name>`; `name`
         defaults to the event's (`car_registered` for `cars.car_registered`)."""
-        queue = HandlerQueue(
-            f"{self._bus.service_name}.{name or event.event_type.split('.', 1)[1]}",
-            event.event_type,
-            self._bus.topology.events,
-        )
+        queue = self._event_queue(event, name)
 
         def effect_of(message: RabbitMessage) -> tuple[str, Effect]:
-            envelope = parse(Envelope, message.body)
-            try:
-                data = envelope.payload(event)
-            except ValueError as exc:
-                raise PoisonMessage(str(exc)) from exc
-            context = context_of(envelope)
+            envelope, data, context = _received(event, message)
 
             async def effect(tx: Transaction[Any]) -> None:
                 # Events the handler raises are caused by this one and share its correlation.
@@ -186,19 +177,10 @@ class Subscriptions(Generic[TxT]):
         inbox (queue `<service>.<name>`, with its retry and dead-letter queues): for effects
         outside the database, which a rolled-back batch could not undo. Messages in hand (the
         prefetch) are handled side by side; the handler is idempotent by its own state."""
-        queue = HandlerQueue(
-            f"{self._bus.service_name}.{name or event.event_type.split('.', 1)[1]}",
-            event.event_type,
-            self._bus.topology.events,
-        )
+        queue = self._event_queue(event, name)
 
         async def process(message: RabbitMessage) -> None:
-            envelope = parse(Envelope, message.body)
-            try:
-                data = envelope.payload(event)
-            except ValueError as exc:
-                raise PoisonMessage(str(exc)) from exc
-            context = context_of(envelope)
+            envelope, data, context = _received(event, message)
             with structlog.contextvars.bound_contextvars(
                 causation_id=context.event_id, event_type=envelope.type
             ):
@@ -209,6 +191,14 @@ class Subscriptions(Generic[TxT]):
             self._bus.tasks.spawn(self._bus.delivery.handle(queue, message, process))
 
         self._bus.consume(queue, receive)
+
+    def _event_queue(self, event: type[IntegrationEvent], name: str | None) -> HandlerQueue:
+        """`<service>.<name>`; `name` defaults to the event's (`car_registered`)."""
+        return HandlerQueue(
+            f"{self._bus.service_name}.{name or event.event_type.split('.', 1)[1]}",
+            event.event_type,
+            self._bus.topology.events,
+        )
 
     def on_command(self, command: type[C], handler: Callable[[C], Awaitable[BaseModel]]) -> None:
         """Answer `command` from its queue; the reply goes to the sender's reply-to queue."""
@@ -238,3 +228,13 @@ class Subscriptions(Generic[TxT]):
             self._bus.tasks.spawn(self._bus.delivery.handle(queue, message, process))
 
         self._bus.consume(queue, receive)
+
+
+def _received(event: type[E], message: RabbitMessage) -> tuple[Envelope, E, EventContext]:
+    """The message's envelope, its `event` and context; PoisonMessage when it holds none."""
+    envelope = parse(Envelope, message.body)
+    try:
+        data = envelope.payload(event)
+    except ValueError as exc:
+        raise PoisonMessage(str(exc)) from exc
+    return envelope, data, context_of(envelope)
