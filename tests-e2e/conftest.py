@@ -18,13 +18,15 @@ import aiohttp
 import pytest
 from pymongo import AsyncMongoClient
 
+from chassis.config import MessagingSettings
+from chassis.messaging.broker import create_broker
 from devstack import infra
 from devstack.services import SERVICES
 from devstack.system import StackSettings, System, free_ports
 from simulators.mailbox import Mailbox
 from testkit.analytics import AnalyticsSimulator, simulator_process
 from testkit.api import PlatformClient
-from testkit.fixtures import Stack, TestInfra
+from testkit.fixtures import EventProducer, Stack, TestInfra
 from testkit.stored import Databases
 
 HERE = Path(__file__).parent
@@ -148,3 +150,15 @@ async def database(test_infra: TestInfra, stack: Stack) -> AsyncIterator[Databas
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(test_infra.mongo_url)
     yield lambda service: client[f"{stack.db_prefix}{service}"]
     await client.close()
+
+
+@pytest.fixture
+async def identity(stack: Stack) -> AsyncIterator[EventProducer]:
+    """Publishes on the system's vhost as identity's relay will, before identity exists."""
+    settings = MessagingSettings(service_name="identity", amqp_url=stack.amqp_url)
+    broker = create_broker(settings)
+    await broker.connect()
+    try:
+        yield EventProducer(broker, settings)
+    finally:
+        await broker.stop()

@@ -4,17 +4,13 @@ contact sales, and emails requested as identity publishes them, read back by the
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from email.message import EmailMessage
 
-import pytest
-
-from chassis.config import MessagingSettings
-from chassis.messaging.broker import create_broker
 from contracts.emails import EmailRequested, Invitation
 from simulators.mailbox import Mailbox
 from testkit.api import PlatformClient
-from testkit.fixtures import EventProducer, Stack
+from testkit.fixtures import EventProducer
 from testkit.waiting import eventually
 
 
@@ -26,18 +22,6 @@ def text_of(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("plain",))
     assert isinstance(part, EmailMessage)
     return str(part.get_content())
-
-
-@pytest.fixture
-async def identity(stack: Stack) -> AsyncIterator[EventProducer]:
-    """Publishes on the system's vhost as identity's relay will."""
-    settings = MessagingSettings(service_name="identity_e2e", amqp_url=stack.amqp_url)
-    broker = create_broker(settings)
-    await broker.connect()
-    try:
-        yield EventProducer(broker, settings)
-    finally:
-        await broker.stop()
 
 
 async def test_contact_sales_emails_the_sales_team_and_the_prospect(

@@ -5,30 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
-import pytest
-
-from chassis.config import MessagingSettings
-from chassis.messaging.broker import create_broker
 from contracts.identity import OrganizationCreated
 from contracts.roles import OrganizationRole, PlatformRole
 from testkit.api import PlatformClient, TenantRecord
-from testkit.fixtures import EventProducer, Stack
+from testkit.fixtures import EventProducer
 from testkit.stored import Databases
 from testkit.waiting import eventually
-
-
-@pytest.fixture
-async def identity(stack: Stack) -> AsyncIterator[EventProducer]:
-    """Publishes as identity's relay does, on the system's vhost."""
-    settings = MessagingSettings(service_name="identity", amqp_url=stack.amqp_url)
-    broker = create_broker(settings)
-    await broker.connect()
-    try:
-        yield EventProducer(broker, settings)
-    finally:
-        await broker.stop()
 
 
 async def test_an_organization_created_is_provisioned_once(
