@@ -9,8 +9,8 @@ import copy
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 from email.message import EmailMessage
+from typing import Any
 
 import aiohttp
 import pytest

@@ -81,7 +81,7 @@ async def test_an_inactive_recipient_is_a_permanent_failure_tried_once(
     postmark: str, gateway: PostmarkGateway
 ) -> None:
     before = (await postmark_received(postmark))["requests"]
-    with pytest.raises(PermanentFailure, match="ErrorCode 406.*inactive"):
+    with pytest.raises(PermanentFailure, match=r"ErrorCode 406.*inactive"):
         await gateway.send(outgoing(REFUSED))
     assert (await postmark_received(postmark))["requests"] == before + 1
     assert await sent_to(postmark, REFUSED) == []
@@ -90,7 +90,7 @@ async def test_an_inactive_recipient_is_a_permanent_failure_tried_once(
 async def test_an_invalid_email_request_is_a_permanent_failure(
     postmark: str, gateway: PostmarkGateway
 ) -> None:
-    with pytest.raises(PermanentFailure, match="ErrorCode 300.*Illegal email address"):
+    with pytest.raises(PermanentFailure, match=r"ErrorCode 300.*Illegal email address"):
         await gateway.send(outgoing("not an address@example..com"))
 
 

@@ -16,8 +16,9 @@ MessageStream?, ...}`, and answers as the API documents
 
 It keeps every message it accepted, with the MessageID it gave. For tests:
 
-- `GET /_simulator/emails`: `{"requests": n, "emails": [{MessageID, SubmittedAt, From, To, Subject, TextBody,
-  HtmlBody, Tag, Headers, MessageStream}]}`, n counting every send asked for, refused or not;
+- `GET /_simulator/emails`: `{"requests": n, "emails": [{MessageID, SubmittedAt, From, To,
+  Subject, TextBody, HtmlBody, Tag, Headers, MessageStream}]}`, n counting every send asked
+  for, refused or not;
 - `POST /_simulator/fail` `{"status": 503, "times": 3}`: the next 3 sends are answered with
   that status (nothing kept), then it accepts again;
 - `DELETE /_simulator/emails`: forget what it holds.
