@@ -87,7 +87,8 @@ class EmailsSettings(ServiceSettings):
 
 
 class Gateway:
-    """The email gateway as a part of the service: closed when the service stops."""
+    """The email gateway as a part of the service: started (the Postmark adapter opens its
+    HTTP session) before the bus delivers anything, closed when the service stops."""
 
     def __init__(self, gateway: EmailGateway) -> None:
         self.gateway = gateway
