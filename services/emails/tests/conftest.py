@@ -1,6 +1,7 @@
 """Fixtures of the emails tests: a real SMTP server on the loopback (the mailbox simulator,
-aiosmtpd) and the service on the real MongoDB and RabbitMQ; and the use cases on an
-in-memory unit of work with a gateway stand-in."""
+aiosmtpd), a Postmark API on the loopback (the postmark simulator), and the service on the
+real MongoDB and RabbitMQ; and the use cases on an in-memory unit of work with a gateway
+stand-in."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
+from typing import Any
 
+import aiohttp
 import pytest
 
 from chassis.storage.mongo import Mongo
@@ -20,6 +23,7 @@ from emails.main import EmailsSettings, create_app
 from emails.repository import EmailChanged
 from emails.service import integration_events
 from simulators.mailbox import Mailbox
+from simulators.postmark import Simulator as PostmarkSimulator
 from testkit.fixtures import TestInfra
 from testkit.memory import InMemoryUnitOfWork
 from testkit.web import serving
@@ -41,6 +45,33 @@ def mailbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mailbox]:
 def received(mailbox: Mailbox, to: str) -> list[EmailMessage]:
     """The messages the SMTP server kept for `to`."""
     return [m for m in mailbox.messages() if to in str(m["To"])]
+
+
+POSTMARK_TOKEN = "postmark-server-token-for-tests"
+
+
+@pytest.fixture(scope="module")
+async def postmark() -> AsyncIterator[str]:
+    """A Postmark API on the loopback, taking POSTMARK_TOKEN, refusing REFUSED as inactive."""
+    simulator = PostmarkSimulator(frozenset([POSTMARK_TOKEN]), frozenset([REFUSED]))
+    async with serving(simulator.app()) as url:
+        yield url
+
+
+async def postmark_received(url: str) -> dict[str, Any]:
+    """What the Postmark simulator was asked (`requests`) and kept (`emails`), as it says."""
+    async with aiohttp.ClientSession() as http, http.get(f"{url}/_simulator/emails") as r:
+        r.raise_for_status()
+        held: dict[str, Any] = await r.json()
+        return held
+
+
+async def postmark_fails(url: str, status: int, times: int) -> None:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{url}/_simulator/fail", json={"status": status, "times": times}) as r,
+    ):
+        r.raise_for_status()
 
 
 @dataclass(frozen=True)
@@ -179,6 +210,9 @@ class GatewayStandIn:
     def __init__(self) -> None:
         self.sent: list[Outgoing] = []
         self.failures: list[Exception] = []
+
+    async def start(self) -> None:
+        pass
 
     async def send(self, email: Outgoing) -> None:
         if self.failures:

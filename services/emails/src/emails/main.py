@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
+from typing import Literal, Self
 
 from aiohttp import web
-from pydantic import EmailStr, Field
+from pydantic import EmailStr, Field, SecretStr, model_validator
 
 from chassis.clock import Clock, utc_now
 from chassis.config import ServiceSettings
@@ -18,7 +19,7 @@ from chassis.storage.mongo import Mongo
 from chassis.storage.unit_of_work import MongoUnitOfWork
 from chassis.web.app import run, service_app
 from emails import api, handlers
-from emails.gateway import EmailGateway, SmtpGateway, SmtpServer
+from emails.gateway import EmailGateway, PostmarkGateway, SmtpGateway, SmtpServer
 from emails.rendering import Templates
 from emails.repository import INDEXES, EmailQueries, MongoClaims, MongoEmailsTransaction
 from emails.service import EmailService, integration_events
@@ -34,6 +35,8 @@ class EmailsSettings(ServiceSettings):
     website_url: str = "http://localhost:8080"
     email_from: str = "Platform <no-reply@localhost>"
     sales_email: EmailStr = "sales@example.com"
+    # How emails leave: an SMTP server, or Postmark's HTTP email API.
+    email_gateway: Literal["smtp", "postmark"] = "smtp"
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(default=1025, ge=1, le=65535)
     smtp_username: str | None = None
@@ -45,6 +48,13 @@ class EmailsSettings(ServiceSettings):
     smtp_pool_size: int = Field(default=4, ge=1, le=64)
     # Tries per delivery before it waits in the retry queue (RETRY_DELAY_MS).
     smtp_attempts: int = Field(default=3, ge=1)
+    postmark_url: str = Field(default="https://api.postmarkapp.com", pattern=r"^https?://")
+    postmark_server_token: SecretStr | None = None
+    postmark_message_stream: str = Field(default="outbound", min_length=1)
+    # Connections to Postmark kept open; one sender each, as for SMTP.
+    postmark_connections: int = Field(default=4, ge=1, le=64)
+    postmark_attempts: int = Field(default=3, ge=1)
+    postmark_timeout_seconds: float = Field(default=10.0, gt=0)
     # A delivery holds its email this long: past it, another may send it (after a crash).
     delivery_claim_seconds: float = Field(default=60.0, gt=0)
     # Emails held in memory for this process's senders at most; beyond, they take the queue.
@@ -58,15 +68,33 @@ class EmailsSettings(ServiceSettings):
     max_delivery_attempts: int = Field(default=30, ge=1)
     retry_delay_ms: int = Field(default=10_000, ge=10)
 
+    @model_validator(mode="after")
+    def _gateway_configured(self) -> Self:
+        token = self.postmark_server_token
+        if self.email_gateway == "postmark" and not (token and token.get_secret_value().strip()):
+            raise ValueError(
+                "EMAIL_GATEWAY=postmark needs POSTMARK_SERVER_TOKEN, the API token of the "
+                "Postmark server to send through"
+            )
+        return self
+
+    @property
+    def gateway_connections(self) -> int:
+        """Connections the chosen gateway keeps open: one sender each."""
+        if self.email_gateway == "postmark":
+            return self.postmark_connections
+        return self.smtp_pool_size
+
 
 class Gateway:
-    """The email gateway as a part of the service: closed when the service stops."""
+    """The email gateway as a part of the service: started (the Postmark adapter opens its
+    HTTP session) before the bus delivers anything, closed when the service stops."""
 
     def __init__(self, gateway: EmailGateway) -> None:
         self.gateway = gateway
 
     async def start(self) -> None:
-        pass
+        await self.gateway.start()
 
     async def stop(self) -> None:
         await self.gateway.close()
@@ -111,13 +139,29 @@ def smtp_gateway(settings: EmailsSettings) -> SmtpGateway:
     )
 
 
+def email_gateway(settings: EmailsSettings) -> EmailGateway:
+    if settings.email_gateway == "smtp":
+        return smtp_gateway(settings)
+    token = settings.postmark_server_token
+    assert token is not None  # checked by the settings
+    return PostmarkGateway(
+        settings.postmark_url,
+        token.get_secret_value(),
+        message_stream=settings.postmark_message_stream,
+        connections=settings.postmark_connections,
+        attempts=settings.postmark_attempts,
+        timeout=settings.postmark_timeout_seconds,
+        message_id_domain=settings.message_id_domain,
+    )
+
+
 def create_app(
     settings: EmailsSettings, clock: Clock = utc_now, gateway: EmailGateway | None = None
 ) -> web.Application:
     mongo = Mongo.of(settings, INDEXES)
     bus = MessageBus(settings, mongo)
     uow = MongoUnitOfWork(mongo, MongoEmailsTransaction, integration_events, bus.relay)
-    sending = Gateway(gateway or smtp_gateway(settings))
+    sending = Gateway(gateway or email_gateway(settings))
     emails = EmailService(
         uow,
         Templates(settings.website_url),
@@ -126,8 +170,8 @@ def create_app(
         sender=settings.email_from,
         sales_email=settings.sales_email,
         claim_for=timedelta(seconds=settings.delivery_claim_seconds),
-        # One sender per pooled SMTP connection.
-        senders=settings.smtp_pool_size,
+        # One sender per pooled connection.
+        senders=settings.gateway_connections,
         in_hand=settings.delivery_in_hand,
         clock=clock,
     )
