@@ -4,7 +4,9 @@ user inserts and reads entries, and MongoDB itself refuses every change to them.
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -94,7 +96,18 @@ async def test_the_services_user_appends_and_reads_and_mongodb_refuses_every_cha
     mongod_with_auth: int, admin: Any
 ) -> None:
     await grant(admin, DATABASE, "audits", "secret")
-    await grant(admin, DATABASE, "audits", "secret")  # granting again changes nothing
+    # Granting again, as an operator does with the command, changes nothing.
+    granted = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "audits.access", "--database", DATABASE, "--user", "audits"),
+        env={
+            **os.environ,
+            "ADMIN_MONGO_URL": f"mongodb://root:root@127.0.0.1:{mongod_with_auth}/"
+            "?authSource=admin&directConnection=true",
+            "AUDITS_MONGO_PASSWORD": "secret",
+        },
+    )
+    assert await asyncio.wait_for(granted.wait(), timeout=60) == 0
     service = client(mongod_with_auth, "audits", "secret")
     entries = service[DATABASE][ENTRIES]
     try:

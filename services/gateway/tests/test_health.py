@@ -28,16 +28,19 @@ async def test_an_unhealthy_upstream_is_503_naming_it(
     gateway: str, http: aiohttp.ClientSession, bookings
 ) -> None:
     bookings.health_status = 503
-    bookings.health_checks = {"mongo": "down: ServerSelectionTimeoutError()", "broker": "ok"}
+    bookings.health_checks = {
+        "mongo": "down: ServerSelectionTimeoutError('db-3:27017')",
+        "broker": "ok",
+    }
     async with http.get(f"{gateway}/health") as r:
         assert r.status == 503
         body = await r.json()
     assert (body["status"], body["down"]) == ("down", ["bookings"])
     assert body["checks"] == {"cars": "ok", "bookings": "down: answered 503"}
-    # What is down in it, as it said.
+    # What is down in it, without the reason it gave (which names its hosts).
     assert body["upstreams"]["bookings"] == {
         "status": "down",
-        "checks": {"mongo": "down: ServerSelectionTimeoutError()", "broker": "ok"},
+        "checks": {"mongo": "down", "broker": "ok"},
         "error": "answered 503",
     }
     assert body["upstreams"]["cars"]["status"] == "ok"
@@ -100,12 +103,12 @@ async def test_one_service_health_is_its_own_report(
             {"status": "ok", "checks": {"mongo": "ok"}, "error": None},
         )
     bookings.health_status = 503
-    bookings.health_checks = {"mongo": "ok", "broker": "down: AMQPConnectionError()"}
+    bookings.health_checks = {"mongo": "ok", "broker": "down: AMQPConnectionError('10.0.0.7')"}
     async with http.get(f"{gateway}/health/bookings") as r:
         assert r.status == 503
         assert await r.json() == {
             "status": "down",
-            "checks": {"mongo": "ok", "broker": "down: AMQPConnectionError()"},
+            "checks": {"mongo": "ok", "broker": "down"},
             "error": "answered 503",
         }
 

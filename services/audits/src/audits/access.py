@@ -7,12 +7,16 @@ writes inside a multi-document transaction, where the inbox must write with the 
 MongoDB's access control is what refuses: connected as a user holding only this role, the
 service inserts and finds entries, and MongoDB answers any update, replace, delete, drop or
 collMod of the trail with Unauthorized (code 13). A deployment that runs MongoDB with access
-control grants it with `grant` (as a user administrator) and gives the service that user's
-credentials in MONGO_URL.
+control grants it once, as a user administrator (`ADMIN_MONGO_URL`), with
+`AUDITS_MONGO_PASSWORD=... python -m audits.access --database audits --user audits`, and gives
+the service that user's credentials in MONGO_URL.
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import os
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -59,3 +63,28 @@ async def grant(admin: AsyncMongoClient[Any], database: str, user: str, password
         if exc.code != USER_EXISTS:
             raise
         await db.command("updateUser", user, pwd=password, roles=[ROLE])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Grant the audits service its append-only user.")
+    parser.add_argument("--database", default="audits")
+    parser.add_argument("--user", default="audits")
+    args = parser.parse_args()
+    # Secrets from the environment, never the command line (which `ps` shows to everyone).
+    admin_url, password = os.environ.get("ADMIN_MONGO_URL"), os.environ.get("AUDITS_MONGO_PASSWORD")
+    if not admin_url or not password:
+        parser.error("set ADMIN_MONGO_URL (a user administrator) and AUDITS_MONGO_PASSWORD")
+
+    async def run() -> None:
+        admin: AsyncMongoClient[Any] = AsyncMongoClient(admin_url)
+        try:
+            await grant(admin, args.database, args.user, password)
+        finally:
+            await admin.close()
+
+    asyncio.run(run())
+    print(f"audits: {args.user} on {args.database} may append to the trail and read it, no more")
+
+
+if __name__ == "__main__":
+    main()

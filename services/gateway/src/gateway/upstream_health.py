@@ -28,7 +28,7 @@ Status = Literal["ok", "down"]
 
 class UpstreamReport(BaseModel):
     status: Status
-    # The upstream's own checks (`mongo`, `broker`, ...) as it reported them: "ok" or "down: ...".
+    # The upstream's own checks (`mongo`, `broker`, ...): "ok" or "down".
     checks: dict[str, str] = Field(default_factory=dict)
     # Why it counts as down, when it does: no answer, or the status it answered.
     error: str | None = None
@@ -69,12 +69,15 @@ async def _ask(session: aiohttp.ClientSession, url: str, timeout: float) -> Upst
 
 
 def _checks_of(body: bytes) -> dict[str, str]:
+    """Each check's state, "ok" or "down": a service's reason names hosts and ports, which
+    its own log keeps and the public report does not."""
     if len(body) > MAX_REPORT_BYTES:
         return {}
     try:
-        return {k[:100]: v[:300] for k, v in _Reported.model_validate_json(body).checks.items()}
+        reported = _Reported.model_validate_json(body).checks
     except ValidationError:
         return {}
+    return {name[:100]: "ok" if state == "ok" else "down" for name, state in reported.items()}
 
 
 def upstreams_health_routes(

@@ -10,10 +10,10 @@ from chassis.errors import RuleViolation
 from chassis.logging import get_logger
 from chassis.messaging.delivery import PoisonMessage
 from chassis.messaging.subscriptions import TenantEventContext
+from chassis.records import told
 from chassis.storage.unit_of_work import UnitOfWork
 from contracts import IntegrationEvent
 from contracts import provisioning as published
-from contracts.audits import AuditRecorded
 from contracts.identity import OrganizationCreated
 from provisioning.domain import Tenant, TenantDefaults, TenantProvisioned
 from provisioning.repository import TenantRepository
@@ -66,9 +66,8 @@ def integration_events(event: object) -> Iterator[IntegrationEvent]:
     """What the other services are told of each thing that happens to a tenant."""
     match event:
         case TenantProvisioned(tenant_id, name):
-            yield published.TenantProvisioned(organization_id=tenant_id)
-            yield AuditRecorded(
-                action="provisioning.tenant_provisioned",
+            yield from told(
+                published.TenantProvisioned(organization_id=tenant_id),
                 target=f"tenant:{tenant_id}",
                 detail=f"provisioned {name!r}",
             )
