@@ -1,16 +1,20 @@
 """Pending usages on the real MongoDB: a postponed usage waits before it is claimed again,
-one that had every attempt is failed with the last error, and failed usages expire."""
+one that had every attempt is failed with the last error, failed usages expire, and a
+refused API key postpones a batch whole (to the analytics simulator over HTTP)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from chassis.storage.mongo import Mongo
+from testkit.analytics import served_simulator
 from testkit.fixtures import TestInfra
+from usages.delivery import Deliveries
 from usages.domain import Kind, Retries, Usage, Who
+from usages.posthog import PostHog
 from usages.repository import (
     FAILED_RETENTION,
     INDEXES,
@@ -72,3 +76,38 @@ async def test_failed_usages_expire_like_delivered_ones(mongo: Mongo) -> None:
     }
     assert expiring["failed_at"] == int(FAILED_RETENTION.total_seconds())
     assert "delivered_at" in expiring
+
+
+class Counting:
+    """The real adapter, counting the requests it is asked for."""
+
+    def __init__(self, analytics: PostHog) -> None:
+        self.inner = analytics
+        self.batches: list[int] = []
+
+    async def capture(self, usages: Sequence[Usage]) -> None:
+        self.batches.append(len(usages))
+        await self.inner.capture(usages)
+
+
+async def test_a_refused_key_fails_no_usage_and_sends_one_request(
+    mongo: Mongo, now: datetime
+) -> None:
+    usages = mongo.raw(USAGES)
+    batch = [Usage.record(Kind.USE, "clicked", Who("user-1", True), now, {}) for _ in range(8)]
+    await usages.insert_many([usage_document(u, now - timedelta(minutes=1)) for u in batch])
+    async with served_simulator() as simulator:
+        analytics = Counting(PostHog(simulator.url, "phc_not_this_project"))
+        await analytics.inner.start()
+        try:
+            deliveries = Deliveries(
+                PendingUsages(mongo, LEASE, RETRIES), analytics, batch_size=10, linger=timedelta(0)
+            )
+            assert await deliveries.deliver() == 0
+        finally:
+            await analytics.inner.stop()
+    # Not halved: the key, not a usage, was refused.
+    assert analytics.batches == [8]
+    docs = [d async for d in usages.find({})]
+    assert {d["status"] for d in docs} == {"pending"}
+    assert all(d["last_error"].startswith("401") and "retry_at" in d for d in docs)

@@ -4,9 +4,10 @@ background: a batch goes once it is full or its oldest usage has lingered long e
 Each batch is claimed under a lease, so two processes never send the same one; if this one
 dies after sending and before marking, the lease runs out and the batch is sent again with
 the same ids, which the analytics service dedupes by. A batch the service cannot take now
-(429, 5xx, no connection, after the adapter's retries) is postponed: tried again on a later
-pass after a wait that grows with its attempts, and failed with the last error once it has
-had them all (`Retries`). A batch it refuses for good (any other 4xx) is refused whole for
+(429, 5xx, no connection, after the adapter's retries), or will not take from us (our API
+key refused: the usages are fine, the configuration is not), is postponed: tried again on a
+later pass after a wait that grows with its attempts, and failed with the last error once it
+has had them all (`Retries`). A batch it refuses for good (any other 4xx) is refused whole for
 what may be one bad usage in it, so it is halved and each half sent again, down to single
 usages: only a usage refused on its own is marked failed, with the service's reason.
 """
@@ -29,12 +30,18 @@ class AnalyticsUnavailable(Exception):
 
 
 class AnalyticsRefused(Exception):
-    """Refused for good (the payload or the key): trying again would be refused again."""
+    """The payload refused for good: sending it again would be refused again."""
+
+
+class AnalyticsForbidden(Exception):
+    """Our API key refused: no usage is at fault, so none is failed for it; they wait for the
+    key to be put right (and are not retried within a pass: the answer would be the same)."""
 
 
 class Analytics(Protocol):
     async def capture(self, usages: Sequence[Usage]) -> None:
-        """Deliver `usages` as one batch; raises AnalyticsUnavailable or AnalyticsRefused."""
+        """Deliver `usages` as one batch; raises AnalyticsUnavailable, AnalyticsForbidden or
+        AnalyticsRefused."""
         ...
 
 
@@ -62,10 +69,11 @@ class Deliveries:
             settled: set[str] = set()
             try:
                 delivered += await self._send(claimed, settled)
-            except AnalyticsUnavailable as exc:
+            except (AnalyticsUnavailable, AnalyticsForbidden) as exc:
                 left = claimed.without(settled)
                 given_up = await self._pending.postpone(left, str(exc))
-                log.warning(
+                level = log.error if isinstance(exc, AnalyticsForbidden) else log.warning
+                level(
                     "usages.postponed", error=str(exc), usages=len(left.usages), given_up=given_up
                 )
                 return delivered
