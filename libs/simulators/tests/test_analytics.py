@@ -72,3 +72,35 @@ async def test_it_fails_as_told_then_takes_again(url: str) -> None:
     await post(f"{url}/_simulator/fail", {"status": 503, "times": 2})
     batch = {"api_key": DEFAULT_API_KEY, "batch": [EVENT]}
     assert [(await post(f"{url}/batch/", batch))[0] for _ in range(3)] == [503, 503, 200]
+
+
+async def test_a_batch_holding_an_event_it_was_told_to_refuse_is_refused_whole(url: str) -> None:
+    assert await post(f"{url}/_simulator/refuse", {"event": "bad_event"}) == (204, None)
+    bad = {**EVENT, "event": "bad_event"}
+    status, problem = await post(
+        f"{url}/batch/", {"api_key": DEFAULT_API_KEY, "batch": [EVENT, bad]}
+    )
+    assert status == 400 and "bad_event" in problem["detail"]
+    assert (await post(f"{url}/i/v0/e/", {"api_key": DEFAULT_API_KEY, **bad}))[0] == 400
+    assert (await post(f"{url}/batch/", {"api_key": DEFAULT_API_KEY, "batch": [EVENT]}))[0] == 200
+    async with aiohttp.ClientSession() as http, http.get(f"{url}/_simulator/events") as r:
+        held = await r.json()
+    assert [e["event"] for e in held["events"]] == ["clicked"]
+    # Forgetting also forgets the refusal.
+    async with aiohttp.ClientSession() as http, http.delete(f"{url}/_simulator/events"):
+        pass
+    assert (await post(f"{url}/batch/", {"api_key": DEFAULT_API_KEY, "batch": [bad]}))[0] == 200
+
+
+async def test_it_holds_only_the_newest_events() -> None:
+    async with serving(Simulator(frozenset([DEFAULT_API_KEY]), max_events=3).app()) as url:
+        batch = [{**EVENT, "properties": {"n": n}} for n in range(5)]
+        assert (await post(f"{url}/batch/", {"api_key": DEFAULT_API_KEY, "batch": batch}))[0] == 200
+        async with aiohttp.ClientSession() as http, http.get(f"{url}/_simulator/events") as r:
+            held = await r.json()
+    assert held["requests"] == 1
+    assert [e["properties"]["n"] for e in held["events"]] == [2, 3, 4]
+
+
+def test_the_default_bound_is_ten_thousand_events() -> None:
+    assert Simulator(frozenset([DEFAULT_API_KEY])).events.maxlen == 10_000

@@ -83,6 +83,9 @@ async def running(test_infra: TestInfra) -> AsyncIterator[Running]:
                 analytics_linger_seconds=0.5,
                 analytics_poll_seconds=0.05,
                 analytics_attempts=2,
+                analytics_max_attempts=4,
+                analytics_retry_wait_seconds=0.05,
+                analytics_retry_wait_max_seconds=0.2,
                 retry_delay_ms=100,
             )
         )

@@ -1,6 +1,7 @@
 """Usage events of other services, published as their relays publish them, delivered to the
 analytics simulator over HTTP: once each, in batches, through its outages; a refusal for good
-recorded with its reason. Counted from the simulator's own record."""
+recorded with its reason, for the refused usage alone; given up after the attempts allowed.
+Counted from the simulator's own record."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import uuid
 from typing import Any
 
+import aiohttp
 from pymongo.asynchronous.collection import AsyncCollection
 
 from contracts import Envelope
@@ -117,3 +119,67 @@ async def test_a_batch_refused_for_good_is_recorded_failed_and_not_sent_again(
     assert (await analytics.received()).with_property("run", run) == []
     stored_again = await stored.find_one({"_id": doc["_id"]})
     assert stored_again is not None and stored_again["attempts"] == 1
+
+
+async def test_one_refused_usage_fails_alone_and_the_rest_of_its_batch_arrives(
+    producer: EventProducer, analytics: AnalyticsSimulator, stored: Stored
+) -> None:
+    run = uuid.uuid4().hex
+    bad = f"bad_{run[:8]}"
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{analytics.url}/_simulator/refuse", json={"event": bad}) as response,
+    ):
+        assert response.status == 204
+    tenant = f"t-{uuid.uuid4().hex[:6]}"
+    names = ["car_registered"] * 4 + [bad] + ["car_registered"] * 5
+    sent = list(
+        await asyncio.gather(
+            *(
+                producer.publish(
+                    UsageRecorded(event=name, properties={"run": run, "n": n}),
+                    tenant_id=tenant,
+                    actor_id="user-1",
+                )
+                for n, name in enumerate(names)
+            )
+        )
+    )
+    good = [envelope for envelope, name in zip(sent, names, strict=True) if name != bad]
+    received = await arrived(analytics, run, len(good))
+    assert received.copies() == {str(envelope.id): 1 for envelope in good}
+    # Halved, not sent one by one: fewer requests than usages.
+    assert len({event["request"] for event in received.events}) < len(good)
+
+    async def settled() -> list[dict[str, Any]]:
+        docs = [d async for d in stored.find({"properties.run": run})]
+        return docs if all(d["status"] != "pending" for d in docs) else []
+
+    docs = await eventually(settled, timeout=10)
+    [failed] = [d for d in docs if d["status"] == "failed"]
+    assert failed["event"] == bad
+    assert failed["failure"].startswith("400") and bad in failed["failure"]
+    assert {d["status"] for d in docs if d["event"] != bad} == {"delivered"}
+
+
+async def test_a_usage_not_taken_after_every_attempt_is_failed_with_the_last_error(
+    producer: EventProducer, analytics: AnalyticsSimulator, stored: Stored
+) -> None:
+    run = uuid.uuid4().hex
+    # Four passes (analytics_max_attempts=4) of two tries each (analytics_attempts=2).
+    await analytics.fail(503, times=8)
+    await publish(producer, run, 1)
+
+    async def failed() -> list[dict[str, Any]]:
+        return [d async for d in stored.find({"properties.run": run, "status": "failed"})]
+
+    [doc] = await eventually(failed, timeout=20)
+    assert doc["failure"].startswith("not taken after 4 attempts; last: 503")
+    assert doc["attempts"] == 4
+    assert (await analytics.received()).with_property("run", run) == []
+    # It took exactly the eight failures: the next usage goes at once.
+    later = uuid.uuid4().hex
+    await publish(producer, later, 1)
+    await arrived(analytics, later, 1)
+    stored_again = await stored.find_one({"_id": doc["_id"]})
+    assert stored_again is not None and stored_again["attempts"] == 4

@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 
 from testkit.analytics import served_simulator
-from usages.delivery import AnalyticsRefused, AnalyticsUnavailable
+from usages.delivery import AnalyticsForbidden, AnalyticsRefused, AnalyticsUnavailable
 from usages.domain import Kind, Usage, Who
 from usages.posthog import PostHog, posthog_event
 
@@ -44,8 +44,14 @@ async def test_the_simulator_takes_a_batch_and_refuses_a_wrong_key(usage: Usage)
             await client.start()
         try:
             await good.capture([usage])
-            with pytest.raises(AnalyticsRefused, match=r"^401"):
+            with pytest.raises(AnalyticsForbidden, match=r"^401"):
                 await wrong.capture([usage])
+            await simulator.fail(403, times=1)
+            with pytest.raises(AnalyticsForbidden, match=r"^403"):
+                await good.capture([usage])  # not tried again: a second try would be taken
+            await simulator.fail(400, times=1)
+            with pytest.raises(AnalyticsRefused, match=r"^400"):
+                await good.capture([usage])
             await simulator.fail(429, times=1)
             await good.capture([usage])  # retried after the 429
             await simulator.fail(503, times=4)

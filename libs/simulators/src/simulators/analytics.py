@@ -6,23 +6,28 @@ events on `POST /capture/` and `POST /i/v0/e/`; a body may be gzipped (Content-E
 An unknown or missing project API key is 401; a body that is not such a payload is 400,
 saying why; accepted ones are 200 `{"status": 1}`.
 
-It keeps every event it accepted, each copy, with the number of the request that brought it
-(the real API would dedupe copies by `uuid`; the simulator shows them, so a test can tell).
-For tests:
+It keeps the last events it accepted (10,000 by default, `--max-events`: it runs as long as
+`make run` does), each copy, with the number of the request that brought it (the real API
+would dedupe copies by `uuid`; the simulator shows them, so a test can tell). For tests:
 
 - `GET /_simulator/events`: `{"requests": n, "events": [{request, event, distinct_id,
   properties, timestamp, uuid}]}`, n counting the capture requests accepted;
 - `POST /_simulator/fail` `{"status": 503, "times": 3}`: the next 3 capture requests are
   answered with that status (no event kept), then it accepts again;
-- `DELETE /_simulator/events`: forget what it holds.
+- `POST /_simulator/refuse` `{"event": "bad_event"}`: from then on, a request holding an
+  event of that name is refused with 400 naming it, and none of its events kept, as the real
+  API refuses a whole batch for one invalid event;
+- `DELETE /_simulator/events`: forget what it holds (and what it was told to fail or refuse).
 
     python -m simulators.analytics --port 8190 [--api-key phc_local_development]
+        [--max-events 10000]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
@@ -35,6 +40,8 @@ DEFAULT_API_KEY = "phc_local_development"
 DEFAULT_PORT = 8190
 # The real capture endpoint refuses bodies past 20 MB.
 MAX_BODY_BYTES = 20 * 1024 * 1024
+# Events held for `GET /_simulator/events`: the newest, so a long `make run` stays bounded.
+DEFAULT_MAX_EVENTS = 10_000
 
 
 def _distinct_id(value: object) -> object:
@@ -72,9 +79,14 @@ class Fault:
 @dataclass
 class Simulator:
     api_keys: frozenset[str]
+    max_events: int = DEFAULT_MAX_EVENTS
     requests: int = 0
-    events: list[dict[str, Any]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    refused: set[str] = field(default_factory=set)
+    events: deque[dict[str, Any]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.events = deque(maxlen=self.max_events)
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
@@ -89,6 +101,7 @@ class Simulator:
                 web.get("/_simulator/events", self._show),
                 web.delete("/_simulator/events", self._forget),
                 web.post("/_simulator/fail", self._fail),
+                web.post("/_simulator/refuse", self._refuse),
             ]
         )
         return app
@@ -120,6 +133,9 @@ class Simulator:
         key = payload.api_key or next((getattr(e, "api_key", None) for e in events), None)
         if key is None or key not in self.api_keys:
             return _error(401, "invalid_api_key", "Project API key invalid.", "authentication")
+        refused = sorted({e.event for e in events} & self.refused)
+        if refused:
+            return _error(400, "invalid_event", f"event {refused[0]!r} is invalid")
         self.requests += 1
         for event in events:
             kept = event.model_dump(mode="json", include={"event", "distinct_id", "properties"})
@@ -129,10 +145,11 @@ class Simulator:
         return web.json_response({"status": 1})
 
     async def _show(self, _: web.Request) -> web.Response:
-        return web.json_response({"requests": self.requests, "events": self.events})
+        return web.json_response({"requests": self.requests, "events": list(self.events)})
 
     async def _forget(self, _: web.Request) -> web.Response:
-        self.requests, self.events, self.faults = 0, [], []
+        self.requests, self.faults, self.refused = 0, [], set()
+        self.events.clear()
         return web.Response(status=204)
 
     async def _fail(self, request: web.Request) -> web.Response:
@@ -142,6 +159,18 @@ class Simulator:
             return _error(400, "invalid_payload", _reasons(exc))
         self.faults.append(Fault(fault.status, fault.times))
         return web.Response(status=204)
+
+    async def _refuse(self, request: web.Request) -> web.Response:
+        try:
+            refusal = RefusalRequest.model_validate_json(await request.read())
+        except ValidationError as exc:
+            return _error(400, "invalid_payload", _reasons(exc))
+        self.refused.add(refusal.event)
+        return web.Response(status=204)
+
+
+class RefusalRequest(BaseModel):
+    event: str = Field(min_length=1, max_length=200)
 
 
 class FaultRequest(BaseModel):
@@ -177,8 +206,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--api-key", action="append", help=f"a project API key it accepts ({DEFAULT_API_KEY})"
     )
+    parser.add_argument(
+        "--max-events",
+        type=int,
+        default=DEFAULT_MAX_EVENTS,
+        help=f"how many of the newest events it holds ({DEFAULT_MAX_EVENTS})",
+    )
     args = parser.parse_args(argv)
-    simulator = Simulator(frozenset(args.api_key or [DEFAULT_API_KEY]))
+    if args.max_events < 1:
+        parser.error("--max-events must be at least 1")
+    simulator = Simulator(frozenset(args.api_key or [DEFAULT_API_KEY]), args.max_events)
     web.run_app(simulator.app(), host=args.host, port=args.port, print=None)
 
 

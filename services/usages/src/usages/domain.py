@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -31,7 +31,8 @@ class Kind(StrEnum):
 class Status(StrEnum):
     PENDING = "pending"
     DELIVERED = "delivered"
-    # Refused by the analytics service for good, with the reason: not tried again.
+    # Refused by the analytics service for good, or not taken by it after every attempt
+    # allowed, with the reason: not tried again.
     FAILED = "failed"
 
 
@@ -81,3 +82,29 @@ class Usage:
         event that reported it), so that reporting it again is the same usage."""
         kept = {name: value for name, value in properties.items() if value is not None}
         return cls(usage_id or str(uuid.uuid4()), kind, event, who, now, kept)
+
+
+@dataclass(frozen=True)
+class Retries:
+    """How usages the analytics service could not take now are tried again: each claim of a
+    usage is an attempt; after one that failed the usage waits, twice as long each time up
+    to `longest_wait`, and after `max_attempts` it is given up (failed with the last error),
+    so that an outage is waited out for a while but nothing waits forever."""
+
+    max_attempts: int
+    first_wait: timedelta
+    longest_wait: timedelta
+
+    def wait_after(self, attempts: int) -> timedelta:
+        # Capped in seconds first: a large count would overflow a timedelta.
+        doubled = self.first_wait.total_seconds() * 2.0 ** min(max(attempts - 1, 0), 60)
+        return timedelta(seconds=min(self.longest_wait.total_seconds(), doubled))
+
+    def exhausted(self, attempts: int) -> bool:
+        return attempts >= self.max_attempts
+
+    def patience(self) -> timedelta:
+        """How long a usage is waited for at most, from its first attempt to its last (not
+        counting the attempts' own time)."""
+        waits = (self.wait_after(n) for n in range(1, self.max_attempts))
+        return sum(waits, timedelta())

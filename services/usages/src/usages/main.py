@@ -17,6 +17,7 @@ from chassis.storage.unit_of_work import MongoUnitOfWork
 from chassis.web.app import run, service_app
 from usages import api, handlers
 from usages.delivery import Deliveries
+from usages.domain import Retries
 from usages.posthog import PostHog
 from usages.repository import INDEXES, MongoUsagesTransaction, PendingUsages
 from usages.service import UsageService
@@ -36,6 +37,12 @@ class UsagesSettings(ServiceSettings):
     analytics_poll_seconds: float = Field(default=0.2, gt=0)
     # Tries of one batch in one pass (jittered backoff between) before it waits for the next.
     analytics_attempts: int = Field(default=4, ge=1)
+    # Passes a usage is tried in before it is failed with the last error; between passes it
+    # waits 1 s, doubling up to 15 min: 1 + 2 + ... + 512 s, then 95 waits of 15 min, is an
+    # outage of 24 h waited out (plus the passes' own tries).
+    analytics_max_attempts: int = Field(default=106, ge=1)
+    analytics_retry_wait_seconds: float = Field(default=1.0, ge=0)
+    analytics_retry_wait_max_seconds: float = Field(default=900.0, ge=0)
     analytics_timeout_seconds: float = Field(default=10.0, gt=0)
     # A claimed batch no one marked (its process died) is sent again after this.
     analytics_lease_seconds: float = Field(default=60.0, gt=0)
@@ -54,7 +61,9 @@ def create_app(settings: UsagesSettings, clock: Clock = utc_now) -> web.Applicat
         timeout=settings.analytics_timeout_seconds,
     )
     deliveries = Deliveries(
-        PendingUsages(mongo, timedelta(seconds=settings.analytics_lease_seconds)),
+        PendingUsages(
+            mongo, timedelta(seconds=settings.analytics_lease_seconds), retries_of(settings)
+        ),
         analytics,
         batch_size=settings.analytics_batch_size,
         linger=timedelta(seconds=settings.analytics_linger_seconds),
@@ -62,6 +71,14 @@ def create_app(settings: UsagesSettings, clock: Clock = utc_now) -> web.Applicat
     jobs = Jobs()
     jobs.every(settings.analytics_poll_seconds, "deliver_usages", deliveries.deliver)
     return service_app(settings, api.routes(usages), [mongo, bus, analytics, jobs])
+
+
+def retries_of(settings: UsagesSettings) -> Retries:
+    return Retries(
+        settings.analytics_max_attempts,
+        timedelta(seconds=settings.analytics_retry_wait_seconds),
+        timedelta(seconds=settings.analytics_retry_wait_max_seconds),
+    )
 
 
 def main() -> None:

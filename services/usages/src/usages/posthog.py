@@ -17,13 +17,15 @@ from tenacity import AsyncRetrying
 
 from chassis.parts import Check
 from chassis.retry import outbound_retry
-from usages.delivery import AnalyticsRefused, AnalyticsUnavailable
+from usages.delivery import AnalyticsForbidden, AnalyticsRefused, AnalyticsUnavailable
 from usages.domain import Kind, Usage
 
 GROUP_TYPE = "organization"
 LIBRARY = "platform-usages"
 # What PostHog's own libraries retry: rate limited, or the server's trouble.
 RETRIED = 429
+# The project API key refused (PostHog answers 401 for an unknown key).
+FORBIDDEN = (401, 403)
 
 
 class PostHog:
@@ -58,6 +60,8 @@ class PostHog:
             raise AnalyticsUnavailable(f"{self._url} not reached: {exc!r}") from exc
         if response.status == RETRIED or response.status >= 500:
             raise AnalyticsUnavailable(answer)
+        if response.status in FORBIDDEN:
+            raise AnalyticsForbidden(answer)
         raise AnalyticsRefused(answer)
 
     async def start(self) -> None:

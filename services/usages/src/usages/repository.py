@@ -15,11 +15,13 @@ from chassis.storage.documents import Document
 from chassis.storage.leases import LEASE_FIELDS, claim_batch, give_back
 from chassis.storage.mongo import Mongo
 from chassis.storage.unit_of_work import Scope
-from usages.domain import Kind, Status, Usage, Who
+from usages.domain import Kind, Retries, Status, Usage, Who
 
 USAGES = "usages"
 # Delivered usages are the analytics service's now; kept a while for inspection.
 DELIVERED_RETENTION = timedelta(days=30)
+# Failed ones will never be delivered: kept as long, for someone to see why, then dropped.
+FAILED_RETENTION = timedelta(days=30)
 
 INDEXES = {
     USAGES: [
@@ -27,6 +29,10 @@ INDEXES = {
         IndexModel(
             [("delivered_at", ASCENDING)],
             expireAfterSeconds=int(DELIVERED_RETENTION.total_seconds()),
+        ),
+        IndexModel(
+            [("failed_at", ASCENDING)],
+            expireAfterSeconds=int(FAILED_RETENTION.total_seconds()),
         ),
     ]
 }
@@ -59,18 +65,31 @@ class Claimed:
     usages: list[Usage]
     documents: list[Document]
 
+    def halves(self) -> tuple[Claimed, Claimed]:
+        middle = len(self.usages) // 2
+        return (
+            Claimed(self.usages[:middle], self.documents[:middle]),
+            Claimed(self.usages[middle:], self.documents[middle:]),
+        )
+
+    def without(self, ids: set[str]) -> Claimed:
+        kept = [(u, d) for u, d in zip(self.usages, self.documents, strict=True) if u.id not in ids]
+        return Claimed([u for u, _ in kept], [d for _, d in kept])
+
 
 class PendingUsages:
     """The usages waiting for delivery, claimed by whichever process delivers them."""
 
-    def __init__(self, mongo: Mongo, lease: timedelta) -> None:
+    def __init__(self, mongo: Mongo, lease: timedelta, retries: Retries) -> None:
         self._usages = mongo.raw(USAGES)
         self._lease = lease
+        self._retries = retries
         self._owner = uuid.uuid4().hex
 
     async def claim(self, limit: int, linger: timedelta) -> Claimed:
         """Up to `limit` pending usages, oldest first; none while there are fewer than
-        `limit` and the oldest has waited less than `linger` for others to join it."""
+        `limit` and the oldest has waited less than `linger` for others to join it. A usage
+        postponed is not claimed before its `retry_at`."""
 
         def worth_claiming(candidates: Sequence[Document]) -> bool:
             oldest = candidates[0]["recorded_at"]
@@ -78,7 +97,8 @@ class PendingUsages:
 
         documents = await claim_batch(
             self._usages,
-            {"status": Status.PENDING.value},
+            # `$not $gt` also takes usages with no `retry_at` (never postponed).
+            {"status": Status.PENDING.value, "retry_at": {"$not": {"$gt": datetime.now(UTC)}}},
             owner=self._owner,
             lease=self._lease,
             limit=limit,
@@ -93,8 +113,35 @@ class PendingUsages:
     async def failed(self, claimed: Claimed, reason: str) -> None:
         await self._mark(claimed, {"status": Status.FAILED.value, "failure": reason})
 
+    async def postpone(self, claimed: Claimed, error: str) -> int:
+        """Not taken by the analytics service this time: pending again after the wait
+        `Retries` gives each for the attempts it had, or failed with `error` when it had
+        them all; answers how many were given up."""
+        if not claimed.documents:
+            return 0
+        held = {"_id": {"$in": _ids(claimed)}, "lease_owner": {"$in": _owners(claimed)}}
+        # The claimed documents were read before the claim counted its attempt: read it back.
+        by_attempts: dict[int, list[str]] = {}
+        async for doc in self._usages.find(held, {"attempts": 1}):
+            by_attempts.setdefault(doc["attempts"], []).append(doc["_id"])
+        now = datetime.now(UTC)
+        given_up = 0
+        for attempts, ids in by_attempts.items():
+            if self._retries.exhausted(attempts):
+                reason = f"not taken after {attempts} attempts; last: {error}"
+                fields = {"status": Status.FAILED.value, "failure": reason, "failed_at": now}
+                given_up += len(ids)
+            else:
+                fields = {"retry_at": now + self._retries.wait_after(attempts)}
+            await self._usages.update_many(
+                {**held, "_id": {"$in": ids}},
+                {"$set": {**fields, "last_error": error}, "$unset": LEASE_FIELDS},
+            )
+        return given_up
+
     async def give_back(self, claimed: Claimed, error: str) -> None:
-        """Not delivered this time; pending again at once, with the error seen."""
+        """Not tried this time (the delivery was interrupted); pending again at once, with
+        the error seen."""
         await self._usages.update_many(
             {"_id": {"$in": _ids(claimed)}}, {"$set": {"last_error": error}}
         )
@@ -110,6 +157,10 @@ class PendingUsages:
 
 def _ids(claimed: Claimed) -> list[str]:
     return [doc["_id"] for doc in claimed.documents]
+
+
+def _owners(claimed: Claimed) -> list[str]:
+    return list({doc["lease_owner"] for doc in claimed.documents})
 
 
 # --- documents <-> domain ---------------------------------------------------------------------
