@@ -10,7 +10,8 @@ email that goes well costs no broker hop of its own.
 Whatever does not go that way takes the service's delivery queue (`emails.delivery_due`,
 through the outbox), where the chassis retries it, then dead-letters it: an email stored
 while the senders are stopped or behind; one the server could not take now (down, 4xx),
-whose retries wait out the outage; one refused for good (5xx), recorded failed, whose
+whose retries wait out the outage, as one the server refused us for (a bad login or
+sender); one refused for good (a 5xx to its recipient or content), recorded failed, whose
 delivery is dead-lettered with the reason. What a stopped or crashed process held is swept:
 once its claim runs out, the sweep hands it over again.
 
