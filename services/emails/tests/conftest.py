@@ -17,7 +17,7 @@ import pytest
 
 from chassis.storage.mongo import Mongo
 from chassis.storage.unit_of_work import Recording
-from emails.domain import ContactRequest, Email
+from emails.domain import Claim, Claimed, ContactRequest, Email
 from emails.gateway import Outgoing
 from emails.main import EmailsSettings, create_app
 from emails.repository import EmailChanged
@@ -114,9 +114,10 @@ async def mongo(service: Served) -> AsyncIterator[Mongo]:
 class Ledger:
     emails: dict[str, Email] = field(default_factory=dict)
     contact_requests: dict[str, ContactRequest] = field(default_factory=dict)
-    # As the email documents keep them: the claim on a pending email, whether its delivery
-    # is the queue's, what went wrong last.
+    # As the email documents keep them: the claim on a pending email (until when, whose
+    # token), whether its delivery is the queue's, what went wrong last.
     claimed_until: dict[str, datetime] = field(default_factory=dict)
+    claimed_by: dict[str, str] = field(default_factory=dict)
     queued: set[str] = field(default_factory=set)
     errors: dict[str, str] = field(default_factory=dict)
     # Settles sent in this transaction that found their email pending (see all_settled).
@@ -128,24 +129,23 @@ class InMemoryEmails:
         self._ledger = ledger
         self._recording = recording
 
-    def add_new(
-        self, email: Email, claimed_until: datetime | None, stored: Callable[[bool], None]
-    ) -> None:
+    def add_new(self, email: Email, claim: Claim | None, stored: Callable[[bool], None]) -> None:
         new = email.id not in self._ledger.emails
         if new:
-            self._store(email, claimed_until)
+            self._store(email, claim)
         stored(new)
 
-    async def add(self, email: Email, claimed_until: datetime | None) -> None:
-        self._store(email, claimed_until)
+    async def add(self, email: Email, claim: Claim | None) -> None:
+        self._store(email, claim)
 
-    def _store(self, email: Email, claimed_until: datetime | None) -> None:
+    def _store(self, email: Email, claim: Claim | None) -> None:
         # A copy, as the database keeps it: the senders change the object they are handed.
         self._ledger.emails[email.id] = copy.deepcopy(email)
-        if claimed_until is None:
+        if claim is None:
             self._ledger.queued.add(email.id)
         else:
-            self._ledger.claimed_until[email.id] = claimed_until
+            self._ledger.claimed_until[email.id] = claim.until
+            self._ledger.claimed_by[email.id] = claim.token
         self._recording.track(email)
 
     async def settle(self, email: Email) -> None:
@@ -166,6 +166,7 @@ class InMemoryEmails:
             return False
         self._ledger.emails[email.id] = copy.deepcopy(email)
         self._ledger.claimed_until.pop(email.id, None)
+        self._ledger.claimed_by.pop(email.id, None)
         self._recording.track(email)
         return True
 
@@ -174,6 +175,7 @@ class InMemoryEmails:
         if stored is None or stored.status != "pending":
             raise EmailChanged(f"email {email.id} is no longer pending")
         self._ledger.claimed_until.pop(email.id, None)
+        self._ledger.claimed_by.pop(email.id, None)
         self._ledger.queued.add(email.id)
         self._ledger.errors[email.id] = error
         self._recording.track(email)
@@ -207,6 +209,8 @@ def uow() -> EmailsUoW:
 class GatewayStandIn:
     """The email gateway, told how to answer: each send takes the next failure, if any."""
 
+    longest_send = 1.0
+
     def __init__(self) -> None:
         self.sent: list[Outgoing] = []
         self.failures: list[Exception] = []
@@ -237,26 +241,48 @@ class ClaimsStandIn:
     def errors(self) -> dict[str, str]:
         return self._uow.state.errors
 
-    async def claim(self, email_id: str, now: datetime, until: datetime) -> Email | None:
+    @property
+    def claimed_by(self) -> dict[str, str]:
+        return self._uow.state.claimed_by
+
+    async def claim(self, email_id: str, now: datetime, until: datetime) -> Claimed | None:
         email = self._uow.state.emails.get(email_id)
         held = self.claimed_until.get(email_id)
         if email is None or email.status != "pending" or (held is not None and held > now):
             return None
-        self.claimed_until[email_id] = until
-        return copy.deepcopy(email)  # as read from the database: not the stored object
+        return self._take(email_id, until)
 
-    async def claim_left(self, now: datetime, until: datetime) -> Email | None:
+    async def claim_left(self, now: datetime, until: datetime) -> Claimed | None:
         for email_id, email in self._uow.state.emails.items():
             held = self.claimed_until.get(email_id)
             left = held is not None and held <= now and email_id not in self._uow.state.queued
             if email.status == "pending" and left:
-                self.claimed_until[email_id] = until
-                return copy.deepcopy(email)
+                return self._take(email_id, until)
         return None
 
-    async def release(self, email_id: str, error: str) -> None:
-        self.claimed_until.pop(email_id, None)
-        self.errors[email_id] = error
+    def _take(self, email_id: str, until: datetime) -> Claimed:
+        claim = Claim.new(until)
+        self.claimed_until[email_id] = until
+        self.claimed_by[email_id] = claim.token
+        # As read from the database: not the stored object.
+        return Claimed(copy.deepcopy(self._uow.state.emails[email_id]), claim)
+
+    def _holds(self, email_id: str, claim: Claim) -> bool:
+        email = self._uow.state.emails.get(email_id)
+        pending = email is not None and email.status == "pending"
+        return pending and self.claimed_by.get(email_id) == claim.token
+
+    async def renew(self, email_id: str, claim: Claim) -> bool:
+        if not self._holds(email_id, claim):
+            return False
+        self.claimed_until[email_id] = claim.until
+        return True
+
+    async def release(self, email_id: str, claim: Claim, error: str) -> None:
+        if self._holds(email_id, claim):
+            self.claimed_until.pop(email_id, None)
+            self.claimed_by.pop(email_id, None)
+            self.errors[email_id] = error
 
     async def get(self, email_id: str) -> Email | None:
         return self._uow.state.emails.get(email_id)

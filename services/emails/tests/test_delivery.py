@@ -26,9 +26,9 @@ from contracts.emails import (
     PasswordReset,
     RegistrationConfirmation,
 )
-from emails.domain import Email
+from emails.domain import Claim, Email
 from emails.rendering import Templates
-from emails.repository import EMAILS, email_document
+from emails.repository import EMAILS, MongoClaims, email_document
 from simulators.mailbox import Mailbox
 from testkit.fixtures import EventProducer, TestInfra
 from testkit.rabbit import Rabbit
@@ -168,7 +168,7 @@ async def test_an_email_a_dead_process_held_is_swept_and_sent_once_its_claim_has
     email = Email.request(
         uuid.uuid4().hex, None, to, None, "password_reset", (), content, now, handed_over=True
     )
-    held = email_document(email, claimed_until=now + timedelta(seconds=2))
+    held = email_document(email, Claim.new(now + timedelta(seconds=2)))
     await mongo.raw(EMAILS).insert_one(held)
 
     await asyncio.sleep(1.0)
@@ -259,3 +259,40 @@ async def test_a_delivered_email_is_audited_for_its_tenant(
 def _about(audits: list[AbstractIncomingMessage], target: str) -> list[Envelope]:
     envelopes = [Envelope.model_validate_json(message.body) for message in audits]
     return [e for e in envelopes if e.data["target"] == target]
+
+
+async def test_only_the_current_claim_on_an_email_renews_or_releases_it(mongo: Mongo) -> None:
+    content = Templates(WEBSITE).render(PasswordReset(first_name="Ada", token=TOKEN))
+    now = datetime.now(UTC)
+    email = Email.request(
+        uuid.uuid4().hex,
+        None,
+        address(),
+        None,
+        "password_reset",
+        (),
+        content,
+        now,
+        handed_over=True,
+    )
+    first = Claim.new(now - timedelta(seconds=1))
+    held = email_document(email, first)
+    # Marked as the delivery queue's, for the running service's sweep to leave it to us.
+    held["queued"] = True
+    await mongo.raw(EMAILS).insert_one(held)
+    claims = MongoClaims(mongo)
+
+    # Its claim ran out while its sender still held it: another claims it.
+    later = now + timedelta(seconds=60)
+    taken = await claims.claim(email.id, now, later)
+    assert taken is not None and taken.claim.token != first.token
+    assert not await claims.renew(email.id, Claim(first.token, later)), "taken over"
+    await claims.release(email.id, first, "late")
+    assert await claims.claim(email.id, now, later) is None, "still held by the new claim"
+
+    assert await claims.renew(email.id, Claim(taken.claim.token, later + timedelta(seconds=5)))
+    doc = await mongo.raw(EMAILS).find_one({"_id": email.id})
+    assert doc["claimed_by"] == taken.claim.token
+    renewed_until = doc["claimed_until"].replace(tzinfo=UTC)
+    assert abs(renewed_until - (later + timedelta(seconds=5))) < timedelta(milliseconds=1)
+    await mongo.raw(EMAILS).delete_one({"_id": email.id})

@@ -8,6 +8,7 @@ import copy
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 import structlog
@@ -18,7 +19,7 @@ from contracts import Envelope
 from contracts.audits import AuditRecorded
 from contracts.emails import EmailRequested, PasswordReset
 from emails.domain import Status
-from emails.gateway import PermanentFailure, TransientFailure
+from emails.gateway import ConfigurationFailure, Outgoing, PermanentFailure, TransientFailure
 from emails.rendering import Templates
 from emails.service import DeliveryDue, EmailBeingSent, EmailService
 from testkit.waiting import eventually
@@ -299,3 +300,174 @@ async def test_emails_stored_while_the_senders_are_behind_take_the_delivery_queu
     email_id = await requested(uow, emails)
     assert uow.events(DeliveryDue) == [DeliveryDue(email_id=email_id)]
     assert email_id not in claims.claimed_until
+
+
+# --- claims: an email is sent only by the holder of a claim that lasts the send -----------------
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock(now: datetime) -> Clock:
+    return Clock(now)
+
+
+@pytest.fixture
+async def one_sender(
+    uow: EmailsUoW, gateway: GatewayStandIn, claims: ClaimsStandIn, clock: Clock
+) -> AsyncIterator[EmailService]:
+    """The service with one sender running, on a clock the test moves."""
+    emails = EmailService(
+        uow,
+        Templates("https://app.example.com"),
+        claims,
+        gateway,
+        sender="Platform <no-reply@example.com>",
+        sales_email=SALES,
+        claim_for=timedelta(seconds=60),
+        senders=1,
+        clock=clock,
+    )
+    await emails.senders.start()
+    yield emails
+    await emails.senders.stop()
+    await emails.settling.drain(5)
+
+
+async def test_an_email_whose_claim_ran_out_while_it_waited_is_sent_once_by_the_new_holder(
+    uow: EmailsUoW,
+    one_sender: EmailService,
+    gateway: GatewayStandIn,
+    claims: ClaimsStandIn,
+    clock: Clock,
+) -> None:
+    email_id = await requested(uow, one_sender)
+    first_claim = claims.claimed_by[email_id]
+    # Still in the sender's hands (nothing here lets it run) when its claim runs out, and
+    # the sweep claims it again.
+    clock.now += timedelta(seconds=61)
+    assert await one_sender.sweep() == 1
+    assert gateway.sent == [] and one_sender.senders.in_hand == 2, "both wait, none sent yet"
+    assert claims.claimed_by[email_id] != first_claim
+
+    await eventually(lambda: status(uow, email_id) is Status.DELIVERED)
+    await one_sender.settling.drain(5)
+    assert [s.id for s in gateway.sent] == [email_id], "sent once, by the sweep's claim"
+    assert [a.target for a in audits(uow)] == [f"email:{email_id}"]
+
+
+async def test_an_email_near_the_end_of_its_claim_is_sent_once_its_claim_is_renewed(
+    uow: EmailsUoW,
+    one_sender: EmailService,
+    gateway: GatewayStandIn,
+    claims: ClaimsStandIn,
+    clock: Clock,
+) -> None:
+    email_id = await requested(uow, one_sender)
+    renewed_at = clock.now = clock.now + timedelta(seconds=55)
+    seen: list[datetime] = []
+
+    async def sending(email: Outgoing) -> None:
+        seen.append(claims.claimed_until[email.id])
+        gateway.sent.append(email)
+
+    gateway.send = sending  # type: ignore[method-assign]
+    await eventually(lambda: status(uow, email_id) is Status.DELIVERED)
+    assert seen == [renewed_at + timedelta(seconds=60)], "renewed before it was sent"
+    assert [s.id for s in gateway.sent] == [email_id]
+
+
+def test_a_claim_shorter_than_a_send_and_its_settling_is_refused(
+    uow: EmailsUoW, gateway: GatewayStandIn, claims: ClaimsStandIn
+) -> None:
+    with pytest.raises(ValueError, match="would run out"):
+        EmailService(
+            uow,
+            Templates("https://app.example.com"),
+            claims,
+            gateway,
+            sender="Platform <no-reply@example.com>",
+            sales_email=SALES,
+            claim_for=timedelta(seconds=5),
+        )
+
+
+# --- settling -----------------------------------------------------------------------------------
+
+
+async def test_a_settle_that_fails_once_is_retried_and_records_every_outcome_once(
+    uow: EmailsUoW,
+    senders: EmailService,
+    gateway: GatewayStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = uow.atomically
+    failures: list[Exception] = []
+
+    async def failing_once(work: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return await real(work)
+
+    monkeypatch.setattr(uow, "atomically", failing_once)
+    ids = [await requested(uow, senders, tenant=f"org-{n}") for n in range(3)]
+    # The next transaction, the batch's settle (the senders run from the next await on).
+    failures.append(ConnectionError("MongoDB briefly away"))
+
+    await eventually(lambda: all(status(uow, i) is Status.DELIVERED for i in ids))
+    await senders.settling.drain(5)
+    assert failures == [], "the settle failed once"
+    assert sorted(s.id for s in gateway.sent) == sorted(ids)
+    assert sorted(a.target for a in audits(uow)) == sorted(f"email:{i}" for i in ids)
+    # Nothing left for the sweep to send again, even once every claim has run out.
+    assert not any(i in uow.state.claimed_until for i in ids)
+
+
+async def test_settling_one_by_one_goes_on_past_an_email_that_cannot_be_settled(
+    uow: EmailsUoW,
+    senders: EmailService,
+    gateway: GatewayStandIn,
+    now: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    taken_over = await requested(uow, senders, tenant="org-a")
+    broken = await requested(uow, senders, tenant="org-broken")
+    fine = await requested(uow, senders, tenant="org-c")
+    # One email was settled by another delivery: the batch is settled one by one...
+    settled = copy.deepcopy(uow.state.emails[taken_over])
+    settled.fail("SMTP 550 settled by the delivery that took over", now)
+    uow.state.emails[taken_over] = settled
+    # ... and one of the others cannot be (its every transaction fails).
+    real = uow.run
+
+    async def failing_for_one(work: Any, *, tenant_id: str | None, **kw: Any) -> Any:
+        if tenant_id == "org-broken":
+            raise ConnectionError("cannot settle this one")
+        return await real(work, tenant_id=tenant_id, **kw)
+
+    monkeypatch.setattr(uow, "run", failing_for_one)
+
+    await eventually(lambda: status(uow, fine) is Status.DELIVERED, timeout=10)
+    await senders.settling.drain(10)
+    assert status(uow, broken) is Status.PENDING, "left to the sweep"
+    assert status(uow, taken_over) is Status.FAILED, "the first outcome stands"
+    assert [a.target for a in audits(uow)] == [f"email:{fine}"]
+
+
+async def test_a_server_refusing_our_login_or_sender_fails_no_email(
+    uow: EmailsUoW, senders: EmailService, gateway: GatewayStandIn
+) -> None:
+    gateway.failures = [ConfigurationFailure("SMTP 535 authentication failed (at AUTH)")]
+    email_id = await requested(uow, senders)
+
+    await eventually(lambda: uow.events(DeliveryDue))
+    assert status(uow, email_id) is Status.PENDING, "waits in the delivery queue"
+    assert audits(uow) == []
+    await deliver(uow, senders, email_id)
+    assert status(uow, email_id) is Status.DELIVERED

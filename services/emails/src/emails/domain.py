@@ -37,6 +37,20 @@ class Body:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """A sender's hold on a pending email until `until`. Each claim has its own `token`: a
+    later claim on the same email (the sweep's, another delivery's) replaces it, so only
+    the holder of the current one can renew it."""
+
+    token: str
+    until: datetime
+
+    @classmethod
+    def new(cls, until: datetime) -> Claim:
+        return cls(uuid.uuid4().hex, until)
+
+
+@dataclass(frozen=True)
 class EmailQueued:
     email_id: str
 
@@ -128,6 +142,14 @@ class Email(Aggregate):
     def _require_pending(self) -> None:
         if self.status is not Status.PENDING:
             raise EmailSettled(f"email {self.id} is {self.status} already")
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A pending email and the claim its sender holds on it."""
+
+    email: Email
+    claim: Claim
 
 
 @dataclass(frozen=True)

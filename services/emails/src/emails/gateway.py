@@ -4,9 +4,15 @@ and Postmark's HTTP email API (aiohttp).
 The adapter keeps a small pool of open SMTP connections, each carrying one message at a
 time, so a busy service does not pay a TCP and SMTP handshake per email. A transient failure
 (connection refused or lost, a timeout, an SMTP 4xx) is retried here a few times with a
-jittered backoff, then reported as `TransientFailure` for the message to be retried later; an
-SMTP 5xx is a `PermanentFailure`, never retried. The Postmark adapter classifies its answers
-the same way (see `PostmarkGateway`).
+jittered backoff, then reported as `TransientFailure` for the message to be retried later.
+Only a 5xx refusing the email itself (its recipient at RCPT TO, or its content after DATA)
+is a `PermanentFailure`, never retried. A 5xx refusing us (at the greeting, EHLO, AUTH or
+MAIL FROM: a bad password, an EMAIL_FROM the server does not take) is a
+`ConfigurationFailure`: logged as such, and the email waits for it to be fixed. The Postmark
+adapter classifies its answers the same way (see `PostmarkGateway`).
+
+A send never takes longer than the gateway's `longest_send` (its attempts are cut there): a
+sender holding a claim on an email counts on it (see `EmailService`).
 """
 
 from __future__ import annotations
@@ -48,7 +54,7 @@ class TransientFailure(DeliveryFailure):
 
 
 class PermanentFailure(DeliveryFailure):
-    """The server refused the email for good (5xx: no such recipient, message rejected)."""
+    """The server refused the email for good (5xx to its recipient or its content)."""
 
 
 class ConfigurationFailure(TransientFailure):
@@ -77,6 +83,11 @@ class Outgoing:
 
 
 class EmailGateway(Protocol):
+    @property
+    def longest_send(self) -> float:
+        """Seconds one `send` may take at most, its retries included."""
+        ...
+
     async def start(self) -> None: ...
 
     async def send(self, email: Outgoing) -> None:
@@ -152,11 +163,29 @@ class SmtpGateway:
     async def start(self) -> None:
         """Nothing to open ahead: connections are opened by the first sends that need them."""
 
+    @property
+    def longest_send(self) -> float:
+        return _longest_send(self._attempts, self._server.timeout)
+
     async def send(self, email: Outgoing) -> None:
         message = mime(email, self._domain)
-        async for attempt in _retrying(self._attempts):
-            with attempt:
-                await self._send_once(message, email.to)
+        try:
+            async with asyncio.timeout(self.longest_send):
+                async for attempt in _retrying(self._attempts):
+                    with attempt:
+                        await self._send_once(message, email.to)
+        except TimeoutError as exc:
+            # Cut here (waiting for a connection of the pool, or a server answering slowly).
+            raise TransientFailure(f"SMTP send took over {self.longest_send}s") from exc
+        except ConfigurationFailure as exc:
+            log.error(
+                "smtp.configuration_error",
+                email_id=email.id,
+                error=str(exc),
+                hint="check SMTP_USERNAME, SMTP_PASSWORD, SMTP TLS settings and EMAIL_FROM; "
+                "the email waits, retried later",
+            )
+            raise
 
     async def _send_once(self, message: Message, to: str) -> None:
         smtp = await self._idle.get()
@@ -169,8 +198,13 @@ class SmtpGateway:
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refused = exc.recipients[0]
             raise _classified(refused.code, refused.message) from exc
-        except aiosmtplib.SMTPResponseException as exc:
+        except (aiosmtplib.SMTPRecipientRefused, aiosmtplib.SMTPDataError) as exc:
             raise _classified(exc.code, exc.message) from exc
+        except aiosmtplib.SMTPSenderRefused as exc:
+            raise _refusing_us("MAIL FROM", exc.code, exc.message) from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            # Any other command of the session (RSET, ...): not about this email.
+            raise TransientFailure(f"SMTP {exc.code} {exc.message}".strip()) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise TransientFailure(f"SMTP server unreachable: {exc!r}") from exc
         finally:
@@ -192,7 +226,19 @@ class SmtpGateway:
             use_tls=s.use_tls,
             timeout=s.timeout,
         )
-        await smtp.connect()
+        try:
+            # Greeting, EHLO, STARTTLS and AUTH: what the server refuses here is us.
+            await smtp.connect()
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            smtp.close()
+            raise _refusing_us("AUTH", exc.code, exc.message) from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            smtp.close()
+            raise _refusing_us("connect", exc.code, exc.message) from exc
+        except aiosmtplib.SMTPNotSupported as exc:
+            # Asked for STARTTLS or AUTH the server does not offer.
+            smtp.close()
+            raise ConfigurationFailure(f"SMTP server at connect: {exc}") from exc
         self._open.add(smtp)
         return smtp
 
@@ -211,20 +257,36 @@ class SmtpGateway:
         self._open.clear()
 
 
+# The longest wait between two attempts of a send.
+RETRY_WAIT_MAX = 2.0
+
+
 def _retrying(attempts: int) -> AsyncRetrying:
     """Every adapter's retries of a transient failure, a few on the spot."""
     return AsyncRetrying(
         stop=stop_after_attempt(attempts),
-        wait=wait_exponential_jitter(multiplier=0.2, max=2.0, jitter=0.2),
+        wait=wait_exponential_jitter(multiplier=0.2, max=RETRY_WAIT_MAX, jitter=0.2),
         retry=retry_if_exception_type(TransientFailure)
         & retry_if_not_exception_type(ConfigurationFailure),
         reraise=True,
     )
 
 
+def _longest_send(attempts: int, timeout: float) -> float:
+    """Each attempt given its timeout, and the longest wait between two."""
+    return attempts * timeout + (attempts - 1) * RETRY_WAIT_MAX
+
+
 def _classified(code: int, reply: str) -> DeliveryFailure:
+    """A reply to the email's recipient or content: a 5xx refuses the email for good."""
     detail = f"SMTP {code} {reply}".strip()
     return PermanentFailure(detail) if code >= 500 else TransientFailure(detail)
+
+
+def _refusing_us(stage: str, code: int, reply: str) -> DeliveryFailure:
+    """A reply refusing the connection, our login or our sender: never the email's fault."""
+    detail = f"SMTP {code} {reply} (at {stage})"
+    return ConfigurationFailure(detail) if code >= 500 else TransientFailure(detail)
 
 
 # --- Postmark ---------------------------------------------------------------------------------
@@ -307,13 +369,21 @@ class PostmarkGateway:
             },
         )
 
+    @property
+    def longest_send(self) -> float:
+        return _longest_send(self._attempts, self._timeout)
+
     async def send(self, email: Outgoing) -> None:
         if self._http is None:
             raise RuntimeError("PostmarkGateway.send before start")
         message = postmark_message(email, self._stream, self._domain)
-        async for attempt in _retrying(self._attempts):
-            with attempt:
-                await self._send_once(self._http, message, email.id)
+        try:
+            async with asyncio.timeout(self.longest_send):
+                async for attempt in _retrying(self._attempts):
+                    with attempt:
+                        await self._send_once(self._http, message, email.id)
+        except TimeoutError as exc:
+            raise TransientFailure(f"Postmark send took over {self.longest_send}s") from exc
 
     async def _send_once(
         self, http: aiohttp.ClientSession, message: dict[str, object], email_id: str

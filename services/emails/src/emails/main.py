@@ -56,6 +56,9 @@ class EmailsSettings(ServiceSettings):
     postmark_attempts: int = Field(default=3, ge=1)
     postmark_timeout_seconds: float = Field(default=10.0, gt=0)
     # A delivery holds its email this long: past it, another may send it (after a crash).
+    # It must outlast one send (attempts x timeout + the waits between them) and its
+    # settling (10 s): the service refuses to start otherwise. A sender renews it before
+    # sending an email whose claim has less than that left.
     delivery_claim_seconds: float = Field(default=60.0, gt=0)
     # Emails held in memory for this process's senders at most; beyond, they take the queue.
     delivery_in_hand: int = Field(default=1000, ge=1)

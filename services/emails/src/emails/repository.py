@@ -13,7 +13,7 @@ from chassis.errors import Conflict
 from chassis.storage.documents import Document
 from chassis.storage.mongo import Mongo
 from chassis.storage.unit_of_work import Scope
-from emails.domain import Body, ContactRequest, Email, Status
+from emails.domain import Body, Claim, Claimed, ContactRequest, Email, Status
 
 EMAILS = "emails"
 CONTACT_REQUESTS = "contact_requests"
@@ -35,16 +35,13 @@ class EmailChanged(Conflict):
 
 
 class EmailRepository(Protocol):
-    def add_new(
-        self, email: Email, claimed_until: datetime | None, stored: Callable[[bool], None]
-    ) -> None:
+    def add_new(self, email: Email, claim: Claim | None, stored: Callable[[bool], None]) -> None:
         """Store the email unless one with its id exists, sent with the others of the
         transaction in one bulk write; `stored` is told, before the commit, whether it was
-        stored now. `claimed_until`: held until then by this process's senders; None: left
-        to the queue."""
+        stored now. `claim`: held by this process's senders; None: left to the queue."""
         ...
 
-    async def add(self, email: Email, claimed_until: datetime | None) -> None: ...
+    async def add(self, email: Email, claim: Claim | None) -> None: ...
 
     async def settle(self, email: Email) -> None:
         """Store a pending email's delivery or failure; EmailChanged if it is not pending."""
@@ -75,12 +72,10 @@ class MongoEmails:
         self._scope = scope
         self._emails = scope.collection(EMAILS)
 
-    def add_new(
-        self, email: Email, claimed_until: datetime | None, stored: Callable[[bool], None]
-    ) -> None:
+    def add_new(self, email: Email, claim: Claim | None, stored: Callable[[bool], None]) -> None:
         # The id is unique whatever the inbox remembers: a request seen again long after
         # its inbox record expired still stores, and sends, nothing more.
-        document = email_document(email, claimed_until)
+        document = email_document(email, claim)
         del document["_id"]
 
         def upserted(inserted: bool) -> None:
@@ -93,8 +88,8 @@ class MongoEmails:
             upserted=upserted,
         )
 
-    async def add(self, email: Email, claimed_until: datetime | None) -> None:
-        await self._emails.insert_one(email_document(email, claimed_until))
+    async def add(self, email: Email, claim: Claim | None) -> None:
+        await self._emails.insert_one(email_document(email, claim))
         self._scope.track(email)
 
     async def settle(self, email: Email) -> None:
@@ -116,7 +111,14 @@ class MongoEmails:
     async def requeue(self, email: Email, error: str) -> None:
         queued = await self._emails.update_one(
             {"_id": email.id, "status": Status.PENDING.value},
-            {"$set": {"claimed_until": None, "queued": True, "last_error": error[:1000]}},
+            {
+                "$set": {
+                    "claimed_until": None,
+                    "claimed_by": None,
+                    "queued": True,
+                    "last_error": error[:1000],
+                }
+            },
         )
         if queued.matched_count == 0:
             raise EmailChanged(f"email {email.id} is no longer pending")
@@ -134,7 +136,7 @@ def _settling(email: Email) -> tuple[Document, Document]:
                 "failed_at": email.failed_at,
                 "failure": email.failure,
             },
-            "$unset": {"body": "", "claimed_until": ""},
+            "$unset": {"body": "", "claimed_until": "", "claimed_by": ""},
         },
     )
 
@@ -167,46 +169,64 @@ class MongoEmailsTransaction:
 
 class MongoClaims:
     """A delivery's claim on a pending email, outside any transaction: one atomic update, so
-    two deliveries of one email (a redelivered message, a second instance) never both send."""
+    two deliveries of one email (a redelivered message, a second instance) never both send.
+    Each claim writes its own token: a claim that was taken over cannot be renewed."""
 
     def __init__(self, mongo: Mongo) -> None:
         self._emails = mongo.raw(EMAILS)
 
-    async def claim(self, email_id: str, now: datetime, until: datetime) -> Email | None:
+    async def claim(self, email_id: str, now: datetime, until: datetime) -> Claimed | None:
         """The pending email, now claimed until `until`; None when it is not pending or
         another live claim holds it."""
+        claim = Claim.new(until)
         doc = await self._emails.find_one_and_update(
             {
                 "_id": email_id,
                 "status": Status.PENDING.value,
                 "$or": [{"claimed_until": None}, {"claimed_until": {"$lte": now}}],
             },
-            {"$set": {"claimed_until": until}, "$inc": {"attempts": 1}},
+            {"$set": _holding(claim), "$inc": {"attempts": 1}},
             return_document=ReturnDocument.AFTER,
         )
-        return None if doc is None else email_from(doc)
+        return None if doc is None else Claimed(email_from(doc), claim)
 
-    async def claim_left(self, now: datetime, until: datetime) -> Email | None:
+    async def claim_left(self, now: datetime, until: datetime) -> Claimed | None:
         """A pending email handed over to a sender whose claim ran out (it stopped or died
-        before settling it), now claimed until `until`; None when there is none."""
+        before settling it, or the email waited too long in its hands), now claimed until
+        `until`; None when there is none."""
+        claim = Claim.new(until)
         doc = await self._emails.find_one_and_update(
             {"status": Status.PENDING.value, "queued": False, "claimed_until": {"$lte": now}},
-            {"$set": {"claimed_until": until}, "$inc": {"attempts": 1}},
+            {"$set": _holding(claim), "$inc": {"attempts": 1}},
             sort=[("claimed_until", ASCENDING)],
             return_document=ReturnDocument.AFTER,
         )
-        return None if doc is None else email_from(doc)
+        return None if doc is None else Claimed(email_from(doc), claim)
 
-    async def release(self, email_id: str, error: str) -> None:
-        """Give the claim back after a failed attempt, keeping what went wrong."""
+    async def renew(self, email_id: str, claim: Claim) -> bool:
+        """Extend a claim to `claim.until`, keeping its token; False when the email is no
+        longer pending or another claim has replaced this one (whose holder sends it)."""
+        renewed = await self._emails.update_one(
+            {"_id": email_id, "status": Status.PENDING.value, "claimed_by": claim.token},
+            {"$set": {"claimed_until": claim.until}},
+        )
+        return renewed.matched_count == 1
+
+    async def release(self, email_id: str, claim: Claim, error: str) -> None:
+        """Give the claim back after a failed attempt, keeping what went wrong (unless
+        another claim has replaced it)."""
         await self._emails.update_one(
-            {"_id": email_id, "status": Status.PENDING.value},
-            {"$set": {"claimed_until": None, "last_error": error[:1000]}},
+            {"_id": email_id, "status": Status.PENDING.value, "claimed_by": claim.token},
+            {"$set": {"claimed_until": None, "claimed_by": None, "last_error": error[:1000]}},
         )
 
     async def get(self, email_id: str) -> Email | None:
         doc = await self._emails.find_one({"_id": email_id})
         return None if doc is None else email_from(doc)
+
+
+def _holding(claim: Claim) -> Document:
+    return {"claimed_until": claim.until, "claimed_by": claim.token}
 
 
 class EmailQueries:
@@ -260,7 +280,7 @@ class EmailQueries:
 # --- documents <-> domain ---------------------------------------------------------------------
 
 
-def email_document(e: Email, claimed_until: datetime | None) -> Document:
+def email_document(e: Email, claim: Claim | None) -> Document:
     return {
         "_id": e.id,
         "tenant_id": e.tenant_id,
@@ -276,9 +296,10 @@ def email_document(e: Email, claimed_until: datetime | None) -> Document:
         "failed_at": e.failed_at,
         "failure": e.failure,
         # Handed over to a sender in this process: its first attempt, claimed.
-        "attempts": 0 if claimed_until is None else 1,
-        "claimed_until": claimed_until,
-        "queued": claimed_until is None,
+        "attempts": 0 if claim is None else 1,
+        "claimed_until": None if claim is None else claim.until,
+        "claimed_by": None if claim is None else claim.token,
+        "queued": claim is None,
     }
 
 
