@@ -1,7 +1,8 @@
 """The emails service configured to send through Postmark (EMAIL_GATEWAY=postmark), on the real
 MongoDB and RabbitMQ, against the Postmark simulator over HTTP: a requested email arrives
 once; a recipient Postmark marks inactive is recorded failed and dead-lettered with the
-reason. And the setting is checked at start: postmark without a token does not start."""
+reason. And the settings are checked at start: postmark without a token, or with a localhost
+sender, does not start."""
 
 from __future__ import annotations
 
@@ -115,4 +116,11 @@ def test_postmark_without_a_server_token_refuses_to_start(test_infra: TestInfra)
     with pytest.raises(ValidationError, match="POSTMARK_SERVER_TOKEN"):
         EmailsSettings(
             **test_infra.env("emails", email_gateway="postmark", postmark_server_token=" ")
+        )
+
+
+def test_postmark_with_a_localhost_sender_refuses_to_start(test_infra: TestInfra) -> None:
+    with pytest.raises(ValidationError, match="EMAIL_FROM"):
+        EmailsSettings(
+            **test_infra.env("emails", email_gateway="postmark", postmark_server_token="t")
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
+from email.utils import parseaddr
 from typing import Literal, Self
 
 from aiohttp import web
@@ -78,6 +79,13 @@ class EmailsSettings(ServiceSettings):
             raise ValueError(
                 "EMAIL_GATEWAY=postmark needs POSTMARK_SERVER_TOKEN, the API token of the "
                 "Postmark server to send through"
+            )
+        sender_domain = parseaddr(self.email_from)[1].rpartition("@")[2].lower()
+        if self.email_gateway == "postmark" and sender_domain in ("localhost", ""):
+            # Postmark refuses every email from a sender it has no signature for.
+            raise ValueError(
+                f"EMAIL_GATEWAY=postmark needs EMAIL_FROM on a domain Postmark knows, not "
+                f"{self.email_from!r}"
             )
         return self
 

@@ -234,7 +234,6 @@ class EmailQueries:
 
     def __init__(self, mongo: Mongo) -> None:
         self._emails = mongo.reader(EMAILS)
-        self._requests = mongo.reader(CONTACT_REQUESTS)
 
     async def delivered(
         self,
@@ -258,23 +257,6 @@ class EmailQueries:
             query["tags"] = tag
         cursor = self._emails.find(query).sort([("delivered_at", -1), ("_id", 1)])
         return [email_from(d) async for d in cursor.skip(offset).limit(limit)]
-
-    async def email(self, email_id: str) -> Email | None:
-        doc = await self._emails.find_one({"_id": email_id})
-        return None if doc is None else email_from(doc)
-
-    async def contact_request(self, request_id: str) -> ContactRequest | None:
-        doc = await self._requests.find_one({"_id": request_id})
-        if doc is None:
-            return None
-        return ContactRequest(
-            doc["_id"],
-            doc["email"],
-            doc["company"],
-            doc["size"],
-            doc["message"],
-            doc["received_at"],
-        )
 
 
 # --- documents <-> domain ---------------------------------------------------------------------
