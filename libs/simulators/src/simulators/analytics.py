@@ -36,6 +36,8 @@ from uuid import UUID
 from aiohttp import web
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from simulators.faults import Faults
+
 DEFAULT_API_KEY = "phc_local_development"
 DEFAULT_PORT = 8190
 # The real capture endpoint refuses bodies past 20 MB.
@@ -71,17 +73,11 @@ class Single(Event):
 
 
 @dataclass
-class Fault:
-    status: int
-    times: int
-
-
-@dataclass
 class Simulator:
     api_keys: frozenset[str]
     max_events: int = DEFAULT_MAX_EVENTS
     requests: int = 0
-    faults: list[Fault] = field(default_factory=list)
+    faults: Faults = field(default_factory=Faults)
     refused: set[str] = field(default_factory=set)
     events: deque[dict[str, Any]] = field(init=False)
 
@@ -100,7 +96,7 @@ class Simulator:
                 web.post("/i/v0/e", self._single),
                 web.get("/_simulator/events", self._show),
                 web.delete("/_simulator/events", self._forget),
-                web.post("/_simulator/fail", self._fail),
+                web.post("/_simulator/fail", self.faults.told),
                 web.post("/_simulator/refuse", self._refuse),
             ]
         )
@@ -113,12 +109,8 @@ class Simulator:
         return await self._capture(request, batch=False)
 
     async def _capture(self, request: web.Request, *, batch: bool) -> web.Response:
-        if self.faults:
-            fault = self.faults[0]
-            fault.times -= 1
-            if fault.times <= 0:
-                self.faults.pop(0)
-            return _error(fault.status, "simulated", f"told to answer {fault.status}")
+        if (status := self.faults.take()) is not None:
+            return _error(status, "simulated", f"told to answer {status}")
         try:
             data = _body(await request.read())
         except ValueError as exc:
@@ -148,16 +140,9 @@ class Simulator:
         return web.json_response({"requests": self.requests, "events": list(self.events)})
 
     async def _forget(self, _: web.Request) -> web.Response:
-        self.requests, self.faults, self.refused = 0, [], set()
+        self.requests, self.refused = 0, set()
+        self.faults.clear()
         self.events.clear()
-        return web.Response(status=204)
-
-    async def _fail(self, request: web.Request) -> web.Response:
-        try:
-            fault = FaultRequest.model_validate_json(await request.read())
-        except ValidationError as exc:
-            return _error(400, "invalid_payload", _reasons(exc))
-        self.faults.append(Fault(fault.status, fault.times))
         return web.Response(status=204)
 
     async def _refuse(self, request: web.Request) -> web.Response:
@@ -171,11 +156,6 @@ class Simulator:
 
 class RefusalRequest(BaseModel):
     event: str = Field(min_length=1, max_length=200)
-
-
-class FaultRequest(BaseModel):
-    status: int = Field(ge=400, le=599)
-    times: int = Field(default=1, ge=1)
 
 
 def _body(raw: bytes) -> Any:

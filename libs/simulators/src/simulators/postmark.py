@@ -40,6 +40,8 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from simulators.faults import Faults
+
 DEFAULT_TOKEN = "postmark-local-development"
 DEFAULT_PORT = 8191
 DEFAULT_STREAM = "outbound"
@@ -82,12 +84,6 @@ class Message(BaseModel):
 
 
 @dataclass
-class Fault:
-    status: int
-    times: int
-
-
-@dataclass
 class Simulator:
     tokens: frozenset[str]
     inactive: frozenset[str] = frozenset()
@@ -95,7 +91,7 @@ class Simulator:
     # Sends it was asked for, answered as they were (refused, failed, accepted).
     requests: int = 0
     emails: list[dict[str, Any]] = field(default_factory=list)
-    faults: list[Fault] = field(default_factory=list)
+    faults: Faults = field(default_factory=Faults)
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
@@ -104,7 +100,7 @@ class Simulator:
                 web.post("/email", self._send),
                 web.get("/_simulator/emails", self._show),
                 web.delete("/_simulator/emails", self._forget),
-                web.post("/_simulator/fail", self._fail),
+                web.post("/_simulator/fail", self.faults.told),
             ]
         )
         return app
@@ -125,12 +121,8 @@ class Simulator:
                 "The Server Token you provided in the X-Postmark-Server-Token request header "
                 "was invalid. Please verify that you are using a valid token.",
             )
-        if self.faults:
-            fault = self.faults[0]
-            fault.times -= 1
-            if fault.times <= 0:
-                self.faults.pop(0)
-            return _error(fault.status, fault.status, f"told to answer {fault.status}")
+        if (status := self.faults.take()) is not None:
+            return _error(status, status, f"told to answer {status}")
         if request.content_type != "application/json":
             return _error(422, JSON_REQUIRED, "JSON request body required.")
         try:
@@ -176,21 +168,9 @@ class Simulator:
         return web.json_response({"requests": self.requests, "emails": self.emails})
 
     async def _forget(self, _: web.Request) -> web.Response:
-        self.requests, self.emails, self.faults = 0, [], []
+        self.requests, self.emails = 0, []
+        self.faults.clear()
         return web.Response(status=204)
-
-    async def _fail(self, request: web.Request) -> web.Response:
-        try:
-            fault = FaultRequest.model_validate_json(await request.read())
-        except ValidationError as exc:
-            return web.json_response({"error": _reason(exc)}, status=400)
-        self.faults.append(Fault(fault.status, fault.times))
-        return web.Response(status=204)
-
-
-class FaultRequest(BaseModel):
-    status: int = Field(ge=400, le=599)
-    times: int = Field(default=1, ge=1)
 
 
 def _recipients(message: Message) -> list[str]:
