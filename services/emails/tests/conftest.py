@@ -15,23 +15,28 @@ from typing import Any
 import aiohttp
 import pytest
 
+from chassis.messaging.delivery import DEAD_REASON_HEADER
+from chassis.storage.documents import Document
 from chassis.storage.mongo import Mongo
 from chassis.storage.unit_of_work import Recording
 from emails.domain import Claim, Claimed, ContactRequest, Email
 from emails.gateway import Outgoing
 from emails.main import EmailsSettings, create_app
-from emails.repository import EmailChanged
+from emails.repository import EMAILS, EmailChanged
 from emails.service import integration_events
 from simulators.mailbox import Mailbox
 from simulators.postmark import Simulator as PostmarkSimulator
 from testkit.fixtures import TestInfra
 from testkit.memory import InMemoryUnitOfWork
+from testkit.rabbit import Rabbit
+from testkit.waiting import eventually
 from testkit.web import serving
 
 WEBSITE = "https://app.example.com"
 SALES = "sales-team@example.com"
 # The mailbox refuses this recipient for good (550), as a server refuses an unknown mailbox.
 REFUSED = "nobody@refused.example.com"
+DELIVERY_QUEUE = "emails.delivery_due"
 
 
 @pytest.fixture(scope="module")
@@ -286,3 +291,19 @@ class ClaimsStandIn:
 
     async def get(self, email_id: str) -> Email | None:
         return self._uow.state.emails.get(email_id)
+
+
+async def refused_for_good(mongo: Mongo, rabbit: Rabbit, email_id: str) -> tuple[Document, str]:
+    """The email, once recorded failed after a single attempt, and the reason its dead letter
+    carries on the delivery queue's dead-letter queue."""
+    failed = await eventually(
+        lambda: mongo.raw(EMAILS).find_one({"_id": email_id, "status": "failed"}), timeout=10
+    )
+    assert failed["attempts"] == 1, "a permanent failure is not retried"
+
+    async def dead() -> list[Any]:
+        letters = await rabbit.take(f"{DELIVERY_QUEUE}.dlq")
+        return [m for m in letters if email_id in m.body.decode()]
+
+    [letter] = await eventually(dead, timeout=10)
+    return failed, str(letter.headers[DEAD_REASON_HEADER])

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from aio_pika.abc import AbstractIncomingMessage
 
-from chassis.messaging.delivery import DEAD_REASON_HEADER
 from chassis.storage.mongo import Mongo
 from chassis.storage.outbox import OUTBOX
 from contracts import Envelope
@@ -34,10 +33,9 @@ from testkit.fixtures import EventProducer, TestInfra
 from testkit.rabbit import Rabbit
 from testkit.waiting import eventually
 
-from .conftest import REFUSED, WEBSITE, Served, received
+from .conftest import DELIVERY_QUEUE, REFUSED, WEBSITE, Served, received, refused_for_good
 
 TOKEN = "tok_" + "a1B2" * 8
-DELIVERY_QUEUE = "emails.delivery_due"
 
 
 def address() -> str:
@@ -214,19 +212,8 @@ async def test_a_refused_recipient_is_recorded_failed_and_dead_lettered_with_the
         envelope = await producer.publish(event, tenant_id="org-acme")
         email_id = str(envelope.id)
 
-        failed = await eventually(
-            lambda: mongo.raw(EMAILS).find_one({"_id": email_id, "status": "failed"}),
-            timeout=10,
-        )
+        failed, reason = await refused_for_good(mongo, rabbit, email_id)
         assert "550" in failed["failure"]
-        assert failed["attempts"] == 1, "a permanent failure is not retried"
-
-        async def dead() -> list[Any]:
-            letters = await rabbit.take(f"{DELIVERY_QUEUE}.dlq")
-            return [m for m in letters if email_id in m.body.decode()]
-
-        [letter] = await eventually(dead, timeout=10)
-        reason = str(letter.headers[DEAD_REASON_HEADER])
         assert "550" in reason and email_id in reason
         assert received(mailbox, REFUSED) == []
         [audit] = await eventually(lambda: _about(audits, f"email:{email_id}"))

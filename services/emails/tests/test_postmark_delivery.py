@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from chassis.messaging.delivery import DEAD_REASON_HEADER
 from chassis.storage.mongo import Mongo
 from contracts.emails import EmailRequested, PasswordReset
 from emails.main import EmailsSettings, create_app
@@ -24,10 +23,16 @@ from testkit.rabbit import Rabbit
 from testkit.waiting import eventually
 from testkit.web import serving
 
-from .conftest import POSTMARK_TOKEN, REFUSED, WEBSITE, Served, postmark_received
+from .conftest import (
+    POSTMARK_TOKEN,
+    REFUSED,
+    WEBSITE,
+    Served,
+    postmark_received,
+    refused_for_good,
+)
 
 TOKEN = "tok_" + "c3D4" * 8
-DELIVERY_QUEUE = "emails.delivery_due"
 
 
 # Module scope: left running, an instance would consume the next module's queues.
@@ -93,19 +98,8 @@ async def test_an_inactive_recipient_is_recorded_failed_and_dead_lettered_with_t
         envelope = await producer.publish(event, tenant_id="org-acme")
         email_id = str(envelope.id)
 
-        failed = await eventually(
-            lambda: mongo.raw(EMAILS).find_one({"_id": email_id, "status": "failed"}),
-            timeout=10,
-        )
+        failed, reason = await refused_for_good(mongo, rabbit, email_id)
         assert "ErrorCode 406" in failed["failure"]
-        assert failed["attempts"] == 1, "a permanent failure is not retried"
-
-        async def dead() -> list[Any]:
-            letters = await rabbit.take(f"{DELIVERY_QUEUE}.dlq")
-            return [m for m in letters if email_id in m.body.decode()]
-
-        [letter] = await eventually(dead, timeout=10)
-        reason = str(letter.headers[DEAD_REASON_HEADER])
         assert "ErrorCode 406" in reason and email_id in reason
         assert await sent_to(postmark, REFUSED) == []
 
