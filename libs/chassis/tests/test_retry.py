@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 from tenacity import AsyncRetrying, RetryCallState
 
-from chassis.retry import outbound_retry
+from chassis.retry import LONGEST_WAIT, longest_retried, outbound_retry
 
 
 def waits(attempts: int) -> list[float]:
@@ -45,3 +45,25 @@ async def test_connection_errors_are_retried_then_raised() -> None:
                 calls += 1
                 raise aiohttp.ClientConnectionError("refused")
     assert calls == 2
+
+
+async def test_failures_named_never_are_not_retried() -> None:
+    class Refused(Exception):
+        pass
+
+    class LoginRefused(Refused):
+        pass
+
+    calls = 0
+    policy = outbound_retry(attempts=3, also=(Refused,), never=(LoginRefused,))
+    with pytest.raises(LoginRefused):
+        async for attempt in AsyncRetrying(**policy | {"wait": lambda _: 0}):
+            with attempt:
+                calls += 1
+                raise LoginRefused("535")
+    assert calls == 1
+
+
+def test_the_longest_retried_call_is_every_try_and_the_longest_waits_between() -> None:
+    assert max(max(waits(8)) for _ in range(50)) <= LONGEST_WAIT
+    assert longest_retried(3, 10.0) == 3 * 10.0 + 2 * LONGEST_WAIT

@@ -12,13 +12,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from emails.domain import Body
-from emails.gateway import (
-    ConfigurationFailure,
-    Outgoing,
-    PermanentFailure,
-    PostmarkGateway,
-    TransientFailure,
-)
+from emails.gateway import ConfigurationFailure, Outgoing, PermanentFailure, TransientFailure
+from emails.postmark import PostmarkGateway
 
 from .conftest import POSTMARK_TOKEN, REFUSED, postmark_fails, postmark_received
 

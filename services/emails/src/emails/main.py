@@ -20,10 +20,12 @@ from chassis.storage.mongo import Mongo
 from chassis.storage.unit_of_work import MongoUnitOfWork
 from chassis.web.app import run, service_app
 from emails import api, handlers
-from emails.gateway import EmailGateway, PostmarkGateway, SmtpGateway, SmtpServer
+from emails.gateway import EmailGateway
+from emails.postmark import PostmarkGateway
 from emails.rendering import Templates
 from emails.repository import INDEXES, EmailQueries, MongoClaims, MongoEmailsTransaction
 from emails.service import EmailService, integration_events
+from emails.smtp import SmtpGateway, SmtpServer
 
 # How long stopping waits for the outcomes of sent emails to be recorded.
 SETTLE_DRAIN_SECONDS = 10.0

@@ -18,14 +18,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
 from emails.domain import Body
-from emails.gateway import (
-    ConfigurationFailure,
-    Outgoing,
-    PermanentFailure,
-    SmtpGateway,
-    SmtpServer,
-    TransientFailure,
-)
+from emails.gateway import ConfigurationFailure, Outgoing, PermanentFailure, TransientFailure
+from emails.smtp import SmtpGateway, SmtpServer
 from simulators.mailbox import Mailbox
 
 REFUSED = "ghost@example.com"
