@@ -108,8 +108,7 @@ def running_system(env: BenchEnv, log_level: str = "INFO") -> Iterator[System]:
     """Every service as its own process (devstack), on free ports, in this run's vhost; usages
     delivers to an analytics simulator of its own."""
     analytics_port = free_ports(["analytics"])["analytics"]
-    log = str(env.workdir / "analytics-simulator.log")
-    with simulator_process(analytics_port, log) as analytics:
+    with simulator_process(analytics_port, env.workdir) as analytics:
         usages_env = {"ANALYTICS_URL": analytics.url, "ANALYTICS_API_KEY": analytics.api_key}
         with running_services(env, {"usages": usages_env}, log_level=log_level) as system:
             yield system

@@ -60,8 +60,8 @@ def mailbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mailbox]:
 @pytest.fixture(scope="session")
 def analytics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnalyticsSimulator]:
     """The product-analytics simulator usages delivers to, as its own process."""
-    log = tmp_path_factory.mktemp("analytics") / "analytics-simulator.log"
-    with simulator_process(free_ports(["analytics"])["analytics"], str(log)) as simulator:
+    log_dir = tmp_path_factory.mktemp("analytics")
+    with simulator_process(free_ports(["analytics"])["analytics"], log_dir) as simulator:
         yield simulator
 
 

@@ -4,18 +4,18 @@ is the receiving end's own record, not the sender's."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
-import urllib.request
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from devstack.run import start_simulators, stop_simulators
+from devstack.simulators import simulator
+from devstack.system import LOCALHOST
 from simulators.analytics import DEFAULT_API_KEY, Simulator
 from testkit.web import serving
 
@@ -71,38 +71,12 @@ async def served_simulator() -> AsyncIterator[AnalyticsSimulator]:
 
 
 @contextmanager
-def simulator_process(port: int, log_path: str) -> Iterator[AnalyticsSimulator]:
-    """`python -m simulators.analytics` as its own process (for systems of processes)."""
-    url = f"http://127.0.0.1:{port}"
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "simulators.analytics", "--port", str(port)],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+def simulator_process(port: int, log_dir: Path) -> Iterator[AnalyticsSimulator]:
+    """`python -m simulators.analytics` as its own process, started as `make run` starts it
+    (devstack's table of simulators), on `port`; its log in `log_dir`."""
+    analytics = replace(simulator("analytics"), port=port)
+    started = start_simulators(log_dir, log_dir, [analytics])
     try:
-        deadline = time.monotonic() + 20
-        while not _answers(f"{url}/_simulator/events"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the analytics simulator did not start; see {log_path}")
-            time.sleep(0.05)
-        yield AnalyticsSimulator(url)
+        yield AnalyticsSimulator(f"http://{LOCALHOST}:{port}")
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-_direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def _answers(url: str) -> bool:
-    try:
-        with _direct.open(url, timeout=1.0) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
+        stop_simulators(started)
