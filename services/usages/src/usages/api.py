@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat
 from chassis.web.auth import CALLER_KEY
 from chassis.web.openapi import Route
 from chassis.web.parsing import json_response, read_json
-from chassis.web.problems import Problem
+from chassis.web.problems import invalid
 from contracts.usages import PropertyName, PropertyValue
 from usages.domain import Kind, NobodyNamed, Who
 from usages.service import UsageService
@@ -120,12 +120,7 @@ def routes(usages: UsageService) -> list[Route]:
                     body.anonymous_id,
                 )
             except NobodyNamed as exc:
-                raise Problem(
-                    422,
-                    "The request body is not valid.",
-                    title="Validation failed",
-                    errors=[{"field": "anonymous_id", "message": str(exc)}],
-                ) from exc
+                raise invalid([{"field": "anonymous_id", "message": str(exc)}]) from exc
             event, properties = read(body)
             usage = await usages.record(kind, event, who, properties)
             return json_response(Recorded(id=usage.id), 202)

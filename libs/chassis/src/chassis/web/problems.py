@@ -95,6 +95,11 @@ def validation_problem(exc: ValidationError, where: str = "body") -> Problem:
         {"field": ".".join(str(p) for p in err["loc"]) or where, "message": err["msg"]}
         for err in exc.errors(include_url=False)
     ]
+    return invalid(errors, where)
+
+
+def invalid(errors: list[dict[str, str]], where: str = "body") -> Problem:
+    """The 422 of a request whose `errors` ({field, message}) a rule beyond its model found."""
     return Problem(
         422, f"The request {where} is not valid.", title="Validation failed", errors=errors
     )
