@@ -244,9 +244,10 @@ async def test_unknown_kid_does_not_refetch_the_keys_on_every_token(
     assert fetches == 1
 
 
-async def test_rotated_key_is_picked_up(jwks_path, signing_key, other_key, monkeypatch):
-    monkeypatch.setattr(auth, "MIN_REFRESH_SECONDS", 0.1)
-    verifier = JwksVerifier(jwks_path.as_uri(), issuer=ISSUER, audience=AUDIENCE)
+async def test_rotated_key_is_picked_up(jwks_path, signing_key, other_key):
+    verifier = JwksVerifier(
+        jwks_path.as_uri(), issuer=ISSUER, audience=AUDIENCE, min_refresh_seconds=0.1
+    )
     assert (await verifier.verify(signing_key.mint(user_id="old"))).user_id == "old"
 
     # The issuer publishes a new key next to the old one and starts signing with it.

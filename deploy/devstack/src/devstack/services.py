@@ -28,6 +28,19 @@ class Service:
 
 
 SERVICES: tuple[Service, ...] = (
+    Service(
+        name="identity",
+        module="identity",
+        port=8109,
+        prefixes=(
+            "/credentials",
+            "/tokens",
+            "/users",
+            "/organizations",
+            "/signing-keys",
+            "/.well-known",
+        ),
+    ),
     Service(name="cars", module="cars", port=8101, prefixes=("/cars",)),
     Service(name="bookings", module="bookings", port=8102, prefixes=("/bookings",)),
     Service(name="usages", module="usages", port=8106, prefixes=("/record",)),

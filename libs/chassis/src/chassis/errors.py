@@ -15,6 +15,10 @@ class RuleViolation(DomainError, ValueError):
     """The request breaks a rule of the domain (422)."""
 
 
+class Unauthenticated(DomainError):
+    """The caller's proof of who they are (password, token, key) is refused (401)."""
+
+
 class NotFound(DomainError):
     """No such thing, as far as this caller may know (404)."""
 
@@ -25,6 +29,19 @@ class Conflict(DomainError):
 
 class NotAllowed(DomainError):
     """This caller may not do that to that thing (403)."""
+
+
+class Gone(DomainError):
+    """The thing existed and is used up or expired for good: a token spent or past its
+    time (410)."""
+
+
+class Locked(DomainError):
+    """The thing is locked for a while; `retry_after` seconds until it opens (423)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Unavailable(DomainError):

@@ -35,6 +35,11 @@ def told(
         yield UsageRecorded(event=event.event_type.split(".", 1)[1], properties=dict(usage))
 
 
+def noted(action: str, *, target: str, detail: str | None = None) -> AuditRecorded:
+    """The audit record of something done that tells no other service anything (a login)."""
+    return AuditRecorded(action=action, target=target, detail=detail)
+
+
 def refused(action: str, *, target: str, detail: str) -> AuditRecorded:
     """The audit record of something a rule refused (nothing else is published of it)."""
     return AuditRecorded(action=action, target=target, outcome=AuditOutcome.REFUSED, detail=detail)

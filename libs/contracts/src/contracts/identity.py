@@ -10,6 +10,7 @@ from typing import ClassVar
 from pydantic import AwareDatetime, EmailStr, Field
 
 from contracts.envelope import IntegrationEvent, TenantEvent
+from contracts.roles import OrganizationRole, PlatformRole
 
 
 class UserKind(StrEnum):
@@ -56,6 +57,27 @@ class GuestInvited(TenantEvent):
     email: EmailStr
     invited_by: str = Field(min_length=1)
     expires_utc: AwareDatetime
+
+
+class MembershipAdded(TenantEvent):
+    """A user joined the organization the envelope names, with these roles in it."""
+
+    event_type: ClassVar[str] = "identity.membership_added"
+
+    organization_id: str = Field(min_length=1)
+    user_id: str = Field(min_length=1)
+    roles: list[OrganizationRole] = Field(min_length=1)
+
+
+class RolesChanged(IntegrationEvent):
+    """A user's platform roles are now `roles`."""
+
+    event_type: ClassVar[str] = "identity.roles_changed"
+
+    user_id: str = Field(min_length=1)
+    roles: list[PlatformRole] = Field(min_length=1)
+    assigned: list[PlatformRole] = Field(default_factory=list)
+    unassigned: list[PlatformRole] = Field(default_factory=list)
 
 
 class OrganizationCreated(TenantEvent):

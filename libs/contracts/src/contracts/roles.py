@@ -19,3 +19,5 @@ class OrganizationRole(StrEnum):
     MEMBER = "member"
     # Runs the organization: its users, keys, billing, and its emails and audit trail.
     OWNER = "owner"
+    # Looks after the organization's billing details.
+    BILLING_ADMIN = "billing_admin"

@@ -135,6 +135,14 @@ class Writer(Reader):
             filter, update, upsert=upsert, session=self._session
         )
 
+    async def update_many(self, filter: Filter, update: Mapping[str, Any]) -> UpdateResult:
+        await self.flush()
+        return await self._collection.update_many(filter, update, session=self._session)
+
+    async def replace_one(self, filter: Filter, document: Document) -> UpdateResult:
+        await self.flush()
+        return await self._collection.replace_one(filter, document, session=self._session)
+
     async def find_one_and_update(
         self, filter: Filter, update: Mapping[str, Any]
     ) -> Document | None:

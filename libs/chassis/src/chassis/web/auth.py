@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Protocol, Self
@@ -105,9 +105,15 @@ class JwksVerifier:
         audience: str,
         cache_seconds: float = 300.0,
         clock: Callable[[], float] = time.time,
+        fetch: Callable[[], Awaitable[dict[str, Any]]] | None = None,
+        min_refresh_seconds: float = MIN_REFRESH_SECONDS,
     ) -> None:
-        """`clock` is the time tokens are judged at, in seconds since the epoch."""
+        """`clock` is the time tokens are judged at, in seconds since the epoch; `fetch`
+        reads the key set in process instead of from `jwks_url` (the issuer's own, which
+        costs nothing to read again: `min_refresh_seconds` 0)."""
         self._url = jwks_url
+        self._fetch_keys = fetch
+        self._min_refresh = min_refresh_seconds
         self._issuer = issuer
         self._audience = audience
         self._cache_seconds = cache_seconds
@@ -157,10 +163,10 @@ class JwksVerifier:
     async def _key(self, kid: str) -> Key:
         now = time.monotonic()
         stale = now - self._fetched_at > self._cache_seconds
-        if stale or (kid not in self._keys and now - self._fetched_at > MIN_REFRESH_SECONDS):
+        if stale or (kid not in self._keys and now - self._fetched_at >= self._min_refresh):
             async with self._lock:
-                if time.monotonic() - self._fetched_at > min(
-                    MIN_REFRESH_SECONDS, self._cache_seconds
+                if time.monotonic() - self._fetched_at >= min(
+                    self._min_refresh, self._cache_seconds
                 ):
                     await self._refresh()
         if kid not in self._keys:
@@ -179,6 +185,8 @@ class JwksVerifier:
         self._fetched_at = time.monotonic()
 
     async def _fetch(self) -> dict[str, Any]:
+        if self._fetch_keys is not None:
+            return await self._fetch_keys()
         parsed = urlparse(self._url)
         if parsed.scheme == "file":
             text = await asyncio.to_thread(Path(parsed.path).read_text)

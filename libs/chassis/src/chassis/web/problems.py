@@ -10,7 +10,17 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from chassis.errors import Conflict, DomainError, NotAllowed, NotFound, RuleViolation, Unavailable
+from chassis.errors import (
+    Conflict,
+    DomainError,
+    Gone,
+    Locked,
+    NotAllowed,
+    NotFound,
+    RuleViolation,
+    Unauthenticated,
+    Unavailable,
+)
 from chassis.logging import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, current_ids, get_logger
 
 log = get_logger(__name__)
@@ -20,9 +30,12 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 # Each kind of domain failure, as HTTP says it; subclasses match their nearest kind.
 DOMAIN_STATUSES: Mapping[type[DomainError], int] = {
     RuleViolation: 422,
+    Unauthenticated: 401,
     NotFound: 404,
     Conflict: 409,
     NotAllowed: 403,
+    Gone: 410,
+    Locked: 423,
     Unavailable: 503,
 }
 # Headers an aiohttp HTTP error may carry that the client needs to act on.
@@ -87,7 +100,12 @@ class Problem(Exception):
     @classmethod
     def of(cls, error: DomainError) -> Problem:
         status = next(s for kind, s in DOMAIN_STATUSES.items() if isinstance(error, kind))
-        return cls(status, str(error) or None)
+        headers: dict[str, str] = {}
+        if isinstance(error, Locked):
+            headers["Retry-After"] = str(error.retry_after)
+        if isinstance(error, Unauthenticated):
+            headers["WWW-Authenticate"] = "Bearer"
+        return cls(status, str(error) or None, headers=headers)
 
 
 def validation_problem(exc: ValidationError, where: str = "body") -> Problem:

@@ -1,0 +1,112 @@
+"""People through identity's API, for tests: register, confirm with the emailed token, log
+in. Where the token comes from is the caller's: a queue of the test's own bound to the
+email requests (service tests), or the SMTP server's mailbox (the whole system)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aio_pika.abc import AbstractIncomingMessage
+
+from contracts import Envelope
+from contracts.emails import EmailRequested, Invitation, PasswordReset, RegistrationConfirmation
+from testkit.api import Answer, PlatformClient
+from testkit.rabbit import Rabbit
+from testkit.waiting import eventually
+
+PASSWORD = "Correct-horse-9"
+# (address, template, nth) -> the token of that email
+TokenSource = Callable[[str, str, int], Awaitable[str]]
+
+
+def new_email(name: str = "person", domain: str = "example.com") -> str:
+    return f"{name}-{uuid.uuid4().hex[:8]}@{domain}"
+
+
+class Mailbag:
+    """The emails identity asked for, as a queue of the test's own received them."""
+
+    def __init__(self, rabbit: Rabbit) -> None:
+        self._rabbit = rabbit
+        self._messages: list[AbstractIncomingMessage] = []
+
+    async def start(self) -> None:
+        self._messages = await self._rabbit.watch("domain_events", EmailRequested.event_type)
+
+    def sent(self, to: str, template: str) -> list[EmailRequested]:
+        envelopes = [Envelope.model_validate_json(m.body) for m in self._messages]
+        requests = [EmailRequested.model_validate(e.data) for e in envelopes]
+        return [r for r in requests if r.to == to and r.message.template == template]
+
+    async def token(self, to: str, template: str, nth: int = 1) -> str:
+        """The token of the `nth` email of `template` sent to `to`."""
+        await eventually(lambda: self.sent(to, template)[nth - 1 :])
+        message = self.sent(to, template)[nth - 1].message
+        assert isinstance(message, RegistrationConfirmation | Invitation | PasswordReset)
+        return message.token
+
+
+@dataclass
+class Person:
+    email: str
+    password: str
+    user_id: str
+    organization_id: str
+    tokens: dict[str, Any]
+    api: PlatformClient
+
+    @property
+    def access_token(self) -> str:
+        return str(self.tokens["access_token"])
+
+
+class People:
+    """Registers, confirms and logs in people through the API."""
+
+    def __init__(self, anonymous: PlatformClient, token: TokenSource) -> None:
+        self.anonymous = anonymous
+        self.token = token
+
+    async def register(self, email: str | None = None, **fields: Any) -> Answer:
+        body = {
+            "email": email or new_email(),
+            "password": PASSWORD,
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "timezone": "Europe/London",
+            **fields,
+        }
+        return await self.anonymous.call("POST", "/credentials/register", json=body)
+
+    async def confirm(self, email: str) -> None:
+        token = await self.token(email, "registration_confirmation", 1)
+        await self.anonymous.expect(
+            200, "POST", "/credentials/confirm-registration", json={"token": token}
+        )
+
+    async def login(self, email: str, password: str = PASSWORD) -> Answer:
+        return await self.anonymous.call(
+            "POST", "/credentials/auth", json={"username": email, "password": password}
+        )
+
+    async def person(self, email: str | None = None, password: str = PASSWORD) -> Person:
+        """A registered, confirmed and logged-in person."""
+        email = email or new_email()
+        registered = await self.register(email, password=password)
+        assert registered.status == 201, registered.body
+        await self.confirm(email)
+        login = await self.login(email, password)
+        assert login.status == 200, login.body
+        tokens = login.json()
+        user = registered.json()
+        return Person(
+            email,
+            password,
+            user["id"],
+            user["default_organization_id"],
+            tokens,
+            self.anonymous.as_caller(tokens["access_token"]),
+        )

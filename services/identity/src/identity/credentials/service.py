@@ -1,0 +1,223 @@
+"""Use cases of password credentials: register, confirm, log in, reset the password."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+from chassis.clock import Clock, utc_now
+from chassis.errors import DomainError, Unauthenticated
+from chassis.logging import new_id
+from chassis.storage.unit_of_work import UnitOfWork
+from identity.credentials.domain import PasswordCredential, TokenNotValid, check_policy
+from identity.credentials.hashing import PasswordHasher
+from identity.credentials.repository import CredentialQueries, CredentialRepository
+from identity.opaque import Secret, digest
+from identity.organizations.domain import Organization, OrganizationKind
+from identity.organizations.repository import OrganizationRepository
+from identity.tokens.service import Session, TokenService, TokensTransaction
+from identity.users.domain import FOUNDER_ROLES, EndUser, UserKind, checked_timezone
+from identity.users.repository import UserQueries
+
+
+class LoginRefused(Unauthenticated):
+    pass
+
+
+class CredentialsTransaction(TokensTransaction, Protocol):
+    @property
+    def credentials(self) -> CredentialRepository: ...
+
+    @property
+    def organizations(self) -> OrganizationRepository: ...
+
+
+@dataclass(frozen=True)
+class NewPerson:
+    email: str
+    password: str
+    first_name: str
+    last_name: str
+    timezone: str | None = None
+
+    def __repr__(self) -> str:
+        return f"NewPerson(email={self.email!r}, password=***)"
+
+
+class CredentialService:
+    def __init__(
+        self,
+        uow: UnitOfWork[CredentialsTransaction],
+        hasher: PasswordHasher,
+        tokens: TokenService,
+        credentials: CredentialQueries,
+        users: UserQueries,
+        *,
+        operator_emails: Collection[str],
+        confirmation_lifetime: timedelta,
+        reset_lifetime: timedelta,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._uow = uow
+        self._hasher = hasher
+        self._tokens = tokens
+        self._credentials = credentials
+        self._users = users
+        self._operators = frozenset(e.lower() for e in operator_emails)
+        self._confirmation_lifetime = confirmation_lifetime
+        self._reset_lifetime = reset_lifetime
+        self._clock = clock
+
+    async def register(self, person: NewPerson) -> EndUser:
+        """A person with a personal organization, unconfirmed until the emailed token comes
+        back; those listed as operators get the operations role."""
+        check_policy(person.password)
+        checked_timezone(person.timezone)
+        email = person.email.lower()
+        password_hash = await self._hasher.hash(person.password)
+        user_id, organization_id = new_id(), new_id()
+        secret = Secret.new()
+
+        async def work(tx: CredentialsTransaction) -> EndUser:
+            now = self._clock()
+            organization = Organization.create(
+                f"{person.first_name} {person.last_name}",
+                OrganizationKind.PERSONAL,
+                user_id,
+                now,
+                organization_id=organization_id,
+            )
+            user = EndUser.register(
+                UserKind.PERSON,
+                organization_id,
+                FOUNDER_ROLES,
+                now,
+                email=email,
+                first_name=person.first_name,
+                last_name=person.last_name,
+                timezone=person.timezone,
+                operator=email in self._operators,
+                user_id=user_id,
+            )
+            credential = PasswordCredential.register(
+                user_id, email, person.first_name, password_hash, confirmed=False
+            )
+            credential.request_confirmation(
+                secret.value, secret.digest, now, self._confirmation_lifetime
+            )
+            await tx.users.add(user)
+            await tx.credentials.add(credential)
+            await tx.organizations.add(organization)
+            return user
+
+        return await self._uow.run(work, tenant_id=organization_id, actor_id=user_id)
+
+    async def confirm(self, token: str) -> str:
+        """Confirm the address the token was sent to; the user's id."""
+        token_digest = digest(token)
+        known = await self._credentials.by_confirmation(token_digest)
+        if known is None:
+            raise TokenNotValid("the confirmation token is not valid")
+
+        async def work(tx: CredentialsTransaction) -> str:
+            credential = await tx.credentials.by_confirmation(token_digest)
+            if credential is None:
+                raise TokenNotValid("the confirmation token is not valid")
+            credential.confirm(token_digest, self._clock())
+            await tx.credentials.save(credential)
+            return credential.user_id
+
+        return await self._uow.run(
+            work, tenant_id=await self._users.tenant_of(known.user_id), actor_id=known.user_id
+        )
+
+    async def authenticate(self, email: str, password: str) -> Session:
+        """Log in. The fifth wrong password in a row locks the account for ten minutes; an
+        unknown address costs as long as a wrong password, so timing tells nothing."""
+        known = await self._credentials.by_email(email)
+        if known is None:
+            await self._hasher.waste(password)
+            raise LoginRefused("wrong email or password")
+        # Hashing is slow: done before the transaction, and not at all while locked.
+        matched = not known.locked(self._clock()) and await self._hasher.verify(
+            password, known.password_hash
+        )
+
+        async def work(tx: CredentialsTransaction) -> Session | DomainError:
+            now = self._clock()
+            credential = await tx.credentials.by_email(email)
+            user = await tx.users.get(known.user_id)
+            if credential is None or user is None:
+                return LoginRefused("wrong email or password")
+            try:
+                if credential.locked(now):
+                    credential.refuse_while_locked(now)
+                if not matched:
+                    credential.password_failed(now)
+                    return LoginRefused("wrong email or password")
+                credential.password_matched()
+                return await self._tokens.start(tx, user, now)
+            except DomainError as refusal:
+                # Refused, and the refusal is kept: it counts, and it is audited.
+                return refusal
+            finally:
+                await tx.credentials.save(credential)
+
+        outcome = await self._uow.run(
+            work, tenant_id=await self._users.tenant_of(known.user_id), actor_id=known.user_id
+        )
+        if isinstance(outcome, DomainError):
+            raise outcome
+        return outcome
+
+    async def request_reset(self, email: str) -> None:
+        """Email a reset link if the address is registered; say nothing either way."""
+        known = await self._credentials.by_email(email)
+        if known is None:
+            return
+        secret = Secret.new()
+
+        async def work(tx: CredentialsTransaction) -> None:
+            credential = await tx.credentials.by_email(email)
+            if credential is None:
+                return
+            credential.request_reset(
+                secret.value, secret.digest, self._clock(), self._reset_lifetime
+            )
+            await tx.credentials.save(credential)
+
+        await self._uow.run(
+            work, tenant_id=await self._users.tenant_of(known.user_id), actor_id=known.user_id
+        )
+
+    async def verify_reset(self, token: str) -> str:
+        """The address a valid reset token was sent to."""
+        credential = await self._credentials.by_reset(digest(token))
+        if credential is None:
+            raise TokenNotValid("the reset token is not valid")
+        credential.check_reset(digest(token), self._clock())
+        return credential.email
+
+    async def complete_reset(self, token: str, password: str) -> None:
+        """Set the new password; every login of the account so far is revoked."""
+        check_policy(password)
+        token_digest = digest(token)
+        known = await self._credentials.by_reset(token_digest)
+        if known is None:
+            raise TokenNotValid("the reset token is not valid")
+        password_hash = await self._hasher.hash(password)
+
+        async def work(tx: CredentialsTransaction) -> None:
+            now = self._clock()
+            credential = await tx.credentials.by_reset(token_digest)
+            if credential is None:
+                raise TokenNotValid("the reset token is not valid")
+            credential.complete_reset(token_digest, password_hash, now)
+            await tx.credentials.save(credential)
+            await tx.refresh_tokens.revoke_user(credential.user_id, now)
+
+        await self._uow.run(
+            work, tenant_id=await self._users.tenant_of(known.user_id), actor_id=known.user_id
+        )
