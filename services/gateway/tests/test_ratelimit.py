@@ -159,7 +159,16 @@ def test_route_limits_match_the_method_and_whole_path_segments() -> None:
 def test_the_default_route_limits_are_stricter_than_the_general_one() -> None:
     settings = GatewaySettings()
     limits = {(limit.method, limit.path): limit for limit in settings.route_rate_limits}
-    assert set(limits) == {("POST", "/contact-sales"), ("POST", "/record")}
+    assert set(limits) == {
+        ("POST", "/contact-sales"),
+        ("POST", "/record"),
+        ("POST", "/credentials/auth"),
+        ("POST", "/credentials/register"),
+        ("POST", "/credentials/reset"),
+        ("POST", "/sso/auth"),
+        ("POST", "/machines/register"),
+        ("POST", "/tokens/exchange"),
+    }
     for limit in limits.values():
         assert limit.per_second < settings.rate_limit_per_second
         assert limit.burst < settings.rate_limit_burst

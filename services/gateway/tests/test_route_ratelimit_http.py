@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import aiohttp
+import pytest
 
 from testkit.api import bearer
 from testkit.tokens import DevSigningKey
@@ -55,6 +56,27 @@ async def test_recording_is_limited_per_address_by_default(
     # Reading is not limited by it.
     async with http.get(f"{gateway}/record/use") as r:
         assert r.status == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "burst"),
+    [
+        ("/credentials/auth", 10),
+        ("/credentials/register", 5),
+        ("/credentials/reset", 5),
+        ("/credentials/reset/complete", 5),
+        ("/sso/auth", 10),
+        ("/machines/register", 5),
+        ("/tokens/exchange", 10),
+    ],
+)
+async def test_credential_routes_are_limited_per_address_by_default(
+    make_gateway, http: aiohttp.ClientSession, path: str, burst: int
+) -> None:
+    # What a brute-forcer sends passwords, keys and codes to.
+    routes = {prefix: "cars" for prefix in ("/credentials", "/sso", "/machines", "/tokens")}
+    gateway = await make_gateway(routes=routes)
+    assert await posts(http, f"{gateway}{path}", burst + 1) == [404] * burst + [429]
 
 
 async def test_a_token_is_no_way_around_a_route_limit(

@@ -9,6 +9,7 @@ from chassis.logging import configure_logging
 from chassis.web.app import base_app, other_methods_refused, run
 from chassis.web.verified_tokens import CachingVerifier
 from gateway.apidocs import ApiDocs
+from gateway.apikeys import KeyExchange, api_key_middleware
 from gateway.proxy import Proxy
 from gateway.ratelimit import RateLimiter, RouteLimits, rate_limit
 from gateway.routes import RouteTable
@@ -73,8 +74,21 @@ async def create_app(settings: GatewaySettings) -> web.Application:
         cache_seconds=settings.docs_cache_seconds,
         statuses=statuses,
     )
-    # Request bodies are forwarded still encoded, like responses.
-    app = base_app(verifier, admit=admit, handler_args={"auto_decompress": False})
+    keys = KeyExchange(
+        session,
+        settings.upstreams.get(settings.api_key_service),
+        cache_seconds=settings.api_key_cache_seconds,
+        timeout=settings.api_key_exchange_timeout,
+        max_entries=settings.api_key_cache_size,
+    )
+    app = base_app(
+        verifier,
+        admit=admit,
+        # An API key becomes a bearer token before the token is verified and admitted.
+        before_auth=[api_key_middleware(keys, admit)],
+        # Request bodies are forwarded still encoded, like responses.
+        handler_args={"auto_decompress": False},
+    )
     own = [*health, *docs.routes]
     app.add_routes(
         [

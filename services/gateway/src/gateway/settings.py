@@ -24,9 +24,19 @@ class RouteRateLimit(BaseModel):
 
 # Public writes anyone may send without signing in: a person sends the contact form a few
 # times at most; a browser sends recordings (page views, traces) in bursts, not a flood.
+# The credential routes are what a brute-forcer hammers (passwords, keys, SSO codes): a person
+# signs in a few times a day, an office behind one address a few a second at most; those that
+# create accounts or send emails (register, reset, machines) are rarer still.
 DEFAULT_ROUTE_RATE_LIMITS = [
     RouteRateLimit(method="POST", path="/contact-sales", per_second=0.1, burst=5),
     RouteRateLimit(method="POST", path="/record", per_second=10.0, burst=50),
+    RouteRateLimit(method="POST", path="/credentials/auth", per_second=1.0, burst=10),
+    RouteRateLimit(method="POST", path="/credentials/register", per_second=0.1, burst=5),
+    # Requesting a reset and completing it (/credentials/reset/complete) share the bucket.
+    RouteRateLimit(method="POST", path="/credentials/reset", per_second=0.1, burst=5),
+    RouteRateLimit(method="POST", path="/sso/auth", per_second=1.0, burst=10),
+    RouteRateLimit(method="POST", path="/machines/register", per_second=0.1, burst=5),
+    RouteRateLimit(method="POST", path="/tokens/exchange", per_second=1.0, burst=10),
 ]
 
 
@@ -62,6 +72,19 @@ class GatewaySettings(WebSettings):
     # Proxies in front of the gateway (networks, JSON): only behind these is X-Forwarded-For
     # believed when telling clients apart; otherwise a client is its socket's address.
     trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
+
+    # An API key (`X-API-Key: apk_...` or `Authorization: Bearer apk_...`) is traded with
+    # this upstream (`POST /tokens/exchange`) for an access token, forwarded in its place;
+    # with no such upstream, a request carrying a key is answered 503.
+    api_key_service: str = Field(default="identity", min_length=1)
+    # A key's token, or its refusal, is reused this long (a token never past its expiry): a
+    # deleted key is refused within this many seconds; 0 asks identity on every request.
+    api_key_cache_seconds: float = Field(default=5.0, ge=0)
+    # How long an exchange is waited for before the request is answered 503.
+    api_key_exchange_timeout: float = Field(default=2.0, gt=0)
+    # Keys remembered, accepted ones and refused ones apart (so a flood of bad keys cannot
+    # push out good ones); the oldest go first.
+    api_key_cache_size: int = Field(default=10_000, ge=1)
 
     # Images go up to 100 MB, multipart framing included.
     max_body_bytes: int = Field(default=110 * 1024 * 1024, ge=0)

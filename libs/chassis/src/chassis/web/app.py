@@ -32,14 +32,17 @@ def base_app(
     middlewares: Sequence[Middleware] = (),
     *,
     admit: Admission | None = None,
+    before_auth: Sequence[Middleware] = (),
     **app_args: Any,
 ) -> web.Application:
-    """Request ids and access log, problems, bearer tokens verified (`admit` seeing every
-    request, a bad token's included), then `middlewares`."""
+    """Request ids and access log, problems, `before_auth` (the gateway's trading of an API
+    key for a bearer token), bearer tokens verified (`admit` seeing every request, a bad
+    token's included), then `middlewares`."""
     return web.Application(
         middlewares=[
             context_middleware,
             problem_middleware,
+            *before_auth,
             auth_middleware(verifier, admit),
             *middlewares,
         ],
