@@ -17,11 +17,11 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from jose import jwt
 
+from chassis import jwks
 from chassis.config import WebSettings
-from chassis.web import auth
+from chassis.jwks import CLOCK_SKEW_SECONDS
 from chassis.web.app import service_app
 from chassis.web.auth import (
-    CLOCK_SKEW_SECONDS,
     Caller,
     InvalidToken,
     JwksVerifier,
@@ -229,14 +229,14 @@ async def test_unknown_kid_does_not_refetch_the_keys_on_every_token(
     verifier, signing_key, other_key, monkeypatch
 ):
     fetches = 0
-    fetch = verifier._fetch
+    fetch = verifier._jwks._fetch
 
     async def counting_fetch():
         nonlocal fetches
         fetches += 1
         return await fetch()
 
-    monkeypatch.setattr(verifier, "_fetch", counting_fetch)
+    monkeypatch.setattr(verifier._jwks, "_fetch", counting_fetch)
     await verifier.verify(signing_key.mint())
     for _ in range(5):
         with pytest.raises(InvalidToken, match="unknown key"):
@@ -285,7 +285,7 @@ async def test_no_keys_at_all_is_an_invalid_token(tmp_path, signing_key):
 async def test_first_token_after_boot_fetches_the_keys(jwks_path, signing_key, monkeypatch):
     # time.monotonic() counts from boot: a service started seconds after boot must still
     # fetch its keys for the first token instead of thinking it just did.
-    monkeypatch.setattr(auth, "time", SimpleNamespace(monotonic=lambda: 3.0))
+    monkeypatch.setattr(jwks, "time", SimpleNamespace(monotonic=lambda: 3.0))
     verifier = JwksVerifier(jwks_path.as_uri(), issuer=ISSUER, audience=AUDIENCE)
     assert (await verifier.verify(signing_key.mint(user_id="early"))).user_id == "early"
 

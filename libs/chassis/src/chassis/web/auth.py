@@ -1,63 +1,36 @@
-"""Bearer JWT verification against a JWKS: RS256 only, keys cached, refreshed on a new kid;
-every claim the platform relies on required and of its type."""
+"""Bearer JWT verification against a JWKS (chassis.jwks: RS256 only, keys cached, refreshed
+on a new kid); every claim the platform relies on required and of its type."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Annotated, Any, Protocol, Self
-from urllib.parse import urlparse
 
-import aiohttp
 from aiohttp import web
 from aiohttp.typedefs import Middleware
-from jose import JWTError, jwk, jwt
-from jose.backends.base import Key
-from jose.exceptions import JWKError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from tenacity import AsyncRetrying
 
 from chassis.config import WebSettings
-from chassis.retry import outbound_retry
+from chassis.jwks import (
+    MIN_REFRESH_SECONDS,
+    InvalidJwt,
+    JwksKeys,
+    KeysUnavailable,
+    claim_errors,
+    verified_claims,
+)
 from chassis.web.problems import Handler, Problem
 from contracts.roles import OrganizationRole, PlatformRole
 
-ALGORITHMS = ["RS256"]
-# An unknown kid may mean the issuer rotated keys; refetch, but not more often than this.
-MIN_REFRESH_SECONDS = 10.0
-# How far the issuer's clock and ours may disagree: the leeway on exp, nbf and iat.
-CLOCK_SKEW_SECONDS = 30.0
-# python-jose checks the signature, and aud, iss and sub, each of which it skips when the
-# claim is absent unless told it is required. The times are checked by AccessClaims and
-# `_check_times` instead: jose lets the TypeError of `int(None)` escape, and has no check of
-# an iat in the future.
-_JOSE_OPTIONS = {
-    "require_aud": True,
-    "require_iss": True,
-    "require_sub": True,
-    "verify_exp": False,
-    "verify_nbf": False,
-    "verify_iat": False,
-}
-
-# RFC 7519: seconds since the epoch, integer or not; never a string, a boolean or infinite.
-NumericDate = Annotated[float, Field(strict=True, allow_inf_nan=False)]
-
 
 class AccessClaims(BaseModel):
-    """The claims of an access token beyond those python-jose checks, with their types."""
+    """The claims of an access token beyond the registered ones, with their types."""
 
     model_config = ConfigDict(strict=True, frozen=True)
 
     sub: str = Field(min_length=1)
-    exp: NumericDate
-    iat: NumericDate
-    # Absent: valid since the epoch. Present, it must be a number like the others.
-    nbf: NumericDate = 0.0
     tenant_id: Annotated[str, Field(min_length=1)] | None = None
     roles: list[str] = Field(default_factory=list)
     # The caller's roles in the tenant the token acts for.
@@ -111,17 +84,15 @@ class JwksVerifier:
         """`clock` is the time tokens are judged at, in seconds since the epoch; `fetch`
         reads the key set in process instead of from `jwks_url` (the issuer's own, which
         costs nothing to read again: `min_refresh_seconds` 0)."""
-        self._url = jwks_url
-        self._fetch_keys = fetch
-        self._min_refresh = min_refresh_seconds
+        self._jwks = JwksKeys(
+            jwks_url,
+            cache_seconds=cache_seconds,
+            min_refresh_seconds=min_refresh_seconds,
+            fetch=fetch,
+        )
         self._issuer = issuer
         self._audience = audience
-        self._cache_seconds = cache_seconds
         self._clock = clock
-        self._keys: dict[str, Key] = {}
-        # Never fetched: monotonic time starts near zero at boot, so 0.0 could look recent.
-        self._fetched_at = float("-inf")
-        self._lock = asyncio.Lock()
 
     @classmethod
     def of(cls, settings: WebSettings) -> Self:
@@ -134,104 +105,22 @@ class JwksVerifier:
 
     async def verify(self, token: str) -> Caller:
         try:
-            header = jwt.get_unverified_header(token)
-        except JWTError as exc:
-            raise InvalidToken("malformed token") from exc
-        if header.get("alg") not in ALGORITHMS:
-            raise InvalidToken(f"algorithm {header.get('alg')!r} is not accepted")
-        key = await self._key(str(header.get("kid", "")))
-        try:
-            decoded = jwt.decode(
+            decoded = await verified_claims(
                 token,
-                key,
-                algorithms=ALGORITHMS,
-                audience=self._audience,
+                self._jwks,
                 issuer=self._issuer,
-                options=_JOSE_OPTIONS,
+                audience=self._audience,
+                now=self._clock(),
             )
-        except JWTError as exc:
+        except (InvalidJwt, KeysUnavailable) as exc:
             raise InvalidToken(str(exc)) from exc
         try:
             claims = AccessClaims.model_validate(decoded)
         except ValidationError as exc:
-            raise InvalidToken(_claim_errors(exc)) from exc
-        _check_times(claims, self._clock())
+            raise InvalidToken(claim_errors(exc)) from exc
         return Caller(
             claims.sub, claims.tenant_id, frozenset(claims.roles), frozenset(claims.org_roles)
         )
-
-    async def _key(self, kid: str) -> Key:
-        now = time.monotonic()
-        stale = now - self._fetched_at > self._cache_seconds
-        if stale or (kid not in self._keys and now - self._fetched_at >= self._min_refresh):
-            async with self._lock:
-                if time.monotonic() - self._fetched_at >= min(
-                    self._min_refresh, self._cache_seconds
-                ):
-                    await self._refresh()
-        if kid not in self._keys:
-            raise InvalidToken("token signed by an unknown key")
-        return self._keys[kid]
-
-    async def _refresh(self) -> None:
-        try:
-            jwks = await self._fetch()
-        except Exception as exc:
-            # Keep serving known keys when the issuer is briefly unreachable.
-            if not self._keys:
-                raise InvalidToken(f"signing keys unavailable: {exc!r}") from exc
-            return
-        self._keys = _rsa_keys(jwks)
-        self._fetched_at = time.monotonic()
-
-    async def _fetch(self) -> dict[str, Any]:
-        if self._fetch_keys is not None:
-            return await self._fetch_keys()
-        parsed = urlparse(self._url)
-        if parsed.scheme == "file":
-            text = await asyncio.to_thread(Path(parsed.path).read_text)
-            data: dict[str, Any] = json.loads(text)
-            return data
-        async for attempt in AsyncRetrying(**outbound_retry()):
-            with attempt:
-                timeout = aiohttp.ClientTimeout(total=5)
-                async with (
-                    aiohttp.ClientSession(timeout=timeout) as http,
-                    http.get(self._url) as response,
-                ):
-                    response.raise_for_status()
-                    fetched: dict[str, Any] = await response.json()
-                    return fetched
-        raise AssertionError("unreachable: tenacity reraises")
-
-
-def _claim_errors(exc: ValidationError) -> str:
-    return "; ".join(
-        f"claim {'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
-        for error in exc.errors(include_url=False)
-    )
-
-
-def _check_times(claims: AccessClaims, now: float) -> None:
-    if now >= claims.exp + CLOCK_SKEW_SECONDS:
-        raise InvalidToken("the token has expired (exp)")
-    if claims.nbf > now + CLOCK_SKEW_SECONDS:
-        raise InvalidToken("the token is not yet valid (nbf)")
-    if claims.iat > now + CLOCK_SKEW_SECONDS:
-        raise InvalidToken("the token was issued in the future (iat)")
-
-
-def _rsa_keys(jwks: Mapping[str, Any]) -> dict[str, Key]:
-    """The set's RS256 keys by kid, each built once here rather than on every request."""
-    keys: dict[str, Key] = {}
-    for jwk_dict in jwks.get("keys", []):
-        if "kid" not in jwk_dict or jwk_dict.get("kty") != "RSA":
-            continue
-        try:
-            keys[jwk_dict["kid"]] = jwk.construct(jwk_dict, ALGORITHMS[0])
-        except JWKError:
-            continue
-    return keys
 
 
 def bearer_token(request: web.Request) -> str | None:
