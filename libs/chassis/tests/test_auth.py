@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
-import hmac
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +12,6 @@ from types import SimpleNamespace
 
 import pytest
 from aiohttp import web
-from cryptography.hazmat.primitives import serialization
 from jose import jwt
 
 from chassis import jwks
@@ -30,7 +27,13 @@ from chassis.web.auth import (
 from chassis.web.openapi import Route
 from chassis.web.parsing import json_response
 from chassis.web.problems import PROBLEM_CONTENT_TYPE
-from testkit.tokens import AUDIENCE, ISSUER, REFUSED_TOKENS, DevSigningKey
+from testkit.tokens import (
+    AUDIENCE,
+    ISSUER,
+    REFUSED_TOKENS,
+    DevSigningKey,
+    hs256_with_public_key,
+)
 
 SKEW = timedelta(seconds=CLOCK_SKEW_SECONDS)
 
@@ -144,18 +147,6 @@ def _tampered_payload(signing_key: DevSigningKey) -> str:
     return ".".join([header, b64url(json.dumps(claims(sub="admin")).encode()), signature])
 
 
-def _hs256_with_public_key(signing_key: DevSigningKey) -> str:
-    public_pem = (
-        serialization.load_pem_private_key(signing_key.private_pem, password=None)
-        .public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    )
-    header = b64url(json.dumps({"alg": "HS256", "typ": "JWT", "kid": signing_key.kid}).encode())
-    payload = b64url(json.dumps(claims()).encode())
-    mac = hmac.new(public_pem, f"{header}.{payload}".encode(), hashlib.sha256).digest()
-    return f"{header}.{payload}.{b64url(mac)}"
-
-
 # case: (token from the published key and another key, the reason it must be refused for)
 REFUSED = {
     "expired": (lambda key, other: key.mint(expires_in=-(SKEW + timedelta(seconds=30))), "expired"),
@@ -187,7 +178,7 @@ REFUSED = {
         "'none' is not accepted",
     ),
     "hs256 with the public key": (
-        lambda key, other: _hs256_with_public_key(key),
+        lambda key, other: hs256_with_public_key(key, claims()),
         "'HS256' is not accepted",
     ),
     "unknown kid": (lambda key, other: sign(other, claims()), "unknown key"),

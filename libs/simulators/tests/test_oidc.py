@@ -155,10 +155,11 @@ async def test_the_code_flow_gives_an_id_token_signed_with_the_published_key(
         algorithms=["RS256"],
         audience=DEFAULT_CLIENT_ID,
         issuer=provider.url,
+        access_token=answer["access_token"],
         options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
     )
     now = int(provider.clock.now)
-    assert claims | {"sub": "?"} == {
+    assert claims | {"sub": "?", "at_hash": "?"} == {
         "iss": provider.url,
         "sub": "?",
         "aud": DEFAULT_CLIENT_ID,
@@ -172,6 +173,7 @@ async def test_the_code_flow_gives_an_id_token_signed_with_the_published_key(
         "given_name": "Ada",
         "family_name": "Lovelace",
         "name": "Ada Lovelace",
+        "at_hash": "?",
     }
 
     # Another sign-in of the same person, by HTTP Basic this time: the same subject.

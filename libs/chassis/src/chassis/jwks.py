@@ -96,12 +96,19 @@ class RegisteredClaims(BaseModel):
 
 
 async def verified_claims(
-    token: str, keys: JwksKeys, *, issuer: str, audience: str, now: float
+    token: str,
+    keys: JwksKeys,
+    *,
+    issuer: str,
+    audience: str,
+    now: float,
+    access_token: str | None = None,
 ) -> dict[str, Any]:
     """The claims of `token` once it is known to be RS256-signed by one of `keys`, from
     `issuer`, for `audience` (or an audience list naming it), valid at `now` (seconds since
     the epoch), with sub, exp and iat; InvalidJwt saying why not, KeysUnavailable when the
-    keys cannot be had."""
+    keys cannot be had. An id_token's `at_hash`, when it has one, must be that of
+    `access_token`, the access token it came with."""
     try:
         header = jwt.get_unverified_header(token)
     except JWTError as exc:
@@ -117,6 +124,7 @@ async def verified_claims(
             algorithms=[ALGORITHM],
             audience=audience,
             issuer=issuer,
+            access_token=access_token,
             options=_JOSE_OPTIONS,
         )
     except JWTError as exc:

@@ -21,7 +21,7 @@ Like a real provider (OpenID Connect Core 1.0, Discovery 1.0; RFC 6749, RFC 7636
   once the verifier matches the challenge, the client and redirect URI are the code's, and
   the code is fresh (`--code-seconds`) and unused. The id_token (RS256) holds iss, aud and
   azp (the client id), sub (the same for an email across runs), email, email_verified,
-  given_name, family_name, name, nonce (when given), auth_time, iat and exp. Refusals are
+  given_name, family_name, name, nonce (when given), at_hash, auth_time, iat and exp. Refusals are
   OAuth2 errors `{error, error_description}`: `invalid_client` 401, `invalid_grant`,
   `invalid_request`, `unsupported_grant_type` 400.
 
@@ -381,9 +381,12 @@ class Simulator:
             claims["name"] = full_name
         if grant.nonce is not None:
             claims["nonce"] = grant.nonce
+        access_token = secrets.token_urlsafe(32)
+        # As Google's do: the left half of the access token's SHA-256 (OIDC Core 3.1.3.6).
+        claims["at_hash"] = _b64url(hashlib.sha256(access_token.encode()).digest()[:16])
         return web.json_response(
             {
-                "access_token": secrets.token_urlsafe(32),
+                "access_token": access_token,
                 "token_type": "Bearer",
                 "expires_in": TOKEN_SECONDS,
                 "scope": grant.scope,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
+import hmac
 import json
 import uuid
 from collections.abc import Callable, Collection, Mapping
@@ -140,6 +142,23 @@ def unsigned_token(claims: dict[str, Any]) -> str:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
     return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+
+def hs256_with_public_key(key: DevSigningKey, claims: Mapping[str, Any]) -> str:
+    """`claims` under `alg: HS256` and `key`'s kid, the MAC keyed with `key`'s public PEM: the
+    forgery a verifier falls for when it lets the token choose the algorithm."""
+    public_pem = (
+        serialization.load_pem_private_key(key.private_pem, password=None)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+
+    def part(data: Mapping[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    signed = f"{part({'alg': 'HS256', 'typ': 'JWT', 'kid': key.kid})}.{part(claims)}"
+    mac = hmac.new(public_pem, signed.encode(), hashlib.sha256).digest()
+    return f"{signed}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
 
 
 # Tokens every verifier must refuse, by what is wrong with them: `REFUSED_TOKENS[kind](key)`, where
