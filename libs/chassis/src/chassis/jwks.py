@@ -219,6 +219,7 @@ def rsa_keys(jwks: Mapping[str, Any]) -> dict[str, Key]:
             continue
         try:
             keys[str(jwk_dict["kid"])] = jwk.construct(jwk_dict, ALGORITHM)
-        except JWKError:
+        # jose lets a ValueError out of a modulus that is not base64url.
+        except (JWKError, ValueError):
             continue
     return keys
