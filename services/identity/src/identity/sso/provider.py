@@ -18,7 +18,7 @@ import aiohttp
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator
 from tenacity import AsyncRetrying, retry_if_exception_type
 
-from chassis.errors import NotAuthenticated, Unavailable
+from chassis.errors import Unauthenticated, Unavailable
 from chassis.jwks import (
     ALGORITHM,
     MIN_REFRESH_SECONDS,
@@ -53,7 +53,7 @@ class SsoIdentity:
     last_name: str | None
 
 
-class SsoRefused(NotAuthenticated):
+class SsoRefused(Unauthenticated):
     """The provider refused the code, or what it answered cannot be trusted."""
 
 
