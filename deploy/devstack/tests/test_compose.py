@@ -33,8 +33,8 @@ DOCKERFILE = (ROOT / "Dockerfile").read_text()
 SERVICE_DIRS = sorted(p.parent.name for p in (ROOT / "services").glob("*/pyproject.toml"))
 INFRA = {"mongo", "rabbitmq"}
 # Third-party systems the services talk to, or their simulators: the emails service's SMTP
-# server (Mailpit) and the usages service's product analytics.
-THIRD_PARTY = {"mailpit", "analytics"}
+# server (Mailpit), the usages service's product analytics and identity's sign-in provider.
+THIRD_PARTY = {"mailpit", "analytics", "oidc"}
 # Ports the devstack (make run) and the tests use on the host.
 DEVSTACK_PORTS = {MONGO_PORT, AMQP_PORT, *(s.port for s in SERVICES)}
 

@@ -11,17 +11,23 @@ from dataclasses import replace
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
+
 from devstack.run import simulator_log, start_simulators, stop_simulators
 from devstack.simulators import SIMULATORS, simulator
 from devstack.system import LOCALHOST, free_ports, port_in_use
+from identity.sso.settings import SsoSettings
 from simulators.analytics import DEFAULT_API_KEY
 from simulators.mailbox import read_messages
+from simulators.oidc import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
 _http = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def test_the_table_names_a_client_service_setting_for_each_simulator() -> None:
-    assert {s.name for s in SIMULATORS} == {"mailbox", "analytics"}
+def test_the_table_names_a_client_service_setting_for_each_simulator(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert {s.name for s in SIMULATORS} == {"mailbox", "analytics", "oidc"}
     assert simulator("mailbox").client_env("mailpit") == {
         "SMTP_HOST": "mailpit",
         "SMTP_PORT": "1025",
@@ -29,6 +35,16 @@ def test_the_table_names_a_client_service_setting_for_each_simulator() -> None:
     assert simulator("analytics").client_env("analytics") == {
         "ANALYTICS_URL": "http://analytics:8190"
     }
+    # identity's settings parse it: one provider, at the simulator, with its development client.
+    for name, value in simulator("oidc").client_env("oidc").items():
+        monkeypatch.setenv(name, value)
+    [local] = SsoSettings(service_name="identity").sso_providers
+    assert (local.name, local.issuer, local.client_id) == (
+        "local",
+        "http://oidc:8192",
+        DEFAULT_CLIENT_ID,
+    )
+    assert local.client_secret.get_secret_value() == DEFAULT_CLIENT_SECRET
 
 
 def test_every_simulator_runs_as_its_own_process_serving_its_clients_settings(
@@ -62,6 +78,12 @@ def test_every_simulator_runs_as_its_own_process_serving_its_clients_settings(
             assert answer.status == 200
         with _http.open(f"{url}/_simulator/events", timeout=5) as answer:
             assert [e["event"] for e in json.load(answer)["events"]] == ["$pageview"]
+
+        oidc = next(s for s in table if s.name == "oidc")
+        [provider] = json.loads(oidc.client_env(LOCALHOST)["SSO_PROVIDERS"])
+        discovery = f"{provider['issuer']}/.well-known/openid-configuration"
+        with _http.open(discovery, timeout=5) as answer:
+            assert json.load(answer)["issuer"] == provider["issuer"]
     finally:
         stop_simulators(started)
     assert all(p.poll() is not None for p in started.values())

@@ -342,11 +342,10 @@ def simulator_build(simulator: Simulator, indent: int) -> list[str]:
 
 
 def simulator_healthcheck(simulator: Simulator) -> list[str]:
-    # The analytics simulator answers HTTP; the mailbox only SMTP: a connection will do.
     test = (
         listening_command(simulator.port)
-        if simulator.keeps
-        else health_command(simulator.port, "/_simulator/events")
+        if simulator.probe is None
+        else health_command(simulator.port, simulator.probe)
     )
     return [
         "    healthcheck:",

@@ -19,7 +19,9 @@ class Simulator:
     (name, whether the system may do without it): a Secret's keys on Kubernetes, which the
     simulators need none of; `options`: settings the real system may need and the simulator
     does not (a ConfigMap's optional keys on Kubernetes); `keeps`: the subdirectory of the
-    state directory it keeps what it received in (`--dir`), if it keeps files."""
+    state directory it keeps what it received in (`--dir`), if it keeps files; `probe`: the
+    HTTP path that answers 200 once it is up (none: it speaks something else, and a connection
+    accepted will do)."""
 
     name: str
     module: str
@@ -30,6 +32,7 @@ class Simulator:
     secrets: tuple[tuple[str, bool], ...] = ()
     options: tuple[str, ...] = ()
     keeps: str | None = None
+    probe: str | None = None
 
     def command(self, python: str, host: str, state: Path | str | None = None) -> list[str]:
         command = [python, "-m", self.module, "--host", host, "--port", str(self.port)]
@@ -66,6 +69,24 @@ SIMULATORS: tuple[Simulator, ...] = (
         system="analytics",
         settings=(("ANALYTICS_URL", "http://{host}:{port}"),),
         secrets=(("ANALYTICS_API_KEY", False),),
+        probe="/_simulator/events",
+    ),
+    # An OpenID Connect provider signing in whoever `login_hint` names (no login page); its
+    # client id and secret are the simulator's development defaults.
+    Simulator(
+        name="oidc",
+        module="simulators.oidc",
+        port=8192,
+        client="identity",
+        system="sso",
+        settings=(
+            (
+                "SSO_PROVIDERS",
+                '[{{"name": "local", "issuer": "http://{host}:{port}", '
+                '"client_id": "platform-local", "client_secret": "local-development-secret"}}]',
+            ),
+        ),
+        probe="/.well-known/openid-configuration",
     ),
 )
 
