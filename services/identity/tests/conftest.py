@@ -27,11 +27,19 @@ SERVICE_SETTINGS = {
 
 
 @pytest.fixture(scope="module")
-async def settings(test_infra: TestInfra) -> IdentitySettings:
+def identity_overrides() -> dict[str, Any]:
+    """Settings of a module's own (a module overrides this fixture)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+async def settings(test_infra: TestInfra, identity_overrides: dict[str, Any]) -> IdentitySettings:
     # Each module's own operator: the modules share the database.
     operator = new_email("operator")
     return IdentitySettings(
-        **test_infra.env("identity", operator_emails=operator, **SERVICE_SETTINGS)
+        **test_infra.env(
+            "identity", operator_emails=operator, **{**SERVICE_SETTINGS, **identity_overrides}
+        )
     )
 
 

@@ -38,6 +38,7 @@ SERVICES: tuple[Service, ...] = (
             "/users",
             "/organizations",
             "/signing-keys",
+            "/sso",
             "/.well-known",
         ),
     ),

@@ -20,6 +20,7 @@ from identity.credentials.domain import (
     ResetRequested,
 )
 from identity.organizations.domain import OrganizationCreated, OrganizationProvisioned
+from identity.sso.domain import SsoLinked, SsoSignedIn
 from identity.tokens.domain import FamilyRevoked
 from identity.tokens.signing import SigningKeyCreated
 from identity.users.domain import MembershipAdded, RolesChanged, UserRegistered
@@ -106,6 +107,10 @@ def integration_events(event: object) -> Iterator[IntegrationEvent]:
             yield _audit("password_changed", f"user:{user_id}")
         case FamilyRevoked(user_id, family_id, reason):
             yield _audit("refresh_tokens_revoked", f"user:{user_id}", f"{family_id}: {reason}")
+        case SsoLinked(user_id, provider):
+            yield _audit("sso_linked", f"user:{user_id}", f"signs in with {provider}")
+        case SsoSignedIn(user_id, provider):
+            yield _audit("logged_in", f"user:{user_id}", f"through {provider}")
         case SigningKeyCreated(kid, replaces):
             yield _audit("signing_key_rotated", f"signing_key:{kid}", f"replaces {list(replaces)}")
         case _:

@@ -28,6 +28,11 @@ from identity.events import integration_events
 from identity.organizations import api as organizations_api
 from identity.organizations.repository import OrganizationQueries
 from identity.organizations.service import OrganizationService
+from identity.sso import api as sso_api
+from identity.sso.provider import OidcProvider, SsoProvider
+from identity.sso.repository import SsoLinkQueries
+from identity.sso.service import SsoService
+from identity.sso.settings import SsoSettings
 from identity.tokens import api as tokens_api
 from identity.tokens.access import AccessTokens
 from identity.tokens.repository import RefreshTokenQueries, SigningKeyQueries
@@ -39,7 +44,7 @@ from identity.users.repository import UserQueries
 from identity.users.service import UserService
 
 
-class IdentitySettings(ServiceSettings):
+class IdentitySettings(ServiceSettings, SsoSettings):
     service_name: str = "identity"
     port: int = 8109
 
@@ -110,6 +115,16 @@ def create_app(settings: IdentitySettings, clock: Clock = utc_now) -> web.Applic
         clock=clock,
     )
     organizations = OrganizationService(uow, clock)
+    providers: dict[str, SsoProvider] = {p.name: OidcProvider(p) for p in settings.sso_providers}
+    sso = SsoService(
+        uow,
+        providers,
+        tokens,
+        SsoLinkQueries(mongo),
+        users,
+        operator_emails=settings.operators,
+        clock=clock,
+    )
     handlers.subscribe(bus.subscriptions(uow), organizations)
     jobs = Jobs()
     jobs.every(settings.signing_key_reload_seconds, "signing_keys.refresh", keys.refresh)
@@ -118,6 +133,7 @@ def create_app(settings: IdentitySettings, clock: Clock = utc_now) -> web.Applic
         *tokens_api.routes(tokens, keys, clock),
         *users_api.routes(UserService(uow), users),
         *organizations_api.routes(organizations, OrganizationQueries(mongo), users),
+        *sso_api.routes(sso),
     ]
     app = service_app(
         settings, routes, [mongo, bus, keys, jobs], verifier=own_tokens(settings, keys)

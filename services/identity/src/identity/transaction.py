@@ -10,10 +10,11 @@ from chassis.storage.mongo import Indexes
 from chassis.storage.unit_of_work import Scope
 from identity.credentials import repository as credentials
 from identity.organizations.repository import MongoOrganizations
+from identity.sso import repository as sso
 from identity.tokens import repository as tokens
 from identity.users import repository as users
 
-INDEXES: Indexes = {**users.INDEXES, **credentials.INDEXES, **tokens.INDEXES}
+INDEXES: Indexes = {**users.INDEXES, **credentials.INDEXES, **tokens.INDEXES, **sso.INDEXES}
 
 
 class MongoIdentityTransaction:
@@ -23,6 +24,9 @@ class MongoIdentityTransaction:
         self.organizations = MongoOrganizations(scope)
         self.refresh_tokens = tokens.MongoRefreshTokens(scope)
         self.signing_keys = tokens.MongoSigningKeys(scope, passphrase)
+        self.sso_links = sso.MongoSsoLinks(scope)
+        # An integration event of no aggregate's (the audit of a login nobody could own).
+        self.publish = scope.publish
 
 
 def transactions(passphrase: bytes) -> Callable[[Scope], MongoIdentityTransaction]:

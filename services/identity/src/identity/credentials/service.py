@@ -10,7 +10,9 @@ from typing import Protocol
 from chassis.clock import Clock, utc_now
 from chassis.errors import DomainError, Unauthenticated
 from chassis.logging import new_id
+from chassis.records import refused
 from chassis.storage.unit_of_work import UnitOfWork
+from contracts import IntegrationEvent
 from identity.credentials.domain import PasswordCredential, TokenNotValid, check_policy
 from identity.credentials.hashing import PasswordHasher
 from identity.credentials.repository import CredentialQueries, CredentialRepository
@@ -29,6 +31,8 @@ class LoginRefused(Unauthenticated):
 class CredentialsTransaction(TokensTransaction, Protocol):
     @property
     def credentials(self) -> CredentialRepository: ...
+
+    def publish(self, event: IntegrationEvent) -> None: ...
 
     @property
     def organizations(self) -> OrganizationRepository: ...
@@ -139,6 +143,7 @@ class CredentialService:
         known = await self._credentials.by_email(email)
         if known is None:
             await self._hasher.waste(password)
+            await self._refuse_unknown(email)
             raise LoginRefused("wrong email or password")
         # Hashing is slow: done before the transaction, and not at all while locked.
         matched = not known.locked(self._clock()) and await self._hasher.verify(
@@ -171,6 +176,22 @@ class CredentialService:
         if isinstance(outcome, DomainError):
             raise outcome
         return outcome
+
+    async def _refuse_unknown(self, email: str) -> None:
+        """Audit a login of an address nobody registered, in a transaction as a wrong
+        password's is, so the two take as long. The target is a digest of what was typed:
+        people type passwords into the address field too."""
+
+        async def work(tx: CredentialsTransaction) -> None:
+            tx.publish(
+                refused(
+                    "identity.login_refused",
+                    target=f"address:{digest(email.lower())[:16]}",
+                    detail="unknown address",
+                )
+            )
+
+        await self._uow.run(work, tenant_id=None)
 
     async def request_reset(self, email: str) -> None:
         """Email a reset link if the address is registered; say nothing either way."""
