@@ -39,6 +39,8 @@ SERVICES: tuple[Service, ...] = (
             "/organizations",
             "/signing-keys",
             "/.well-known",
+            "/apikeys",
+            "/machines",
         ),
     ),
     Service(name="cars", module="cars", port=8101, prefixes=("/cars",)),

@@ -8,12 +8,18 @@ from collections.abc import Callable
 
 from chassis.storage.mongo import Indexes
 from chassis.storage.unit_of_work import Scope
+from identity.apikeys import repository as apikeys
 from identity.credentials import repository as credentials
 from identity.organizations.repository import MongoOrganizations
 from identity.tokens import repository as tokens
 from identity.users import repository as users
 
-INDEXES: Indexes = {**users.INDEXES, **credentials.INDEXES, **tokens.INDEXES}
+INDEXES: Indexes = {
+    **users.INDEXES,
+    **credentials.INDEXES,
+    **tokens.INDEXES,
+    **apikeys.INDEXES,
+}
 
 
 class MongoIdentityTransaction:
@@ -23,6 +29,7 @@ class MongoIdentityTransaction:
         self.organizations = MongoOrganizations(scope)
         self.refresh_tokens = tokens.MongoRefreshTokens(scope)
         self.signing_keys = tokens.MongoSigningKeys(scope, passphrase)
+        self.api_keys = apikeys.MongoApiKeys(scope)
 
 
 def transactions(passphrase: bytes) -> Callable[[Scope], MongoIdentityTransaction]:
