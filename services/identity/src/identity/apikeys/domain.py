@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from chassis.aggregate import Aggregate
+from chassis.clock import as_stored
 from chassis.errors import Gone, RuleViolation
 from chassis.logging import new_id
 from identity.opaque import Secret
@@ -84,6 +85,7 @@ class ApiKey(Aggregate):
             raise ExpiryNotValid("an API key's expiry must be in the future")
         if expires_at is not None and expires_at > now + MAX_LIFETIME:
             raise ExpiryNotValid(f"an API key expires within {MAX_LIFETIME.days} days, or never")
+        expires_at = as_stored(expires_at) if expires_at is not None else None
         description = " ".join(description.split()) if description else None
         if description is not None and len(description) > MAX_DESCRIPTION:
             raise DescriptionNotValid(f"a description has at most {MAX_DESCRIPTION} characters")
