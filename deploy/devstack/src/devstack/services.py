@@ -40,6 +40,8 @@ SERVICES: tuple[Service, ...] = (
             "/signing-keys",
             "/sso",
             "/.well-known",
+            "/apikeys",
+            "/machines",
         ),
     ),
     Service(name="cars", module="cars", port=8101, prefixes=("/cars",)),

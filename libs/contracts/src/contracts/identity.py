@@ -88,3 +88,25 @@ class OrganizationCreated(TenantEvent):
     organization_id: str = Field(min_length=1)
     name: str = Field(min_length=1, max_length=200)
     created_by: str = Field(min_length=1)
+
+
+class ApiKeyCreated(IntegrationEvent):
+    """A user (a person or a machine) holds a new API key. Neither the key nor its digest
+    travels: only its id and what its owner may see of it."""
+
+    event_type: ClassVar[str] = "identity.api_key_created"
+
+    api_key_id: str = Field(min_length=1)
+    user_id: str = Field(min_length=1)
+    description: str | None = Field(default=None, max_length=200)
+    expires_utc: AwareDatetime | None = None
+
+
+class ApiKeyDeleted(IntegrationEvent):
+    """An API key is refused from now on (a gateway caching its exchange drops it within
+    seconds)."""
+
+    event_type: ClassVar[str] = "identity.api_key_deleted"
+
+    api_key_id: str = Field(min_length=1)
+    user_id: str = Field(min_length=1)

@@ -10,6 +10,7 @@ from contracts import IntegrationEvent
 from contracts import identity as published
 from contracts.audits import AuditRecorded
 from contracts.emails import EmailRequested, PasswordReset, RegistrationConfirmation
+from identity.apikeys.domain import ApiKeyCreated, ApiKeyDeleted, ApiKeyRegenerated
 from identity.credentials.domain import (
     ConfirmationRequested,
     LockedOut,
@@ -113,6 +114,25 @@ def integration_events(event: object) -> Iterator[IntegrationEvent]:
             yield _audit("logged_in", f"user:{user_id}", f"through {provider}")
         case SigningKeyCreated(kid, replaces):
             yield _audit("signing_key_rotated", f"signing_key:{kid}", f"replaces {list(replaces)}")
+        case ApiKeyCreated(key_id, user_id, description, expires_at):
+            yield from told(
+                published.ApiKeyCreated(
+                    api_key_id=key_id,
+                    user_id=user_id,
+                    description=description,
+                    expires_utc=expires_at,
+                ),
+                target=f"api_key:{key_id}",
+                detail=f"of user {user_id}",
+            )
+        case ApiKeyRegenerated(key_id, user_id):
+            yield _audit("api_key_regenerated", f"api_key:{key_id}", f"of user {user_id}")
+        case ApiKeyDeleted(key_id, user_id):
+            yield from told(
+                published.ApiKeyDeleted(api_key_id=key_id, user_id=user_id),
+                target=f"api_key:{key_id}",
+                detail=f"of user {user_id}",
+            )
         case _:
             raise TypeError(f"no integration event for {event!r}")
 

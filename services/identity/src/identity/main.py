@@ -20,11 +20,16 @@ from chassis.web.app import run, service_app
 from chassis.web.auth import JwksVerifier
 from chassis.web.verified_tokens import CachingVerifier
 from identity import handlers
+from identity.apikeys import api as apikeys_api
+from identity.apikeys.repository import ApiKeyQueries
+from identity.apikeys.service import ApiKeyService
 from identity.credentials import api as credentials_api
 from identity.credentials.hashing import Argon2Hasher, HashParameters
 from identity.credentials.repository import CredentialQueries
 from identity.credentials.service import CredentialService
 from identity.events import integration_events
+from identity.machines import api as machines_api
+from identity.machines.service import MachineService
 from identity.organizations import api as organizations_api
 from identity.organizations.repository import OrganizationQueries
 from identity.organizations.service import OrganizationService
@@ -66,6 +71,9 @@ class IdentitySettings(ServiceSettings, SsoSettings):
     password_hash: HashParameters = HashParameters()
     # Threads hashing passwords at once; each holds `password_hash.memory_kib` while it works.
     password_hash_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    # The access token an API key is exchanged for: short, as the gateway asks again after
+    # caching it a few seconds, so a deleted key stops working within those seconds.
+    api_key_token_minutes: float = Field(default=5, gt=0, le=15)
 
     @property
     def operators(self) -> list[str]:
@@ -125,6 +133,15 @@ def create_app(settings: IdentitySettings, clock: Clock = utc_now) -> web.Applic
         operator_emails=settings.operators,
         clock=clock,
     )
+    api_keys = ApiKeyService(
+        uow,
+        ApiKeyQueries(mongo),
+        users,
+        access,
+        exchange_lifetime=timedelta(minutes=settings.api_key_token_minutes),
+        clock=clock,
+    )
+    machines = MachineService(uow, clock)
     handlers.subscribe(bus.subscriptions(uow), organizations)
     jobs = Jobs()
     jobs.every(settings.signing_key_reload_seconds, "signing_keys.refresh", keys.refresh)
@@ -134,6 +151,8 @@ def create_app(settings: IdentitySettings, clock: Clock = utc_now) -> web.Applic
         *users_api.routes(UserService(uow), users),
         *organizations_api.routes(organizations, OrganizationQueries(mongo), users),
         *sso_api.routes(sso),
+        *apikeys_api.routes(api_keys),
+        *machines_api.routes(machines),
     ]
     app = service_app(
         settings, routes, [mongo, bus, keys, jobs], verifier=own_tokens(settings, keys)

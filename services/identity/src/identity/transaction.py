@@ -8,13 +8,20 @@ from collections.abc import Callable
 
 from chassis.storage.mongo import Indexes
 from chassis.storage.unit_of_work import Scope
+from identity.apikeys import repository as apikeys
 from identity.credentials import repository as credentials
 from identity.organizations.repository import MongoOrganizations
 from identity.sso import repository as sso
 from identity.tokens import repository as tokens
 from identity.users import repository as users
 
-INDEXES: Indexes = {**users.INDEXES, **credentials.INDEXES, **tokens.INDEXES, **sso.INDEXES}
+INDEXES: Indexes = {
+    **users.INDEXES,
+    **credentials.INDEXES,
+    **tokens.INDEXES,
+    **apikeys.INDEXES,
+    **sso.INDEXES,
+}
 
 
 class MongoIdentityTransaction:
@@ -27,6 +34,7 @@ class MongoIdentityTransaction:
         self.sso_links = sso.MongoSsoLinks(scope)
         # An integration event of no aggregate's (the audit of a login nobody could own).
         self.publish = scope.publish
+        self.api_keys = apikeys.MongoApiKeys(scope)
 
 
 def transactions(passphrase: bytes) -> Callable[[Scope], MongoIdentityTransaction]:
