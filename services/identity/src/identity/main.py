@@ -25,9 +25,14 @@ from identity.credentials.hashing import Argon2Hasher, HashParameters
 from identity.credentials.repository import CredentialQueries
 from identity.credentials.service import CredentialService
 from identity.events import integration_events
+from identity.invitations import api as invitations_api
+from identity.invitations.repository import InvitationQueries
+from identity.invitations.service import Invitations
 from identity.organizations import api as organizations_api
+from identity.organizations.billing import SandboxBilling
 from identity.organizations.repository import OrganizationQueries
 from identity.organizations.service import OrganizationService
+from identity.organizations.signup import CompanySignup
 from identity.tokens import api as tokens_api
 from identity.tokens.access import AccessTokens
 from identity.tokens.repository import RefreshTokenQueries, SigningKeyQueries
@@ -56,6 +61,7 @@ class IdentitySettings(ServiceSettings):
     signing_key_reload_seconds: float = Field(default=30, gt=0)
     confirmation_hours: float = Field(default=48, gt=0)
     reset_minutes: float = Field(default=60, gt=0)
+    invitation_days: float = Field(default=14, gt=0)
     # Comma-separated: people registering with these addresses get the operations role.
     operator_emails: str = ""
     password_hash: HashParameters = HashParameters()
@@ -97,6 +103,14 @@ def create_app(settings: IdentitySettings, clock: Clock = utc_now) -> web.Applic
         users,
         clock,
     )
+    organization_queries = OrganizationQueries(mongo)
+    invitations = Invitations(
+        uow,
+        InvitationQueries(mongo),
+        organization_queries,
+        timedelta(days=settings.invitation_days),
+        clock,
+    )
     hasher = Argon2Hasher(settings.password_hash, settings.password_hash_threads)
     credentials = CredentialService(
         uow,
@@ -104,12 +118,16 @@ def create_app(settings: IdentitySettings, clock: Clock = utc_now) -> web.Applic
         tokens,
         CredentialQueries(mongo),
         users,
+        invitations,
         operator_emails=settings.operators,
         confirmation_lifetime=timedelta(hours=settings.confirmation_hours),
         reset_lifetime=timedelta(minutes=settings.reset_minutes),
         clock=clock,
     )
-    organizations = OrganizationService(uow, clock)
+    # The sandbox until a real provider's adapter is configured here.
+    billing = SandboxBilling()
+    organizations = OrganizationService(uow, billing, clock)
+    signup = CompanySignup(uow, credentials, users, billing, clock)
     handlers.subscribe(bus.subscriptions(uow), organizations)
     jobs = Jobs()
     jobs.every(settings.signing_key_reload_seconds, "signing_keys.refresh", keys.refresh)
@@ -117,7 +135,8 @@ def create_app(settings: IdentitySettings, clock: Clock = utc_now) -> web.Applic
         *credentials_api.routes(credentials),
         *tokens_api.routes(tokens, keys, clock),
         *users_api.routes(UserService(uow), users),
-        *organizations_api.routes(organizations, OrganizationQueries(mongo), users),
+        *organizations_api.routes(organizations, organization_queries, users, invitations, signup),
+        *invitations_api.routes(invitations),
     ]
     app = service_app(
         settings, routes, [mongo, bus, keys, jobs], verifier=own_tokens(settings, keys)

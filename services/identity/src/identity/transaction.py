@@ -9,11 +9,17 @@ from collections.abc import Callable
 from chassis.storage.mongo import Indexes
 from chassis.storage.unit_of_work import Scope
 from identity.credentials import repository as credentials
+from identity.invitations import repository as invitations
 from identity.organizations.repository import MongoOrganizations
 from identity.tokens import repository as tokens
 from identity.users import repository as users
 
-INDEXES: Indexes = {**users.INDEXES, **credentials.INDEXES, **tokens.INDEXES}
+INDEXES: Indexes = {
+    **users.INDEXES,
+    **credentials.INDEXES,
+    **tokens.INDEXES,
+    **invitations.INDEXES,
+}
 
 
 class MongoIdentityTransaction:
@@ -21,6 +27,7 @@ class MongoIdentityTransaction:
         self.users = users.MongoUsers(scope)
         self.credentials = credentials.MongoCredentials(scope)
         self.organizations = MongoOrganizations(scope)
+        self.invitations = invitations.MongoInvitations(scope)
         self.refresh_tokens = tokens.MongoRefreshTokens(scope)
         self.signing_keys = tokens.MongoSigningKeys(scope, passphrase)
 

@@ -79,6 +79,9 @@ class UserQueries:
         doc = await self._users.find_one({"_id": user_id})
         return user_from(doc) if doc else None
 
+    async def registered(self, email: str) -> bool:
+        return await self._users.find_one({"email": email.lower()}) is not None
+
     async def tenant_of(self, user_id: str) -> str | None:
         """The organization the user acts for by default: their use cases' tenant."""
         doc = await self._users.find_one({"_id": user_id})
