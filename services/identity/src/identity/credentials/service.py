@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -48,7 +48,7 @@ class Enrolment:
     """A person about to be registered: checked, their password hashed, their ids chosen."""
 
     email: str
-    password_hash: str
+    password_hash: str = field(repr=False)
     first_name: str
     last_name: str
     timezone: str | None
