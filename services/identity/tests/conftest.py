@@ -43,6 +43,13 @@ async def settings(test_infra: TestInfra, identity_overrides: dict[str, Any]) ->
     )
 
 
+@pytest.fixture(scope="module")
+def service_env() -> dict[str, str]:
+    """SERVICE_SETTINGS as a process of the service reads them (its queues are declared the
+    same as this process's instances declare them)."""
+    return {name.upper(): str(value) for name, value in SERVICE_SETTINGS.items()}
+
+
 # Module scope: an instance left running would keep consuming the service's queues.
 @pytest.fixture(scope="module")
 async def identity_url(settings: IdentitySettings) -> AsyncIterator[str]:

@@ -37,6 +37,7 @@ SERVICES: tuple[Service, ...] = (
             "/tokens",
             "/users",
             "/organizations",
+            "/invitations",
             "/signing-keys",
             "/sso",
             "/.well-known",

@@ -10,6 +10,7 @@ from contracts import IntegrationEvent
 from contracts import identity as published
 from contracts.audits import AuditRecorded
 from contracts.emails import EmailRequested, PasswordReset, RegistrationConfirmation
+from contracts.emails import Invitation as InvitationEmail
 from identity.apikeys.domain import ApiKeyCreated, ApiKeyDeleted, ApiKeyRegenerated
 from identity.credentials.domain import (
     ConfirmationRequested,
@@ -20,6 +21,7 @@ from identity.credentials.domain import (
     RegistrationConfirmed,
     ResetRequested,
 )
+from identity.invitations.domain import InvitationAccepted, InvitationSent
 from identity.organizations.domain import OrganizationCreated, OrganizationProvisioned
 from identity.sso.domain import SsoLinked, SsoSignedIn
 from identity.tokens.domain import FamilyRevoked
@@ -133,6 +135,33 @@ def integration_events(event: object) -> Iterator[IntegrationEvent]:
                 target=f"api_key:{key_id}",
                 detail=f"of user {user_id}",
             )
+        case InvitationSent() as sent:
+            target = f"invitation:{sent.invitation_id}"
+            if sent.resent:
+                yield _audit("invitation_resent", target, sent.email)
+            else:
+                yield from told(
+                    published.GuestInvited(
+                        invitation_id=sent.invitation_id,
+                        email=sent.email,
+                        invited_by=sent.invited_by,
+                        expires_utc=sent.expires_at,
+                    ),
+                    target=target,
+                    usage={},
+                )
+            yield EmailRequested(
+                to=sent.email,
+                to_name=sent.first_name,
+                message=InvitationEmail(
+                    inviter_name=sent.inviter_name,
+                    organization_name=sent.organization_name,
+                    token=sent.token,
+                ),
+                tags=["invitation"],
+            )
+        case InvitationAccepted(invitation_id, _, user_id):
+            yield _audit("invitation_accepted", f"invitation:{invitation_id}", f"by user {user_id}")
         case _:
             raise TypeError(f"no integration event for {event!r}")
 

@@ -28,11 +28,16 @@ from identity.credentials.hashing import Argon2Hasher, HashParameters
 from identity.credentials.repository import CredentialQueries
 from identity.credentials.service import CredentialService
 from identity.events import integration_events
+from identity.invitations import api as invitations_api
+from identity.invitations.repository import InvitationQueries
+from identity.invitations.service import Invitations
 from identity.machines import api as machines_api
 from identity.machines.service import MachineService
 from identity.organizations import api as organizations_api
+from identity.organizations.billing import SandboxBilling
 from identity.organizations.repository import OrganizationQueries
 from identity.organizations.service import OrganizationService
+from identity.organizations.signup import CompanySignup
 from identity.sso import api as sso_api
 from identity.sso.provider import OidcProvider, SsoProvider
 from identity.sso.repository import SsoLinkQueries
@@ -66,6 +71,7 @@ class IdentitySettings(ServiceSettings, SsoSettings):
     signing_key_reload_seconds: float = Field(default=30, gt=0)
     confirmation_hours: float = Field(default=48, gt=0)
     reset_minutes: float = Field(default=60, gt=0)
+    invitation_days: float = Field(default=14, gt=0)
     # Comma-separated: people registering with these addresses get the operations role.
     operator_emails: str = ""
     password_hash: HashParameters = HashParameters()
@@ -110,6 +116,14 @@ def create_app(settings: IdentitySettings, clock: Clock = utc_now) -> web.Applic
         users,
         clock,
     )
+    organization_queries = OrganizationQueries(mongo)
+    invitations = Invitations(
+        uow,
+        InvitationQueries(mongo),
+        organization_queries,
+        timedelta(days=settings.invitation_days),
+        clock,
+    )
     hasher = Argon2Hasher(settings.password_hash, settings.password_hash_threads)
     credentials = CredentialService(
         uow,
@@ -117,12 +131,12 @@ def create_app(settings: IdentitySettings, clock: Clock = utc_now) -> web.Applic
         tokens,
         CredentialQueries(mongo),
         users,
+        invitations,
         operator_emails=settings.operators,
         confirmation_lifetime=timedelta(hours=settings.confirmation_hours),
         reset_lifetime=timedelta(minutes=settings.reset_minutes),
         clock=clock,
     )
-    organizations = OrganizationService(uow, clock)
     providers: dict[str, SsoProvider] = {p.name: OidcProvider(p) for p in settings.sso_providers}
     sso = SsoService(
         uow,
@@ -142,6 +156,10 @@ def create_app(settings: IdentitySettings, clock: Clock = utc_now) -> web.Applic
         clock=clock,
     )
     machines = MachineService(uow, clock)
+    # The sandbox until a real provider's adapter is configured here.
+    billing = SandboxBilling()
+    organizations = OrganizationService(uow, billing, clock)
+    signup = CompanySignup(uow, credentials, users, billing, clock)
     handlers.subscribe(bus.subscriptions(uow), organizations)
     jobs = Jobs()
     jobs.every(settings.signing_key_reload_seconds, "signing_keys.refresh", keys.refresh)
@@ -149,10 +167,11 @@ def create_app(settings: IdentitySettings, clock: Clock = utc_now) -> web.Applic
         *credentials_api.routes(credentials),
         *tokens_api.routes(tokens, keys, clock),
         *users_api.routes(UserService(uow), users),
-        *organizations_api.routes(organizations, OrganizationQueries(mongo), users),
         *sso_api.routes(sso),
         *apikeys_api.routes(api_keys),
         *machines_api.routes(machines),
+        *organizations_api.routes(organizations, organization_queries, users, invitations, signup),
+        *invitations_api.routes(invitations),
     ]
     app = service_app(
         settings, routes, [mongo, bus, keys, jobs], verifier=own_tokens(settings, keys)

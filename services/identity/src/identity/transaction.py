@@ -10,6 +10,7 @@ from chassis.storage.mongo import Indexes
 from chassis.storage.unit_of_work import Scope
 from identity.apikeys import repository as apikeys
 from identity.credentials import repository as credentials
+from identity.invitations import repository as invitations
 from identity.organizations.repository import MongoOrganizations
 from identity.sso import repository as sso
 from identity.tokens import repository as tokens
@@ -21,6 +22,7 @@ INDEXES: Indexes = {
     **tokens.INDEXES,
     **apikeys.INDEXES,
     **sso.INDEXES,
+    **invitations.INDEXES,
 }
 
 
@@ -29,6 +31,7 @@ class MongoIdentityTransaction:
         self.users = users.MongoUsers(scope)
         self.credentials = credentials.MongoCredentials(scope)
         self.organizations = MongoOrganizations(scope)
+        self.invitations = invitations.MongoInvitations(scope)
         self.refresh_tokens = tokens.MongoRefreshTokens(scope)
         self.signing_keys = tokens.MongoSigningKeys(scope, passphrase)
         self.sso_links = sso.MongoSsoLinks(scope)

@@ -19,7 +19,7 @@ Name = Annotated[str, Field(min_length=1, max_length=100)]
 Password = Annotated[SecretStr, Field(min_length=1, max_length=MAX_LENGTH)]
 
 
-class Registration(BaseModel):
+class PersonIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: EmailStr
@@ -28,6 +28,20 @@ class Registration(BaseModel):
     last_name: Name
     # An IANA name, e.g. Europe/Paris.
     timezone: str | None = Field(default=None, max_length=64)
+
+    def new_person(self) -> NewPerson:
+        return NewPerson(
+            email=str(self.email),
+            password=self.password.get_secret_value(),
+            first_name=self.first_name,
+            last_name=self.last_name,
+            timezone=self.timezone,
+        )
+
+
+class Registration(PersonIn):
+    # From an invitation's email: the person joins the inviting organization too.
+    invitation_token: OpaqueToken | None = None
 
 
 class Token(BaseModel):
@@ -64,15 +78,7 @@ class ResetCompletion(Token):
 def routes(credentials: CredentialService) -> list[Route]:
     async def register(request: web.Request) -> web.Response:
         body = await read_json(request, Registration)
-        user = await credentials.register(
-            NewPerson(
-                email=str(body.email),
-                password=body.password.get_secret_value(),
-                first_name=body.first_name,
-                last_name=body.last_name,
-                timezone=body.timezone,
-            )
-        )
+        user = await credentials.register(body.new_person(), body.invitation_token)
         return json_response(UserOut.of(user), 201)
 
     async def confirm(request: web.Request) -> web.Response:
@@ -106,11 +112,12 @@ def routes(credentials: CredentialService) -> list[Route]:
             "/credentials/register",
             register,
             "Register a person with a password; they confirm their address from the email "
-            "sent before they can log in",
+            "sent before they can log in. With an invitation's token they join the inviting "
+            "organization, and the invited address is confirmed at once",
             body=Registration,
             response=UserOut,
             status=201,
-            errors=(409,),
+            errors=(404, 409, 410),
             public=True,
         ),
         Route(

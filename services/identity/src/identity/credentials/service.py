@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from chassis.clock import Clock, utc_now
 from chassis.errors import DomainError, Unauthenticated
 from chassis.logging import new_id
 from chassis.records import refused
-from chassis.storage.unit_of_work import UnitOfWork
+from chassis.storage.unit_of_work import Scopes, UnitOfWork
 from contracts import IntegrationEvent
 from identity.credentials.domain import PasswordCredential, TokenNotValid, check_policy
 from identity.credentials.hashing import PasswordHasher
 from identity.credentials.repository import CredentialQueries, CredentialRepository
+from identity.invitations.service import Invitations, InvitationsTransaction
 from identity.opaque import Secret, digest
 from identity.organizations.domain import Organization, OrganizationKind
-from identity.organizations.repository import OrganizationRepository
 from identity.tokens.service import Session, TokenService, TokensTransaction
 from identity.users.domain import FOUNDER_ROLES, EndUser, UserKind, checked_timezone
 from identity.users.repository import UserQueries
@@ -28,14 +28,11 @@ class LoginRefused(Unauthenticated):
     pass
 
 
-class CredentialsTransaction(TokensTransaction, Protocol):
+class CredentialsTransaction(TokensTransaction, InvitationsTransaction, Protocol):
     @property
     def credentials(self) -> CredentialRepository: ...
 
     def publish(self, event: IntegrationEvent) -> None: ...
-
-    @property
-    def organizations(self) -> OrganizationRepository: ...
 
 
 @dataclass(frozen=True)
@@ -50,6 +47,19 @@ class NewPerson:
         return f"NewPerson(email={self.email!r}, password=***)"
 
 
+@dataclass(frozen=True)
+class Enrolment:
+    """A person about to be registered: checked, their password hashed, their ids chosen."""
+
+    email: str
+    password_hash: str = field(repr=False)
+    first_name: str
+    last_name: str
+    timezone: str | None
+    user_id: str
+    organization_id: str
+
+
 class CredentialService:
     def __init__(
         self,
@@ -58,6 +68,7 @@ class CredentialService:
         tokens: TokenService,
         credentials: CredentialQueries,
         users: UserQueries,
+        invitations: Invitations,
         *,
         operator_emails: Collection[str],
         confirmation_lifetime: timedelta,
@@ -69,54 +80,92 @@ class CredentialService:
         self._tokens = tokens
         self._credentials = credentials
         self._users = users
+        self._invitations = invitations
         self._operators = frozenset(e.lower() for e in operator_emails)
         self._confirmation_lifetime = confirmation_lifetime
         self._reset_lifetime = reset_lifetime
         self._clock = clock
 
-    async def register(self, person: NewPerson) -> EndUser:
+    async def register(self, person: NewPerson, invitation_token: str | None = None) -> EndUser:
         """A person with a personal organization, unconfirmed until the emailed token comes
-        back; those listed as operators get the operations role."""
+        back; those listed as operators get the operations role. With an invitation's token
+        they also join the inviting organization, and registering the invited address itself
+        confirms it at once: the token came through that mailbox."""
+        invited = (
+            None if invitation_token is None else await self._invitations.pending(invitation_token)
+        )
+        enrolment = await self.prepare(person)
+
+        async def work(transaction: Scopes[CredentialsTransaction]) -> EndUser:
+            now = self._clock()
+            tx = transaction.scope(enrolment.organization_id, enrolment.user_id)
+            confirmed = invited is not None and invited.email == enrolment.email
+            user = await self.enrol(tx, enrolment, now, confirmed=confirmed)
+            if invitation_token is None:
+                return user
+            return await self._invitations.accept(transaction, invitation_token, user.id, now)
+
+        return await self._uow.atomically(work)
+
+    async def prepare(self, person: NewPerson) -> Enrolment:
+        """Check the person's password and timezone and hash the password: the slow part of
+        a registration, done before its transaction."""
         check_policy(person.password)
         checked_timezone(person.timezone)
-        email = person.email.lower()
-        password_hash = await self._hasher.hash(person.password)
-        user_id, organization_id = new_id(), new_id()
+        return Enrolment(
+            email=person.email.lower(),
+            password_hash=await self._hasher.hash(person.password),
+            first_name=person.first_name,
+            last_name=person.last_name,
+            timezone=person.timezone,
+            user_id=new_id(),
+            organization_id=new_id(),
+        )
+
+    async def enrol(
+        self,
+        tx: CredentialsTransaction,
+        enrolment: Enrolment,
+        now: datetime,
+        *,
+        confirmed: bool = False,
+    ) -> EndUser:
+        """Within `tx` (acting for `enrolment.organization_id`), the person, their credential
+        and their personal organization; the confirmation email unless `confirmed`."""
+        organization = Organization.create(
+            f"{enrolment.first_name} {enrolment.last_name}",
+            OrganizationKind.PERSONAL,
+            enrolment.user_id,
+            now,
+            organization_id=enrolment.organization_id,
+        )
+        user = EndUser.register(
+            UserKind.PERSON,
+            enrolment.organization_id,
+            FOUNDER_ROLES,
+            now,
+            email=enrolment.email,
+            first_name=enrolment.first_name,
+            last_name=enrolment.last_name,
+            timezone=enrolment.timezone,
+            operator=enrolment.email in self._operators,
+            user_id=enrolment.user_id,
+        )
+        credential = PasswordCredential.register(
+            enrolment.user_id,
+            enrolment.email,
+            enrolment.first_name,
+            enrolment.password_hash,
+            confirmed=confirmed,
+        )
         secret = Secret.new()
-
-        async def work(tx: CredentialsTransaction) -> EndUser:
-            now = self._clock()
-            organization = Organization.create(
-                f"{person.first_name} {person.last_name}",
-                OrganizationKind.PERSONAL,
-                user_id,
-                now,
-                organization_id=organization_id,
-            )
-            user = EndUser.register(
-                UserKind.PERSON,
-                organization_id,
-                FOUNDER_ROLES,
-                now,
-                email=email,
-                first_name=person.first_name,
-                last_name=person.last_name,
-                timezone=person.timezone,
-                operator=email in self._operators,
-                user_id=user_id,
-            )
-            credential = PasswordCredential.register(
-                user_id, email, person.first_name, password_hash, confirmed=False
-            )
-            credential.request_confirmation(
-                secret.value, secret.digest, now, self._confirmation_lifetime
-            )
-            await tx.users.add(user)
-            await tx.credentials.add(credential)
-            await tx.organizations.add(organization)
-            return user
-
-        return await self._uow.run(work, tenant_id=organization_id, actor_id=user_id)
+        credential.request_confirmation(
+            secret.value, secret.digest, now, self._confirmation_lifetime
+        )
+        await tx.users.add(user)
+        await tx.credentials.add(credential)
+        await tx.organizations.add(organization)
+        return user
 
     async def confirm(self, token: str) -> str:
         """Confirm the address the token was sent to; the user's id."""

@@ -20,8 +20,26 @@ class OrganizationKind(StrEnum):
     SHARED = "shared"
 
 
+class CompanySize(StrEnum):
+    """How many people a company says it has, in the bands the sign-up form offers."""
+
+    TINY = "1-10"
+    SMALL = "11-50"
+    MEDIUM = "51-200"
+    LARGE = "201-1000"
+    HUGE = "1001+"
+
+
 class InvalidOrganizationName(RuleViolation):
     pass
+
+
+def organization_name(name: str) -> str:
+    """The name with its whitespace tidied; refused when empty or too long."""
+    name = " ".join(name.split())
+    if not name or len(name) > MAX_NAME:
+        raise InvalidOrganizationName(f"an organization's name has 1 to {MAX_NAME} characters")
+    return name
 
 
 @dataclass(frozen=True)
@@ -58,6 +76,9 @@ class Organization(Aggregate):
     created_at: datetime
     billing: BillingAccount | None = None
     provisioned_at: datetime | None = None
+    # What a company told us of itself when it signed up.
+    size: CompanySize | None = None
+    website: str | None = None
 
     @classmethod
     def create(
@@ -68,13 +89,23 @@ class Organization(Aggregate):
         now: datetime,
         billing: BillingAccount | None = None,
         organization_id: str | None = None,
+        *,
+        size: CompanySize | None = None,
+        website: str | None = None,
     ) -> Organization:
         """`created_by` is the user who founds it; for a personal organization, the user
         registering, whose id is chosen before either exists (`organization_id` likewise)."""
-        name = " ".join(name.split())
-        if not name or len(name) > MAX_NAME:
-            raise InvalidOrganizationName(f"an organization's name has 1 to {MAX_NAME} characters")
-        organization = cls(organization_id or new_id(), name, kind, created_by, now, billing)
+        name = organization_name(name)
+        organization = cls(
+            organization_id or new_id(),
+            name,
+            kind,
+            created_by,
+            now,
+            billing,
+            size=size,
+            website=website,
+        )
         organization.record(OrganizationCreated(organization.id, name, kind, created_by))
         return organization
 

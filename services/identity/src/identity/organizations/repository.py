@@ -8,7 +8,12 @@ from typing import Protocol
 from chassis.storage.documents import Document
 from chassis.storage.mongo import Mongo
 from chassis.storage.unit_of_work import Scope
-from identity.organizations.domain import BillingAccount, Organization, OrganizationKind
+from identity.organizations.domain import (
+    BillingAccount,
+    CompanySize,
+    Organization,
+    OrganizationKind,
+)
 
 ORGANIZATIONS = "organizations"
 
@@ -67,6 +72,8 @@ def organization_document(organization: Organization) -> Document:
         "created_at": organization.created_at,
         "billing": asdict(organization.billing) if organization.billing else None,
         "provisioned_at": organization.provisioned_at,
+        "size": organization.size.value if organization.size else None,
+        "website": organization.website,
     }
 
 
@@ -79,4 +86,7 @@ def organization_from(doc: Document) -> Organization:
         doc["created_at"],
         BillingAccount(**doc["billing"]) if doc["billing"] else None,
         doc["provisioned_at"],
+        # Absent from organizations stored before companies signed up with them.
+        CompanySize(doc["size"]) if doc.get("size") else None,
+        doc.get("website"),
     )

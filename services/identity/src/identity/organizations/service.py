@@ -13,7 +13,8 @@ from chassis.storage.unit_of_work import UnitOfWork
 from chassis.web.auth import Caller
 from contracts.provisioning import TenantProvisioned
 from contracts.roles import OrganizationRole
-from identity.organizations.domain import BillingAccount, Organization, OrganizationKind
+from identity.organizations.billing import BillingProvider, Card
+from identity.organizations.domain import Organization, OrganizationKind, organization_name
 from identity.organizations.repository import OrganizationRepository
 from identity.users.domain import FOUNDER_ROLES, MEMBER_ROLES, EndUser
 from identity.users.repository import UserRepository
@@ -32,14 +33,23 @@ class OrganizationsTransaction(Protocol):
 
 
 class OrganizationService:
-    def __init__(self, uow: UnitOfWork[OrganizationsTransaction], clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork[OrganizationsTransaction],
+        billing: BillingProvider,
+        clock: Clock = utc_now,
+    ) -> None:
         self._uow = uow
+        self._billing = billing
         self._clock = clock
 
-    async def create(
-        self, caller: Caller, name: str, billing: BillingAccount | None = None
-    ) -> Organization:
-        """A shared organization: its creator becomes its owner, billing admin and member."""
+    async def create(self, caller: Caller, name: str, card: Card | None = None) -> Organization:
+        """A shared organization: its creator becomes its owner, billing admin and member.
+        With a card, the billing provider keeps it first; a refused card stores nothing."""
+        name = organization_name(name)
+        billing = None
+        if card is not None:
+            billing = await self._billing.register_customer(card, name, self._clock())
         organization = Organization.create(
             name, OrganizationKind.SHARED, caller.user_id, self._clock(), billing
         )
@@ -59,12 +69,7 @@ class OrganizationService:
         """An existing user joins the organization as a member (its owners only)."""
 
         async def work(tx: OrganizationsTransaction) -> EndUser:
-            owner = await tx.users.get(caller.user_id)
-            if owner is None or OrganizationRole.OWNER not in owner.roles_in(organization_id):
-                raise NotAllowed("only the organization's owners add members")
-            organization = await tx.organizations.get(organization_id)
-            if organization is None or organization.kind is OrganizationKind.PERSONAL:
-                raise NotAllowed("a personal organization has no other members")
+            await owned_organization(tx, caller.user_id, organization_id)
             member = await tx.users.get(user_id)
             if member is None:
                 raise NotFound(f"there is no user {user_id}")
@@ -83,3 +88,16 @@ class OrganizationService:
             raise PoisonMessage(f"there is no organization {event.organization_id}")
         if organization.provisioned(self._clock()):
             await tx.organizations.save(organization)
+
+
+async def owned_organization(
+    tx: OrganizationsTransaction, user_id: str, organization_id: str
+) -> tuple[EndUser, Organization]:
+    """The owner and the shared organization they add people to; refused to anyone else."""
+    owner = await tx.users.get(user_id)
+    if owner is None or OrganizationRole.OWNER not in owner.roles_in(organization_id):
+        raise NotAllowed("only the organization's owners add members")
+    organization = await tx.organizations.get(organization_id)
+    if organization is None or organization.kind is OrganizationKind.PERSONAL:
+        raise NotAllowed("a personal organization has no other members")
+    return owner, organization
