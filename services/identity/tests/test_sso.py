@@ -12,7 +12,7 @@ import pytest
 
 from simulators.oidc import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from testkit.api import PlatformClient
-from testkit.identity import People, new_email
+from testkit.identity import Mailbag, People, new_email
 from testkit.oidc import OidcSimulator, SignIn, served_simulator
 from testkit.stored import Database
 
@@ -90,3 +90,25 @@ async def test_refusals_store_nothing(
     assert await database["users"].count_documents({"email": email}) == 0
     providers = (await anonymous.expect(200, "GET", "/sso/providers")).json()
     assert providers == {"providers": ["local"]}
+
+
+async def test_a_first_sign_in_accepts_an_invitation(
+    provider: OidcSimulator, anonymous: PlatformClient, people: People, mail: Mailbag
+) -> None:
+    owner = await people.person()
+    company = (await owner.api.expect(201, "POST", "/organizations", json={"name": "Co"})).json()
+    guest = new_email("guest")
+    await owner.api.expect(
+        202, "POST", f"/organizations/{company['id']}/members", json={"email": guest}
+    )
+    token = await mail.token(guest, "invitation")
+    signed_in = await anonymous.expect(
+        200,
+        "POST",
+        "/sso/auth",
+        json={**body(await provider.sign_in(guest)), "invitation_token": token},
+    )
+    members = (await owner.api.expect(200, "GET", f"/organizations/{company['id']}/members")).json()
+    assert {m["user_id"] for m in members} == {owner.user_id, signed_in.json()["user_id"]}
+    spent = await anonymous.call("GET", f"/invitations/{token}/verify")
+    assert spent.status == 409

@@ -144,6 +144,7 @@ def create_app(settings: IdentitySettings, clock: Clock = utc_now) -> web.Applic
         tokens,
         SsoLinkQueries(mongo),
         users,
+        invitations,
         operator_emails=settings.operators,
         clock=clock,
     )

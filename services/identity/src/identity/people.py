@@ -28,9 +28,12 @@ def with_personal_organization(
     last_name: str | None = None,
     timezone: str | None = None,
     operator: bool = False,
+    user_id: str | None = None,
+    organization_id: str | None = None,
 ) -> Founded:
-    """The user and their organization, named `name`; neither stored yet."""
-    user_id, organization_id = new_id(), new_id()
+    """The user and their organization, named `name`, with the ids given or new ones;
+    neither stored yet."""
+    user_id, organization_id = user_id or new_id(), organization_id or new_id()
     organization = Organization.create(
         name, OrganizationKind.PERSONAL, user_id, now, organization_id=organization_id
     )

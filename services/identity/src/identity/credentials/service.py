@@ -18,9 +18,9 @@ from identity.credentials.hashing import PasswordHasher
 from identity.credentials.repository import CredentialQueries, CredentialRepository
 from identity.invitations.service import Invitations, InvitationsTransaction
 from identity.opaque import Secret, digest
-from identity.organizations.domain import Organization, OrganizationKind
+from identity.people import with_personal_organization
 from identity.tokens.service import Session, TokenService, TokensTransaction
-from identity.users.domain import FOUNDER_ROLES, EndUser, UserKind, checked_timezone
+from identity.users.domain import EndUser, UserKind, checked_timezone
 from identity.users.repository import UserQueries
 
 
@@ -132,24 +132,17 @@ class CredentialService:
     ) -> EndUser:
         """Within `tx` (acting for `enrolment.organization_id`), the person, their credential
         and their personal organization; the confirmation email unless `confirmed`."""
-        organization = Organization.create(
-            f"{enrolment.first_name} {enrolment.last_name}",
-            OrganizationKind.PERSONAL,
-            enrolment.user_id,
-            now,
-            organization_id=enrolment.organization_id,
-        )
-        user = EndUser.register(
+        founded = with_personal_organization(
             UserKind.PERSON,
-            enrolment.organization_id,
-            FOUNDER_ROLES,
             now,
+            name=f"{enrolment.first_name} {enrolment.last_name}",
             email=enrolment.email,
             first_name=enrolment.first_name,
             last_name=enrolment.last_name,
             timezone=enrolment.timezone,
             operator=enrolment.email in self._operators,
             user_id=enrolment.user_id,
+            organization_id=enrolment.organization_id,
         )
         credential = PasswordCredential.register(
             enrolment.user_id,
@@ -162,10 +155,10 @@ class CredentialService:
         credential.request_confirmation(
             secret.value, secret.digest, now, self._confirmation_lifetime
         )
-        await tx.users.add(user)
+        await tx.users.add(founded.user)
         await tx.credentials.add(credential)
-        await tx.organizations.add(organization)
-        return user
+        await tx.organizations.add(founded.organization)
+        return founded.user
 
     async def confirm(self, token: str) -> str:
         """Confirm the address the token was sent to; the user's id."""

@@ -13,9 +13,9 @@ from chassis.storage.unit_of_work import UnitOfWork
 from chassis.web.auth import Caller
 from identity.apikeys.domain import ApiKey, new_secret
 from identity.apikeys.service import ApiKeysTransaction
-from identity.organizations.domain import Organization, OrganizationKind
 from identity.organizations.service import OrganizationsTransaction
-from identity.users.domain import FOUNDER_ROLES, MEMBER_ROLES, EndUser, UserKind
+from identity.people import with_personal_organization
+from identity.users.domain import MEMBER_ROLES, EndUser, UserKind
 
 # The description of the key a machine gets when it registers.
 REGISTRATION_KEY = "issued at the machine's registration"
@@ -54,27 +54,28 @@ class MachineService:
         async def work(tx: MachinesTransaction) -> RegisteredMachine:
             now = self._clock()
             if caller is None:
-                await tx.organizations.add(
-                    Organization.create(
-                        name,
-                        OrganizationKind.PERSONAL,
-                        user_id,
-                        now,
-                        organization_id=organization_id,
-                    )
+                founded = with_personal_organization(
+                    UserKind.MACHINE,
+                    now,
+                    name=name,
+                    first_name=name,
+                    user_id=user_id,
+                    organization_id=organization_id,
                 )
+                machine = founded.user
+                await tx.organizations.add(founded.organization)
             else:
                 registrar = await tx.users.get(caller.user_id)
                 if registrar is None or not registrar.is_member(organization_id):
                     raise NotAllowed("only members register machines in an organization")
-            machine = EndUser.register(
-                UserKind.MACHINE,
-                organization_id,
-                MEMBER_ROLES if caller is not None else FOUNDER_ROLES,
-                now,
-                first_name=name,
-                user_id=user_id,
-            )
+                machine = EndUser.register(
+                    UserKind.MACHINE,
+                    organization_id,
+                    MEMBER_ROLES,
+                    now,
+                    first_name=name,
+                    user_id=user_id,
+                )
             key = ApiKey.create(user_id, secret, now, description=REGISTRATION_KEY)
             await tx.users.add(machine)
             await tx.api_keys.add(key)

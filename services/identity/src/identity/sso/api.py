@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from chassis.web.openapi import Route
 from chassis.web.parsing import json_response, read_json
 from identity.sso.service import AuthorizationCode, SsoService
-from identity.tokens.api import TokensOut
+from identity.tokens.api import OpaqueToken, TokensOut
 
 
 class SsoSignIn(BaseModel):
@@ -20,6 +20,7 @@ class SsoSignIn(BaseModel):
     code_verifier: str = Field(pattern=r"^[A-Za-z0-9\-._~]{43,128}$")
     # Exactly the one the authorization request named: the provider checks they match.
     redirect_uri: str = Field(pattern=r"^https?://", max_length=2000)
+    invitation_token: OpaqueToken | None = None
 
 
 class Providers(BaseModel):
@@ -30,7 +31,13 @@ def routes(sso: SsoService) -> list[Route]:
     async def authenticate(request: web.Request) -> web.Response:
         body = await read_json(request, SsoSignIn)
         session = await sso.authenticate(
-            AuthorizationCode(body.provider, body.auth_code, body.code_verifier, body.redirect_uri)
+            AuthorizationCode(
+                body.provider,
+                body.auth_code,
+                body.code_verifier,
+                body.redirect_uri,
+                body.invitation_token,
+            )
         )
         return json_response(TokensOut.of(session))
 
@@ -46,7 +53,7 @@ def routes(sso: SsoService) -> list[Route]:
             "registers the person",
             body=SsoSignIn,
             response=TokensOut,
-            errors=(404, 503),
+            errors=(404, 409, 410, 503),
             public=True,
         ),
         Route(

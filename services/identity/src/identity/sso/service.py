@@ -10,8 +10,8 @@ from typing import Protocol
 
 from chassis.clock import Clock, utc_now
 from chassis.errors import NotFound
-from chassis.storage.unit_of_work import UnitOfWork
-from identity.organizations.repository import OrganizationRepository
+from chassis.storage.unit_of_work import Scopes, UnitOfWork
+from identity.invitations.service import Invitations, InvitationsTransaction
 from identity.people import with_personal_organization
 from identity.sso.domain import SsoLink
 from identity.sso.provider import SsoProvider, SsoRefused
@@ -25,12 +25,9 @@ class UnknownProvider(NotFound):
     pass
 
 
-class SsoTransaction(TokensTransaction, Protocol):
+class SsoTransaction(TokensTransaction, InvitationsTransaction, Protocol):
     @property
     def sso_links(self) -> SsoLinkRepository: ...
-
-    @property
-    def organizations(self) -> OrganizationRepository: ...
 
 
 @dataclass(frozen=True)
@@ -41,6 +38,8 @@ class AuthorizationCode:
     code: str
     code_verifier: str
     redirect_uri: str
+    # An invitation the person accepts as they sign in.
+    invitation_token: str | None = None
 
     def __repr__(self) -> str:
         return f"AuthorizationCode(provider={self.provider!r})"
@@ -54,6 +53,7 @@ class SsoService:
         tokens: TokenService,
         links: SsoLinkQueries,
         users: UserQueries,
+        invitations: Invitations,
         *,
         operator_emails: Collection[str],
         clock: Clock = utc_now,
@@ -63,6 +63,7 @@ class SsoService:
         self._tokens = tokens
         self._links = links
         self._users = users
+        self._invitations = invitations
         self._operators = frozenset(e.lower() for e in operator_emails)
         self._clock = clock
 
@@ -76,6 +77,9 @@ class SsoService:
             raise UnknownProvider(
                 f"unknown provider {grant.provider!r}; known: {', '.join(self.providers)}"
             )
+        if grant.invitation_token is not None:
+            # Refused before the provider spends the code on a sign-in that cannot complete.
+            await self._invitations.pending(grant.invitation_token)
         person = await provider.exchange(grant.code, grant.code_verifier, grant.redirect_uri)
         if not person.email_verified:
             raise SsoRefused(f"{grant.provider} has not verified {person.email}; verify it there")
@@ -97,8 +101,9 @@ class SsoService:
             known = registered.id if registered else None
         tenant = await self._users.tenant_of(known) if known else founded.organization.id
 
-        async def work(tx: SsoTransaction) -> Session:
+        async def work(transaction: Scopes[SsoTransaction]) -> Session:
             now = self._clock()
+            tx = transaction.scope(tenant, known or founded.user.id)
             link = await tx.sso_links.get(person.provider, person.subject)
             user = await tx.users.get(link.user_id) if link else await tx.users.by_email(email)
             if user is None:
@@ -109,6 +114,10 @@ class SsoService:
                 link = SsoLink.link(person.provider, person.subject, user.id, now)
                 await tx.sso_links.add(link)
             link.signed_in()
+            if grant.invitation_token is not None:
+                user = await self._invitations.accept(
+                    transaction, grant.invitation_token, user.id, now
+                )
             return await self._tokens.start(tx, user, now)
 
-        return await self._uow.run(work, tenant_id=tenant, actor_id=known or founded.user.id)
+        return await self._uow.atomically(work)
