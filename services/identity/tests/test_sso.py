@@ -110,5 +110,5 @@ async def test_a_first_sign_in_accepts_an_invitation(
     )
     members = (await owner.api.expect(200, "GET", f"/organizations/{company['id']}/members")).json()
     assert {m["user_id"] for m in members} == {owner.user_id, signed_in.json()["user_id"]}
-    spent = await anonymous.call("GET", f"/invitations/{token}/verify")
+    spent = await anonymous.call("POST", "/invitations/verify", json={"token": token})
     assert spent.status == 409

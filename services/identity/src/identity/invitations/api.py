@@ -13,10 +13,9 @@ from chassis.web.openapi import Route
 from chassis.web.parsing import json_response, read_json
 from identity.invitations.domain import Guest, Invitation
 from identity.invitations.service import Invitations
+from identity.tokens.api import OpaqueToken
 
 Name = Annotated[str, Field(min_length=1, max_length=100)]
-# The token travels in the path: URL-safe base64 with its prefix, as opaque secrets are.
-TOKEN = "{token:[A-Za-z0-9_-]{16,200}}"
 
 
 class GuestIn(BaseModel):
@@ -28,6 +27,14 @@ class GuestIn(BaseModel):
 
     def guest(self) -> Guest:
         return Guest(str(self.email).lower(), self.first_name, self.last_name)
+
+
+class InvitationToken(BaseModel):
+    """The token in the body, never in the path: paths are logged, by us and any proxy."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: OpaqueToken
 
 
 class InvitationOut(BaseModel):
@@ -68,7 +75,8 @@ def routes(invitations: Invitations) -> list[Route]:
         return json_response(InvitationOut.of(invitation))
 
     async def verify(request: web.Request) -> web.Response:
-        view = await invitations.verify(request.match_info["token"])
+        body = await read_json(request, InvitationToken)
+        view = await invitations.verify(body.token)
         invitation = view.invitation
         return json_response(
             InvitationVerified(
@@ -101,11 +109,12 @@ def routes(invitations: Invitations) -> list[Route]:
             errors=(403, 404, 409),
         ),
         Route(
-            "GET",
-            f"/invitations/{TOKEN}/verify",
+            "POST",
+            "/invitations/verify",
             verify,
             "The invited address and names, and the organization, while the invitation can be "
             "accepted: 409 once accepted, 410 once expired",
+            body=InvitationToken,
             response=InvitationVerified,
             errors=(404, 409, 410),
             public=True,
