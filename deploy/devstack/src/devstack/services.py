@@ -40,6 +40,10 @@ SERVICES: tuple[Service, ...] = (
             "/invitations",
             "/signing-keys",
             "/sso",
+            # The pages the emailed links open, until the website serves them.
+            "/confirm-registration",
+            "/reset-password",
+            "/accept-invitation",
             "/.well-known",
             "/apikeys",
             "/machines",

@@ -19,7 +19,7 @@ from chassis.storage.unit_of_work import MongoUnitOfWork
 from chassis.web.app import run, service_app
 from chassis.web.auth import JwksVerifier
 from chassis.web.verified_tokens import CachingVerifier
-from identity import handlers
+from identity import handlers, pages
 from identity.apikeys import api as apikeys_api
 from identity.apikeys.repository import ApiKeyQueries
 from identity.apikeys.service import ApiKeyService
@@ -169,6 +169,7 @@ def create_app(settings: IdentitySettings, clock: Clock = utc_now) -> web.Applic
         *tokens_api.routes(tokens, keys, clock),
         *users_api.routes(UserService(uow), users),
         *sso_api.routes(sso),
+        *pages.routes(credentials, invitations),
         *apikeys_api.routes(api_keys),
         *machines_api.routes(machines),
         *organizations_api.routes(organizations, organization_queries, users, invitations, signup),
