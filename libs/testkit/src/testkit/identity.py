@@ -7,12 +7,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from email.message import EmailMessage
 from typing import Any
 
 from aio_pika.abc import AbstractIncomingMessage
 
 from contracts import Envelope
 from contracts.emails import EmailRequested, Invitation, PasswordReset, RegistrationConfirmation
+from simulators.mailbox import link_token, sent_to
 from testkit.api import Answer, PlatformClient
 from testkit.rabbit import Rabbit
 from testkit.waiting import eventually
@@ -20,6 +22,12 @@ from testkit.waiting import eventually
 PASSWORD = "Correct-horse-9"
 # (address, template, nth) -> the token of that email
 TokenSource = Callable[[str, str, int], Awaitable[str]]
+# The page of the website each email's link leads to (the emails service's links).
+LINK_PATHS = {
+    "registration_confirmation": "/confirm-registration",
+    "invitation": "/accept-invitation",
+    "password_reset": "/reset-password",
+}
 
 
 def new_email(name: str = "person", domain: str = "example.com") -> str:
@@ -47,6 +55,23 @@ class Mailbag:
         message = self.sent(to, template)[nth - 1].message
         assert isinstance(message, RegistrationConfirmation | Invitation | PasswordReset)
         return message.token
+
+
+def delivered_tokens(
+    messages: Callable[[], Awaitable[list[EmailMessage]]], timeout: float = 15.0
+) -> TokenSource:
+    """Tokens from the emails an SMTP server received (`messages()`, oldest first): the token
+    of the link to the template's page, as its recipient would follow it."""
+
+    async def token(to: str, template: str, nth: int = 1) -> str:
+        async def nth_token() -> str | None:
+            mail = sent_to(await messages(), to)
+            tokens = [t for m in mail if (t := link_token(m, LINK_PATHS[template])) is not None]
+            return tokens[nth - 1] if len(tokens) >= nth else None
+
+        return str(await eventually(nth_token, timeout=timeout, interval=0.1))
+
+    return token
 
 
 @dataclass
