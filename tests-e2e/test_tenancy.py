@@ -312,18 +312,18 @@ async def cast(people: People, operator: Person) -> Cast:
 async def scene(people: People, cast: Cast) -> Scene:
     _, member = await people.organization(cast.founder, cast.member, name="Tenant")
     _, intruder = await people.organization(cast.outsider, cast.intruder, name="Intruders")
-    owner = member.api
-    theirs = await Holdings.of(owner, maintained=True)
+    tenant = member.api
+    theirs = await Holdings.of(tenant, maintained=True)
     own = await Holdings.of(intruder.api, maintained=False)
 
     async def cars_projected() -> bool:
         # Until bookings has heard of a car, its bookings show no car: the view would change.
-        bookings = await owner.bookings(*WHOLE) + await intruder.api.bookings(*WHOLE)
+        bookings = await tenant.bookings(*WHOLE) + await intruder.api.bookings(*WHOLE)
         return all(b.car for b in bookings)
 
     await eventually(cars_projected)
     return Scene(
-        owner,
+        tenant,
         theirs,
         intruder.api,
         own,
