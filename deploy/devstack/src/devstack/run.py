@@ -97,7 +97,10 @@ def run(names: Sequence[str] | None = None) -> None:
     # The services that talk to a third-party system talk to its simulator; the development
     # operator (`make token`) gets the operations role when they register.
     service_env = {s.client: s.client_env(LOCALHOST) for s in SIMULATORS}
-    service_env["identity"] = {"OPERATOR_EMAILS": DEV_OPERATOR_EMAIL}
+    service_env["identity"] = {
+        **service_env.get("identity", {}),
+        "OPERATOR_EMAILS": DEV_OPERATOR_EMAIL,
+    }
     settings = StackSettings(
         mongo_url=infra.mongo_url,
         amqp_url=infra.amqp_url,
