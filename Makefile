@@ -4,21 +4,21 @@ SHELL := /bin/bash
 
 # uv from PATH, else the copy `pip install uv` put next to python3 (resolved at use, after install).
 UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
-DEV_KEYS := .data/dev-keys
 # Every package of the workspace, checked as installed (editable) in the venv.
 MYPY_PACKAGES := $(addprefix -p ,$(notdir $(wildcard libs/*/src/* services/*/src/* deploy/*/src/*)))
 PYTEST_ARGS ?=
 TOKEN_ARGS ?=
 ARGS ?=
 
-.PHONY: help install run infra keys token test test-compose lint bench generate compose clean
+.PHONY: help install run infra token test test-compose lint bench generate compose clean
 
 help:
 	@echo "make install       uv (via pip if missing) and the locked workspace with dev tools"
 	@echo "make run           MongoDB, RabbitMQ and every service; gateway on http://localhost:8080"
 	@echo "make infra         only make sure MongoDB (27017) and RabbitMQ (5672) run"
-	@echo "make keys          write the development JWKS to $(DEV_KEYS)/jwks.json"
-	@echo "make token         print a development access token (TOKEN_ARGS='--roles a,b --tenant t')"
+	@echo "make token         log in through the gateway of \`make run\` and print the access token:"
+	@echo "                   the development operator's, registered on first use; another person"
+	@echo "                   with TOKEN_ARGS='--email a@example.com --password ...'"
 	@echo "make test          the whole test suite (PYTEST_ARGS='-k cars' to narrow it)"
 	@echo "make test-compose  build the images, run docker-compose.yml and drive it (not in make test)"
 	@echo "make lint          ruff check, ruff format --check, mypy"
@@ -28,7 +28,7 @@ help:
 	@echo "make compose       docker-compose with the official images, or local ones where no"
 	@echo "                   registry answers: ARGS='up --build' (gateway on localhost:8000)"
 	@echo "make clean         caches, service logs and the image builds' copies (keeps .data/mongo"
-	@echo "                   and the dev keys)"
+	@echo "                   and .data/mail)"
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
@@ -42,12 +42,9 @@ run: install
 infra: install
 	$(UV) run python -m devstack infra
 
-keys: install
-	$(UV) run python -m testkit.tokens --keys-dir $(DEV_KEYS) --write-jwks
-
 # No install prerequisite, so the token is the only thing on stdout: TOKEN=$$(make -s token)
 token:
-	@$(UV) run --frozen python -m testkit.tokens --keys-dir $(DEV_KEYS) --mint $(TOKEN_ARGS)
+	@$(UV) run --frozen python -m devstack token $(TOKEN_ARGS)
 
 test: install
 	$(UV) run pytest $(PYTEST_ARGS)
@@ -66,7 +63,7 @@ bench: install
 generate: install
 	$(UV) run python -m devstack generate
 
-compose: keys
+compose: install
 	$(UV) run python -m devstack compose $(ARGS)
 
 clean:

@@ -1,21 +1,28 @@
 """The whole system as processes behind the gateway, driven over HTTP only.
 
-Tests call the API as `PlatformClient`s, one per caller. They look into the services'
-databases only for what the API cannot show: that refused input stored nothing (pending
-bookings included), and, in the resilience tests, the writes MongoDB recorded for bookings'
+Tests call the API as `PlatformClient`s, one per caller, each a person registered through
+identity, confirmed with the token of the email the SMTP server received, and logged in: a
+tenant is a person's own organization, which they own; an operator registered with an address
+of the system's OPERATOR_EMAILS; a member who owns nothing joined a shared organization.
+People cost a password hash and an email each, so a module shares its people where its tests
+allow. Tests look into the services' databases only for what the API cannot show: that refused
+input stored nothing (pending bookings included), identity's signing key (to forge tokens the
+gateway must refuse), and, in the resilience tests, the writes MongoDB recorded for bookings'
 projection, to count what was applied.
 """
 
 from __future__ import annotations
 
 import sys
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from cryptography.hazmat.primitives import serialization
+from jose import jwt
 from pymongo import AsyncMongoClient
 
 from chassis.config import MessagingSettings
@@ -23,13 +30,20 @@ from chassis.messaging.broker import create_broker
 from devstack import infra
 from devstack.services import SERVICES
 from devstack.system import StackSettings, System, free_ports
+from identity.tokens.repository import SIGNING_KEYS
 from simulators.mailbox import Mailbox
 from testkit.analytics import AnalyticsSimulator, simulator_process
 from testkit.api import PlatformClient
 from testkit.fixtures import EventProducer, Stack, TestInfra
+from testkit.identity import People, Person, delivered_tokens
 from testkit.stored import Databases
+from testkit.tokens import DevSigningKey
 
 HERE = Path(__file__).parent
+# People registering with this address become operators (identity's OPERATOR_EMAILS).
+OPERATOR_EMAIL = "operator@e2e.example.com"
+# Encrypts identity's signing keys in its database; the attacks read the key with it.
+SIGNING_KEY_PASSPHRASE = "the e2e system's passphrase"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -76,7 +90,6 @@ def system(
     settings = StackSettings(
         mongo_url=test_infra.mongo_url,
         amqp_url=stack.amqp_url,
-        jwks_url=test_infra.jwks_url,
         log_dir=tmp_path_factory.mktemp("logs"),
         ports=free_ports(s.name for s in SERVICES),
         db_prefix=stack.db_prefix,
@@ -85,6 +98,10 @@ def system(
         env={"OUTBOX_LEASE_SECONDS": "3", "RETRY_DELAY_MS": "200", "LOG_LEVEL": "INFO"},
         service_env={
             "emails": {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(mailbox.port)},
+            "identity": {
+                "OPERATOR_EMAILS": OPERATOR_EMAIL,
+                "SIGNING_KEY_PASSPHRASE": SIGNING_KEY_PASSPHRASE,
+            },
             # The flags of the tests' own environment (test_flags.py).
             "flags": {"FLAGS_FILE": str(HERE / "flags.yaml"), "ENVIRONMENT": "e2e"},
             "usages": {
@@ -100,48 +117,55 @@ def system(
     system.stop()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """One connection pool for the session: people made once serve many tests."""
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture(scope="session")
 def gateway(system: System) -> str:
     return system.gateway_url
 
 
-@pytest.fixture
-def tenant() -> str:
-    return f"tenant-{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture
-def caller(
-    http: aiohttp.ClientSession, gateway: str, token: Callable[..., str], tenant: str
-) -> Callable[..., PlatformClient]:
-    """`caller(user_id=..., tenant_id=..., roles=[...], org_roles=[...])`: a client of the
-    gateway for another caller, by default a new user of the test's tenant (`tenant_id=None`:
-    a token naming none).
-    """
-
-    def make(
-        *,
-        tenant_id: str | None = tenant,
-        user_id: str | None = None,
-        roles: list[str] | None = None,
-        org_roles: list[str] | None = None,
-    ) -> PlatformClient:
-        bearer = token(tenant_id=tenant_id, user_id=user_id, roles=roles, org_roles=org_roles)
-        return PlatformClient(http, gateway, bearer)
-
-    return make
-
-
-@pytest.fixture
-def client(caller: Callable[..., PlatformClient]) -> PlatformClient:
-    """The test's own caller: one driver of the test's tenant."""
-    return caller(user_id="driver-1")
-
-
-@pytest.fixture
+@pytest.fixture(scope="session")
 def anonymous(http: aiohttp.ClientSession, gateway: str) -> PlatformClient:
     """A caller that sends no credentials (it may still send an `Authorization` of its own)."""
     return PlatformClient(http, gateway, None)
+
+
+@pytest.fixture(scope="session")
+def people(anonymous: PlatformClient, mailbox: Mailbox) -> People:
+    """Registers, confirms (with the emailed link's token) and logs in people."""
+
+    async def received() -> list[EmailMessage]:
+        return mailbox.messages()
+
+    return People(anonymous, delivered_tokens(received))
+
+
+@pytest.fixture(scope="session")
+async def operator(people: People) -> Person:
+    """An operator of the platform, acting for their own organization."""
+    return await people.person(OPERATOR_EMAIL)
+
+
+@pytest.fixture(scope="module")
+async def person(people: People) -> Person:
+    """The module's own person: their organization is the module's tenant, which they own."""
+    return await people.person()
+
+
+@pytest.fixture(scope="module")
+def tenant(person: Person) -> str:
+    return person.organization_id
+
+
+@pytest.fixture(scope="module")
+def client(person: Person) -> PlatformClient:
+    """The module's own caller, the owner of the tenant."""
+    return person.api
 
 
 @pytest.fixture
@@ -154,7 +178,8 @@ async def database(test_infra: TestInfra, stack: Stack) -> AsyncIterator[Databas
 
 @pytest.fixture
 async def identity(stack: Stack) -> AsyncIterator[EventProducer]:
-    """Publishes on the system's vhost as identity's relay will, before identity exists."""
+    """Publishes on the system's vhost as identity's relay does: again what it sent, or what
+    it does not send yet."""
     settings = MessagingSettings(service_name="identity", amqp_url=stack.amqp_url)
     broker = create_broker(settings)
     await broker.connect()
@@ -162,3 +187,26 @@ async def identity(stack: Stack) -> AsyncIterator[EventProducer]:
         yield EventProducer(broker, settings)
     finally:
         await broker.stop()
+
+
+@pytest.fixture(scope="session")
+async def identity_key(test_infra: TestInfra, stack: Stack, operator: Person) -> DevSigningKey:
+    """The key identity signs access tokens with, read from its database: for tokens only an
+    attacker holding it could make (expired, without an audience, ...), which must be refused
+    for what they say, not for their signature."""
+    kid = jwt.get_unverified_header(operator.access_token)["kid"]
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(test_infra.mongo_url)
+    try:
+        stored = await client[f"{stack.db_prefix}identity"][SIGNING_KEYS].find_one({"_id": kid})
+    finally:
+        await client.close()
+    assert stored is not None, f"identity keeps no key {kid}"
+    key = serialization.load_pem_private_key(
+        stored["private_pem"].encode(), password=SIGNING_KEY_PASSPHRASE.encode()
+    )
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return DevSigningKey(pem, kid)

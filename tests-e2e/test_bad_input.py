@@ -4,7 +4,6 @@ services' databases: the API does not show pending bookings or the outbox)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from devstack.system import System
 from testkit.api import PlatformClient, car_details
 from testkit.clock import hours_from_now
+from testkit.identity import Person
 from testkit.stored import Databases, stored_for
 from testkit.tokens import DevSigningKey, unsigned_token
 
@@ -60,17 +60,18 @@ async def test_unknown_car_and_backwards_frames(
 )
 async def test_bad_tokens(
     anonymous: PlatformClient,
-    token: Callable[..., str],
-    signing_key: DevSigningKey,
+    person: Person,
+    identity_key: DevSigningKey,
     kind: str,
     tenant: str,
     database: Databases,
 ) -> None:
-    valid = token(tenant_id=tenant)
+    """Each refused at the edge: the ones made with identity's own key for what they say."""
+    valid, key = person.access_token, identity_key
     header = {
         "missing": None,
         "tampered": f"Bearer {valid[:-6]}AAAAAA",
-        "expired": f"Bearer {token(tenant_id=tenant, expires_in=-timedelta(minutes=5))}",
+        "expired": f"Bearer {key.mint(tenant_id=tenant, expires_in=-timedelta(minutes=5))}",
         "alg_none": "Bearer "
         + unsigned_token(
             {
@@ -82,12 +83,14 @@ async def test_bad_tokens(
                 "roles": ["standard"],
             }
         ),
-        "foreign_key": f"Bearer {DevSigningKey.generate().mint(tenant_id=tenant)}",
+        # Another key under the kid of identity's.
+        "foreign_key": "Bearer "
+        + DevSigningKey(DevSigningKey.generate().private_pem, key.kid).mint(tenant_id=tenant),
         "not_bearer": f"Basic {valid}",
-        "no_audience": f"Bearer {token(tenant_id=tenant, without=['aud'])}",
-        "not_yet_valid": f"Bearer {token(tenant_id=tenant, not_before=timedelta(minutes=5))}",
+        "no_audience": f"Bearer {key.mint(tenant_id=tenant, without=['aud'])}",
+        "not_yet_valid": f"Bearer {key.mint(tenant_id=tenant, not_before=timedelta(minutes=5))}",
         "tenant_not_a_string": "Bearer "
-        + signing_key.sign({**signing_key.claims(tenant_id=tenant), "tenant_id": [tenant]}),
+        + key.sign({**key.claims(tenant_id=tenant), "tenant_id": [tenant]}),
     }[kind]
     sent = {"Authorization": header} if header else {}
     answer = await anonymous.call("POST", "/cars", json=car_details(make="VW"), headers=sent)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from testkit.api import Car, PlatformClient, car_details
 from testkit.clock import hours_from_now
+from testkit.identity import People, Person
 
 
-async def test_the_whole_story(
-    client: PlatformClient, caller: Callable[..., PlatformClient], tenant: str
-) -> None:
+async def test_the_whole_story(people: People, person: Person, operator: Person) -> None:
+    # The person's company: they own it, and a driver of theirs is a member.
+    owner, driver = await people.organization(person, await people.person())
+    client = owner.api
     fleet: list[Car] = []
     for make in ("Toyota", "Mazda", "Honda"):
         answer = await client.expect(201, "POST", "/cars", json=car_details(make=make))
@@ -19,7 +19,7 @@ async def test_the_whole_story(
     a, b, c = fleet
 
     assert [car.id for car in await client.cars()] == [a.id, b.id, c.id]
-    other_tenant = caller(tenant_id=f"{tenant}-other")
+    other_tenant = (await people.person()).api
     assert await other_tenant.cars() == []
     (await other_tenant.call("GET", f"/cars/{a.id}")).problem(404)
 
@@ -43,13 +43,13 @@ async def test_the_whole_story(
 
     assert [(x.id, x.status) for x in await client.bookings(*window)] == [(booking.id, "confirmed")]
     # Only the booker (or operations) cancels.
-    (await caller(user_id="someone-else").call("DELETE", f"/bookings/{booking.id}")).problem(403)
+    (await driver.api.call("DELETE", f"/bookings/{booking.id}")).problem(403)
     await client.cancel_booking(booking.id)
     assert await client.unavailabilities(c.id) == []
     assert [car.id for car in await client.available_cars(*window)] == [c.id]
     rebooked = await client.book(c.id, *window)  # cancelling freed the slot
-    operations = caller(user_id="operator", roles=["standard", "operations"])
-    await operations.cancel_booking(rebooked.id)
+    operations = await people.promote(operator, driver)
+    await operations.api.cancel_booking(rebooked.id)
 
     await client.delete_car(b.id)
     (await client.call("GET", f"/cars/{b.id}")).problem(404)

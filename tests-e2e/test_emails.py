@@ -1,16 +1,17 @@
 """Emails through the gateway, with every service its own process and a real SMTP server:
-contact sales, and emails requested as identity publishes them, read back by their tenants."""
+contact sales, and an email requested as identity will publish an invitation (test_identity.py
+follows the ones it sends already), read back by its tenant."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from email.message import EmailMessage
 
 from contracts.emails import EmailRequested, Invitation
 from simulators.mailbox import Mailbox
 from testkit.api import PlatformClient
 from testkit.fixtures import EventProducer
+from testkit.identity import People, Person
 from testkit.waiting import eventually
 
 
@@ -46,11 +47,10 @@ async def test_contact_sales_emails_the_sales_team_and_the_prospect(
 
 
 async def test_an_invitation_arrives_and_only_its_organization_reads_it(
-    identity: EventProducer,
-    mailbox: Mailbox,
-    caller: Callable[..., PlatformClient],
-    tenant: str,
+    identity: EventProducer, mailbox: Mailbox, people: People, person: Person, operator: Person
 ) -> None:
+    founder, member = await people.organization(person, await people.person())
+    tenant = founder.organization_id
     guest = f"guest-{uuid.uuid4().hex[:8]}@example.com"
     token = uuid.uuid4().hex
     invitation = Invitation(inviter_name="Grace", organization_name="Acme", token=token)
@@ -62,18 +62,17 @@ async def test_an_invitation_arrives_and_only_its_organization_reads_it(
     link = f"http://localhost:8080/accept-invitation?token={token}"
     assert link in text_of(arrived)
 
-    owner = caller(user_id="owner-1", org_roles=["owner"])
+    owner = founder.api
 
     async def listed() -> list[str]:
         answer = await owner.expect(200, "GET", "/emails", params={"tag": "invitation"})
         return [e["id"] for e in answer.json()]
 
     assert await eventually(listed) == [str(envelope.id)]
-    other_owner = caller(tenant_id=f"{tenant}-other", user_id="owner-2", org_roles=["owner"])
+    other_owner = (await people.person()).api
     elsewhere = await other_owner.expect(200, "GET", "/emails", params={"tag": "invitation"})
     assert str(envelope.id) not in [e["id"] for e in elsewhere.json()]
     (await other_owner.call("GET", "/emails", params={"organization_id": tenant})).problem(403)
-    (await caller(user_id="member-1", org_roles=["member"]).call("GET", "/emails")).problem(403)
-    operator = caller(tenant_id=None, user_id="ops-1", roles=["operations"])
-    named = await operator.expect(200, "GET", "/emails", params={"organization_id": tenant})
+    (await member.api.call("GET", "/emails")).problem(403)
+    named = await operator.api.expect(200, "GET", "/emails", params={"organization_id": tenant})
     assert [e["id"] for e in named.json()] == [str(envelope.id)]

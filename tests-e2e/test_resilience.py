@@ -32,6 +32,7 @@ from devstack.system import System
 from testkit.api import PlatformClient
 from testkit.clock import hours_from_now
 from testkit.fixtures import Stack
+from testkit.identity import People, Person
 from testkit.logs import log_runs, named
 from testkit.mongo_writes import INSERTED_ONCE, WriteCounter, Writes
 from testkit.rabbit import Rabbit
@@ -105,6 +106,24 @@ class Projection:
             check=False,
         )
         return f"missing={missing} outbox={held} queues={queues.stdout}"
+
+
+@pytest.fixture
+async def owner(people: People, person: Person) -> Person:
+    """The module's person, acting for a new organization of theirs: the test's tenant, whose
+    cars are this test's alone."""
+    [owner] = await people.organization(person)
+    return owner
+
+
+@pytest.fixture
+def tenant(owner: Person) -> str:
+    return owner.organization_id
+
+
+@pytest.fixture
+def client(owner: Person) -> PlatformClient:
+    return owner.api
 
 
 @pytest.fixture

@@ -1,11 +1,13 @@
 """Tenant isolation through the gateway: on every route that takes a caller's token, a caller of
-another tenant finds none of a tenant's cars and bookings, and changes none of them.
+another tenant finds none of a tenant's cars, bookings and members, and changes none of them.
 
 The routes are read from the gateway's merged `/openapi.json`: a route without a case below
-fails `test_every_route_that_takes_a_token_has_a_case`. Each case runs on a tenant holding a
-car (with a maintenance slot and a booking), beside an intruder of another tenant holding its
-own car and booking, as `operations` (the role that may cancel anyone's booking), and checks
-the tenant's view through the API before and after.
+fails `test_every_route_that_takes_a_token_has_a_case`. Each case runs on a new organization
+(the tenant) whose member holds a car (with a maintenance slot and a booking), beside an
+intruder acting for another new organization holding its own car and booking, as
+`operations` (the role that may cancel anyone's booking), and checks the tenant's view through
+the API before and after. The people are registered once for the module; the organizations
+are new for each case.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from typing import Any
 
 import pytest
 
-from contracts.roles import OrganizationRole, PlatformRole
+from contracts.roles import PlatformRole
 from testkit.api import Booking, Car, PlatformClient, Slot, car_details
 from testkit.clock import hours_from_now
+from testkit.identity import People, Person
 from testkit.waiting import eventually
 
 # Both tenants' bookings and slots lie within WHOLE; nothing of either tenant's lies in FREE.
@@ -43,7 +46,7 @@ class Holdings:
         return cls(car, booking)
 
 
-View = tuple[list[Car], list[list[Slot]], list[Booking]]
+View = tuple[list[Car], list[list[Slot]], list[Booking], Any, Any]
 
 
 @dataclass(frozen=True)
@@ -55,20 +58,28 @@ class Scene:
     tenant_id: str
     # An owner of the intruder's tenant, who is no operator.
     outsider: PlatformClient
+    # The member whose view is watched, and the intruder, as users.
+    member_id: str
+    intruder_id: str
 
     async def view(self) -> View:
-        """All the tenant sees of its cars, their slots and its bookings."""
+        """All the tenant's member sees of its cars, their slots, its bookings, its members and
+        themselves."""
         cars = await self.tenant.cars()
         slots = [await self.tenant.unavailabilities(car.id) for car in cars]
-        return cars, slots, await self.tenant.bookings(*WHOLE)
+        members = await self.tenant.expect(200, "GET", f"/organizations/{self.tenant_id}/members")
+        me = await self.tenant.expect(200, "GET", "/users/me")
+        return cars, slots, await self.tenant.bookings(*WHOLE), members.json(), me.json()
 
 
-async def absent(intruder: PlatformClient, method: str, path: str, theirs: str, **kw: Any) -> None:
-    """The intruder's answer about the tenant's `theirs` is the 404 it gets about an id that
-    exists nowhere: not even the wording tells them apart."""
+async def absent(
+    intruder: PlatformClient, method: str, path: str, theirs: str, status: int = 404, **kw: Any
+) -> None:
+    """The intruder's answer about the tenant's `theirs` is the one it gets about an id that
+    exists nowhere (404 unless said): not even the wording tells them apart."""
     nowhere = uuid.uuid4().hex
-    found = (await intruder.call(method, path.format(theirs), **kw)).problem(404)
-    unknown = (await intruder.call(method, path.format(nowhere), **kw)).problem(404)
+    found = (await intruder.call(method, path.format(theirs), **kw)).problem(status)
+    unknown = (await intruder.call(method, path.format(nowhere), **kw)).problem(status)
     assert (found.title, (found.detail or "").replace(theirs, "?")) == (
         unknown.title,
         (unknown.detail or "").replace(nowhere, "?"),
@@ -197,8 +208,75 @@ async def _list_flags(scene: Scene) -> None:
 @case("GET", "/flags/{name}")
 async def _read_a_flag(scene: Scene) -> None:
     # Only an operator may ask for another user; an owner of another tenant may not.
-    (await scene.outsider.call("GET", "/flags/beta", params={"user_id": "driver-1"})).problem(403)
+    asked = {"user_id": scene.member_id}
+    (await scene.outsider.call("GET", "/flags/beta", params=asked)).problem(403)
     assert (await scene.outsider.flag("beta")).enabled is False
+
+
+@case("GET", "/users/me")
+async def _read_oneself(scene: Scene) -> None:
+    me = (await scene.intruder.expect(200, "GET", "/users/me")).json()
+    assert me["id"] == scene.intruder_id
+    assert scene.tenant_id not in {m["organization_id"] for m in me["memberships"]}
+
+
+@case("PUT", "/users/me/default-organization")
+async def _act_for_the_tenant(scene: Scene) -> None:
+    # Only an organization one is a member of: the tenant's is as unknown as none.
+    theirs, nowhere = scene.tenant_id, uuid.uuid4().hex
+    path = "/users/me/default-organization"
+    found = await scene.intruder.call("PUT", path, json={"organization_id": theirs})
+    unknown = await scene.intruder.call("PUT", path, json={"organization_id": nowhere})
+    found_problem, unknown_problem = found.problem(404), unknown.problem(404)
+    assert (found_problem.detail or "").replace(theirs, "?") == (
+        unknown_problem.detail or ""
+    ).replace(nowhere, "?")
+
+
+@case("POST", "/users/{user_id}/roles/assign")
+async def _give_the_tenants_member_a_role(scene: Scene) -> None:
+    # Operators give anyone roles, by design; an owner of another tenant may not.
+    roles = {"roles": [PlatformRole.OPERATIONS]}
+    path = f"/users/{scene.member_id}/roles/assign"
+    (await scene.outsider.call("POST", path, json=roles)).problem(403)
+
+
+@case("POST", "/users/{user_id}/roles/unassign")
+async def _take_a_role_from_the_tenants_member(scene: Scene) -> None:
+    roles = {"roles": [PlatformRole.OPERATIONS]}
+    path = f"/users/{scene.member_id}/roles/unassign"
+    (await scene.outsider.call("POST", path, json=roles)).problem(403)
+
+
+@case("POST", "/organizations")
+async def _found_an_organization(scene: Scene) -> None:
+    created = await scene.intruder.expect(201, "POST", "/organizations", json={"name": "Other"})
+    assert created.json()["id"] != scene.tenant_id
+
+
+@case("GET", "/organizations/{organization_id}")
+async def _inspect_the_tenants_organization(scene: Scene) -> None:
+    # Operators inspect any organization, by design; an owner of another may not.
+    await absent(scene.outsider, "GET", "/organizations/{}", scene.tenant_id)
+
+
+@case("POST", "/organizations/{organization_id}/members")
+async def _join_the_tenants_organization(scene: Scene) -> None:
+    body = {"json": {"user_id": scene.intruder_id}}
+    for caller in (scene.outsider, scene.intruder):
+        path = "/organizations/{}/members"
+        await absent(caller, "POST", path, scene.tenant_id, status=403, **body)
+
+
+@case("GET", "/organizations/{organization_id}/members")
+async def _list_the_tenants_members(scene: Scene) -> None:
+    await absent(scene.outsider, "GET", "/organizations/{}/members", scene.tenant_id)
+
+
+@case("POST", "/signing-keys/rotate")
+async def _rotate_the_signing_keys(scene: Scene) -> None:
+    # Operators only; the platform's keys are no tenant's.
+    (await scene.outsider.call("POST", "/signing-keys/rotate")).problem(403)
 
 
 async def test_every_route_that_takes_a_token_has_a_case(anonymous: PlatformClient) -> None:
@@ -213,27 +291,47 @@ async def test_every_route_that_takes_a_token_has_a_case(anonymous: PlatformClie
     assert routes == set(CASES)
 
 
+@dataclass(frozen=True)
+class Cast:
+    """The module's people: the tenant's founder and member, the intruder (an operator) and
+    the owner of the intruder's organization."""
+
+    founder: Person
+    member: Person
+    intruder: Person
+    outsider: Person
+
+
+@pytest.fixture(scope="module")
+async def cast(people: People, operator: Person) -> Cast:
+    founder, member, intruder, outsider = [await people.person() for _ in range(4)]
+    return Cast(founder, member, await people.promote(operator, intruder), outsider)
+
+
 @pytest.fixture
-async def scene(caller: Callable[..., PlatformClient], tenant: str) -> Scene:
-    owner = caller(user_id="driver-1")
-    intruder_tenant = f"{tenant}-other"
-    intruder = caller(
-        tenant_id=intruder_tenant,
-        user_id="intruder",
-        roles=[PlatformRole.STANDARD, PlatformRole.OPERATIONS],
-    )
-    theirs = await Holdings.of(owner, maintained=True)
-    own = await Holdings.of(intruder, maintained=False)
+async def scene(people: People, cast: Cast) -> Scene:
+    _, member = await people.organization(cast.founder, cast.member, name="Tenant")
+    _, intruder = await people.organization(cast.outsider, cast.intruder, name="Intruders")
+    tenant = member.api
+    theirs = await Holdings.of(tenant, maintained=True)
+    own = await Holdings.of(intruder.api, maintained=False)
 
     async def cars_projected() -> bool:
         # Until bookings has heard of a car, its bookings show no car: the view would change.
-        return all(b.car for b in await owner.bookings(*WHOLE) + await intruder.bookings(*WHOLE))
+        bookings = await tenant.bookings(*WHOLE) + await intruder.api.bookings(*WHOLE)
+        return all(b.car for b in bookings)
 
     await eventually(cars_projected)
-    outsider = caller(
-        tenant_id=f"{tenant}-other", user_id="outsider", org_roles=[OrganizationRole.OWNER]
+    return Scene(
+        tenant,
+        theirs,
+        intruder.api,
+        own,
+        member.organization_id,
+        cast.outsider.api,
+        member.user_id,
+        intruder.user_id,
     )
-    return Scene(owner, theirs, intruder, own, tenant, outsider)
 
 
 @pytest.mark.parametrize("route", sorted(CASES), ids=" ".join)
@@ -241,7 +339,7 @@ async def test_another_tenant_finds_nothing_and_changes_nothing(
     route: tuple[str, str], scene: Scene
 ) -> None:
     before = await scene.view()
-    cars, slots, bookings = before
+    cars, slots, bookings, _, _ = before
     assert [car.id for car in cars] == [scene.theirs.car.id]
     assert sorted(slot.cause for slot in slots[0]) == ["maintenance", "reservation"]
     assert [booking.id for booking in bookings] == [scene.theirs.booking.id]

@@ -4,11 +4,11 @@ user's use of the product, reach the product-analytics simulator (its own record
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from testkit.analytics import AnalyticsSimulator
 from testkit.api import PlatformClient
+from testkit.identity import Person
 from testkit.waiting import eventually
 
 
@@ -22,25 +22,21 @@ async def delivered(analytics: AnalyticsSimulator, usage_id: str) -> dict[str, A
 
 async def test_a_visitors_page_view_and_a_users_use_reach_analytics(
     anonymous: PlatformClient,
-    caller: Callable[..., PlatformClient],
-    tenant: str,
+    person: Person,
     analytics: AnalyticsSimulator,
 ) -> None:
     visitor = f"anon-{uuid.uuid4().hex}"
     view = await anonymous.record(
         "pageview", {"path": "/personality-test", "title": "Test", "anonymous_id": visitor}
     )
-    user = f"user-{uuid.uuid4().hex[:8]}"
-    use = await caller(user_id=user).record(
-        "use", {"event": "test_submitted", "properties": {"answers": 20}}
-    )
+    use = await person.api.record("use", {"event": "test_submitted", "properties": {"answers": 20}})
 
     seen = await delivered(analytics, view.id)
     assert (seen["event"], seen["distinct_id"]) == ("$pageview", visitor)
     assert seen["properties"]["$pathname"] == "/personality-test"
     used = await delivered(analytics, use.id)
-    assert (used["event"], used["distinct_id"]) == ("test_submitted", user)
-    assert used["properties"]["$groups"] == {"organization": tenant}
+    assert (used["event"], used["distinct_id"]) == ("test_submitted", person.user_id)
+    assert used["properties"]["$groups"] == {"organization": person.organization_id}
 
 
 async def test_bad_records_are_refused_at_the_service_through_the_gateway(

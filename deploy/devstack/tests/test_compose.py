@@ -25,7 +25,16 @@ from devstack.generate import (
 )
 from devstack.infra import AMQP_PORT, MONGO_PORT, TRANSACTION_LIFETIME_SECONDS
 from devstack.paths import repo_root
-from devstack.services import GATEWAY, SERVICES, Service, backends, routes_json, upstreams_json
+from devstack.services import (
+    GATEWAY,
+    ISSUER,
+    SERVICES,
+    Service,
+    backends,
+    by_name,
+    routes_json,
+    upstreams_json,
+)
 from devstack.simulators import SIMULATORS, simulator
 
 ROOT = repo_root()
@@ -129,10 +138,9 @@ def test_compose_service_settings_match_the_table(service: Service) -> None:
     env = spec["environment"]
     assert env["PORT"] == str(service.port)
     assert env["HOST"] == "0.0.0.0"
-    assert env["JWKS_URL"].startswith("file:///")
-    jwks_dir = str(Path(env["JWKS_URL"].removeprefix("file://")).parent)
-    mounts = [v.split(":")[-2:] for v in spec["volumes"]]
-    assert [jwks_dir, "ro"] in mounts, "the JWKS is mounted read-only"
+    # Every service trusts the keys identity publishes, at identity's address in the network.
+    assert env["JWKS_URL"] == f"http://{ISSUER}:{by_name(ISSUER).port}/.well-known/jwks.json"
+    assert len(spec.get("volumes", [])) == len(service.files), "it mounts only files it reads"
     assert spec["image"].startswith(f"platform/{service.name}:")
     if service.stores:
         assert env["MONGO_DB"] == service.name

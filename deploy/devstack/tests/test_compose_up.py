@@ -2,7 +2,8 @@
 
 Builds the images from docker-compose.yml (with deploy/docker/offline.yml when no registry
 serves the official images), starts them under a project name of its own, on a free gateway
-port and with a throwaway signing key, drives the car-sharing story through the gateway's
+port, registers a person through identity (confirmed with the token of the email the SMTP
+server received), drives the car-sharing story with their login's token through the gateway's
 published port, then one cheap story per ancillary service (the audits of that story, the
 flags of the mounted file, contact sales reaching the SMTP server, a page view reaching the
 analytics simulator), and removes what it made (containers, volumes, network, image tags)
@@ -12,6 +13,8 @@ whatever happens, printing the containers' logs when something failed.
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import json
 import subprocess
 import time
@@ -20,7 +23,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from email.message import EmailMessage
 
 import aiohttp
 import pytest
@@ -28,7 +31,6 @@ import yaml
 
 from devstack import containers
 from devstack.generate import (
-    DEV_KEYS_VAR,
     GATEWAY_PORT_VAR,
     IMAGE_TAG_VAR,
     MAILPIT_UI_PORT,
@@ -44,7 +46,7 @@ from devstack.system import LOCALHOST, free_ports
 from testkit.analytics import AnalyticsSimulator
 from testkit.api import PlatformClient
 from testkit.clock import hours_from_now
-from testkit.tokens import DevSigningKey
+from testkit.identity import People, delivered_tokens
 from testkit.waiting import eventually
 
 # A cold run builds every image: minutes, not the five the other tests are allowed.
@@ -109,8 +111,8 @@ def published(project: containers.ComposeProject, name: str, port: int) -> str:
     return f"http://{LOCALHOST}:{host_port}"
 
 
-def recipients(project: containers.ComposeProject, offline: bool) -> set[str]:
-    """Every address the SMTP server of the stack has a message for: Mailpit's API, or
+def messages(project: containers.ComposeProject, offline: bool) -> list[EmailMessage]:
+    """Every message the SMTP server of the stack received, oldest first: Mailpit's API, or
     offline the .eml files the mailbox simulator keeps in its container."""
     mailbox = simulator("mailbox")
     host = compose_host(mailbox)
@@ -118,19 +120,41 @@ def recipients(project: containers.ComposeProject, offline: bool) -> set[str]:
         url = published(project, host, MAILPIT_UI_PORT)
         with _http.open(f"{url}/api/v1/messages?limit=500", timeout=5) as response:
             listed = json.load(response)["messages"]
-        return {to["Address"] for message in listed for to in message["To"]}
-    script = (
-        "import email, json, pathlib; print(json.dumps([email.message_from_bytes(p.read_bytes())"
-        f"['To'] for p in pathlib.Path('{SIMULATOR_STATE}/{mailbox.keeps}').glob('*.eml')]))"
-    )
-    answer = project.output("exec", "-T", host, "python", "-c", script).strip().splitlines()
-    return set(json.loads(answer[-1])) if answer else set()
+        raw = []
+        for message in reversed(listed):  # Mailpit lists the newest first
+            with _http.open(f"{url}/api/v1/message/{message['ID']}/raw", timeout=5) as response:
+                raw.append(response.read())
+    else:
+        script = (
+            "import json, pathlib; print(json.dumps([p.read_text(errors='replace') for p in "
+            f"sorted(pathlib.Path('{SIMULATOR_STATE}/{mailbox.keeps}').glob('*.eml'), "
+            "key=lambda p: p.stat().st_mtime_ns)]))"
+        )
+        answer = project.output("exec", "-T", host, "python", "-c", script).strip().splitlines()
+        raw = [text.encode() for text in json.loads(answer[-1])] if answer else []
+    parsed = [email.message_from_bytes(r, policy=email.policy.default) for r in raw]
+    return [m for m in parsed if isinstance(m, EmailMessage)]
+
+
+def recipients(project: containers.ComposeProject, offline: bool) -> set[str]:
+    return {str(message["To"]) for message in messages(project, offline)}
+
+
+async def log_in(project: containers.ComposeProject, offline: bool, gateway: str) -> str:
+    """A person registered, confirmed from their email and logged in: their access token,
+    which acts for their own organization as its owner."""
+
+    async def received() -> list[EmailMessage]:
+        return await asyncio.to_thread(messages, project, offline)
+
+    async with aiohttp.ClientSession() as http:
+        people = People(PlatformClient(http, gateway, None), delivered_tokens(received, 60))
+        return (await people.person()).access_token
 
 
 async def ancillary_stories(
-    project: containers.ComposeProject, offline: bool, gateway: str, key: DevSigningKey, tenant: str
+    project: containers.ComposeProject, offline: bool, gateway: str, owner: str
 ) -> None:
-    owner = key.mint(tenant_id=tenant, org_roles=["owner"])
     analytics = AnalyticsSimulator(published(project, "analytics", simulator("analytics").port))
     async with aiohttp.ClientSession() as http:
         api = PlatformClient(http, gateway, owner)
@@ -172,15 +196,12 @@ async def ancillary_stories(
         assert (event["event"], event["distinct_id"]) == ("$pageview", visitor)
 
 
-def test_the_car_sharing_story_in_containers(tmp_path: Path) -> None:
+def test_the_car_sharing_story_in_containers() -> None:
     root = repo_root()
     offline, files = containers.compose_files(root)
-    key = DevSigningKey.generate()
-    keys = key.write_jwks(tmp_path / "keys" / "jwks.json").parent
-    keys.chmod(0o755)  # the services run as an unprivileged user
     name = f"platformtest{uuid.uuid4().hex[:8]}"
     port = free_ports([GATEWAY_PORT_VAR])[GATEWAY_PORT_VAR]
-    variables = {GATEWAY_PORT_VAR: str(port), DEV_KEYS_VAR: str(keys), IMAGE_TAG_VAR: name}
+    variables = {GATEWAY_PORT_VAR: str(port), IMAGE_TAG_VAR: name}
     project = containers.ComposeProject(root, files, name, variables)
     gateway = f"http://{LOCALHOST}:{port}"
     timings: dict[str, float] = {}
@@ -191,11 +212,12 @@ def test_the_car_sharing_story_in_containers(tmp_path: Path) -> None:
         with timed("up until healthy", timings):
             project.run("up", "-d", timeout=600)
             wait_healthy(f"{gateway}/health", HEALTHY_WITHIN)
-        tenant = f"tenant-{name}"
+        with timed("login", timings):
+            token = asyncio.run(log_in(project, offline, gateway))
         with timed("story", timings):
-            asyncio.run(car_sharing_story(gateway, key.mint(tenant_id=tenant)))
+            asyncio.run(car_sharing_story(gateway, token))
         with timed("ancillary stories", timings):
-            asyncio.run(ancillary_stories(project, offline, gateway, key, tenant))
+            asyncio.run(ancillary_stories(project, offline, gateway, token))
     except BaseException:
         print(project.output("ps"))
         print(project.output("logs", "--no-color", "--tail=200"))

@@ -12,7 +12,15 @@ import yaml
 
 from devstack.generate import CONFIG_MAP, files_config_map
 from devstack.paths import repo_root
-from devstack.services import SERVICES, Service, backends, by_name, routes_json, upstreams_json
+from devstack.services import (
+    ISSUER,
+    SERVICES,
+    Service,
+    backends,
+    by_name,
+    routes_json,
+    upstreams_json,
+)
 from devstack.simulators import SIMULATORS, Simulator
 
 K8S = repo_root() / "deploy" / "k8s"
@@ -52,6 +60,10 @@ def test_config_map_holds_the_shared_settings() -> None:
     assert config["metadata"]["name"] == CONFIG_MAP
     assert config["data"]["MONGO_URL"] == "mongodb://mongo:27017/?replicaSet=rs0"
     assert config["data"]["HOST"] == "0.0.0.0"
+    # Every service trusts the keys identity publishes, at its Service's address.
+    identity = by_name(ISSUER)
+    assert config["data"]["JWKS_URL"] == f"http://{ISSUER}:{identity.port}/.well-known/jwks.json"
+    assert manifests(ISSUER)["Service"]["metadata"]["name"] == ISSUER
 
 
 @pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.name)
@@ -67,8 +79,9 @@ def test_deployment_and_service_match_the_table(service: Service) -> None:
         assert main[probe]["httpGet"] == {"path": "/health", "port": "http"}, probe
     if service.stores:
         assert env["MONGO_DB"] == service.name
+    mounts = {m["name"]: m["mountPath"] for m in main.get("volumeMounts", [])}
+    assert set(mounts) == ({"files"} if service.files else set()), "only the files it reads"
     for setting, path in service.files:
-        mounts = {m["name"]: m["mountPath"] for m in main["volumeMounts"]}
         assert env[setting] == f"{mounts['files']}/{Path(path).name}"
     ports = manifests(service.name)["Service"]["spec"]["ports"]
     assert [p["port"] for p in ports] == [service.port]

@@ -9,12 +9,13 @@ import textwrap
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from devstack.paths import DevstackError
-from devstack.services import GATEWAY, Service
+from devstack.services import GATEWAY, ISSUER, Service
 from devstack.system import StackSettings, System, free_ports
 
 FAKE_SERVICE = textwrap.dedent(
@@ -61,9 +62,9 @@ def settings(tmp_path: Path) -> StackSettings:
     return StackSettings(
         mongo_url="mongodb://127.0.0.1:27017/?replicaSet=rs0",
         amqp_url="amqp://guest:guest@127.0.0.1:5672/t1",
-        jwks_url="file:///keys/jwks.json",
         log_dir=tmp_path / "logs",
-        ports=free_ports(NAMES),
+        # identity's port too: the services read its JWKS, though it is not part of the system.
+        ports=free_ports((*NAMES, ISSUER)),
         db_prefix="t1_",
         env={"PYTHONPATH": str(tmp_path / "code")},
     )
@@ -92,12 +93,19 @@ def test_services_get_their_settings_and_the_gateway_its_upstreams(system: Syste
     assert alpha["PORT"] == str(system.port("alpha"))
     assert alpha["MONGO_DB"] == "t1_alpha"
     assert alpha["AMQP_URL"] == "amqp://guest:guest@127.0.0.1:5672/t1"
-    assert alpha["JWKS_URL"] == "file:///keys/jwks.json"
+    identity = f"http://127.0.0.1:{system.settings.ports[ISSUER]}"
+    assert alpha["JWKS_URL"] == f"{identity}/.well-known/jwks.json"
     assert "UPSTREAMS" not in alpha
     upstreams = json.loads(environment_of(system, GATEWAY)["UPSTREAMS"])
     assert upstreams == {"alpha": system.url("alpha"), "beta": system.url("beta")}
     assert system.gateway_url == system.url(GATEWAY)
     assert "fake listening" in system.log_tail("alpha")
+
+
+def test_a_jwks_url_given_replaces_identitys(settings: StackSettings) -> None:
+    given = replace(settings, jwks_url="file:///keys/jwks.json")
+    system = System(given, fake_services(settings))
+    assert system.env_for("alpha")["JWKS_URL"] == "file:///keys/jwks.json"
 
 
 def test_a_killed_service_comes_back_on_start(system: System) -> None:
@@ -170,7 +178,7 @@ def test_a_taken_port_is_reported(system: System) -> None:
 
 def test_a_service_is_given_the_repository_files_it_reads_by_absolute_path(tmp_path: Path) -> None:
     reader = Service("reader", "reader", 1, ("/r",), files=(("THING_FILE", "deploy/thing.yaml"),))
-    settings = StackSettings("mongodb://m", "amqp://a", "file:///k", tmp_path)
+    settings = StackSettings("mongodb://m", "amqp://a", tmp_path)
     env = System(settings, [reader]).env_for("reader")
     assert Path(env["THING_FILE"]).is_absolute()
     assert env["THING_FILE"].endswith("/deploy/thing.yaml")
@@ -179,7 +187,6 @@ def test_a_service_is_given_the_repository_files_it_reads_by_absolute_path(tmp_p
     tests = StackSettings(
         "mongodb://m",
         "amqp://a",
-        "file:///k",
         tmp_path,
         service_env={"reader": {"THING_FILE": "x"}},
     )

@@ -40,6 +40,8 @@ async def test_a_shared_organization_and_its_members(
         await founder.api.expect(201, "POST", org + "/members", json={"user_id": member.user_id})
         again = await founder.api.call("POST", org + "/members", json={"user_id": member.user_id})
         assert again.status == 409
+        nobody = await founder.api.call("POST", org + "/members", json={"user_id": "0" * 32})
+        assert nobody.status == 422
 
         members = (await member.api.expect(200, "GET", org + "/members")).json()
         assert {(m["user_id"], tuple(m["roles"])) for m in members} == {

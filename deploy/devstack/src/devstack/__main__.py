@@ -1,4 +1,4 @@
-"""python -m devstack {run,infra,services,generate,compose}."""
+"""python -m devstack {run,infra,services,token,generate,compose}."""
 
 from __future__ import annotations
 
@@ -18,6 +18,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands.add_parser("infra", help="make sure MongoDB and RabbitMQ run, print their URLs")
     commands.add_parser("services", help="print the service table: name module port")
+    token = commands.add_parser(
+        "token",
+        help="log in through the gateway of `make run` and print an access token "
+        "(registering and confirming the person first if need be)",
+    )
+    token.add_argument("--email", help="default: the development operator, who may do anything")
+    token.add_argument("--password", help="default: the development password")
+    token.add_argument("--gateway", help="default: the gateway of `make run`")
     commands.add_parser(
         "generate", help="write docker-compose.yml, deploy/docker/offline.yml and deploy/k8s/"
     )
@@ -39,6 +47,17 @@ def main(argv: list[str] | None = None) -> int:
             infra = ensure_infra()
             print(f"MONGO_URL={infra.mongo_url}")
             print(f"AMQP_URL={infra.amqp_url}")
+        elif args.command == "token":
+            from devstack import login
+
+            print(
+                login.access_token(
+                    args.gateway or login.gateway_url(),
+                    args.email or login.DEV_OPERATOR_EMAIL,
+                    args.password or login.DEV_PASSWORD,
+                    login.mail_dir(),
+                )
+            )
         elif args.command == "generate":
             from devstack.generate import write
             from devstack.paths import repo_root

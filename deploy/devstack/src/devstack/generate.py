@@ -22,7 +22,16 @@ from devstack.infra import (
     TRANSACTION_LIFETIME_SECONDS,
 )
 from devstack.paths import repo_root
-from devstack.services import SERVICES, Service, backends, routes_json, upstreams_json
+from devstack.services import (
+    ISSUER,
+    JWKS_PATH,
+    SERVICES,
+    Service,
+    backends,
+    by_name,
+    routes_json,
+    upstreams_json,
+)
 from devstack.simulators import SIMULATORS, Simulator
 
 TABLE = "deploy/devstack/src/devstack/services.py"
@@ -35,8 +44,8 @@ CONFIG_MAP = "platform-config"
 # Addresses and files inside the containers, the same under compose and Kubernetes.
 MONGO_URL = f"mongodb://mongo:{MONGO_PORT}/?replicaSet={REPLICA_SET}"
 AMQP_URL = f"amqp://{AMQP_USER}:{AMQP_PASSWORD}@rabbitmq:{AMQP_PORT}/"
-JWKS_DIR = "/run/dev-keys"
-JWKS_URL = f"file://{JWKS_DIR}/jwks.json"
+# Every service trusts the keys identity publishes.
+JWKS_URL = f"http://{ISSUER}:{by_name(ISSUER).port}{JWKS_PATH}"
 # Where a service finds the repository files it reads (the table's `files`).
 FILES_DIR = "/run/files"
 
@@ -60,7 +69,6 @@ SIMULATOR_STATE = "/tmp/state"
 
 # Variables a user of docker-compose.yml may set, with their defaults.
 GATEWAY_PORT_VAR, GATEWAY_PORT_DEFAULT = "GATEWAY_PORT", 8000
-DEV_KEYS_VAR, DEV_KEYS_DEFAULT = "DEV_KEYS_DIR", "./.data/dev-keys"
 IMAGE_TAG_VAR, IMAGE_TAG_DEFAULT = "IMAGE_TAG", "latest"
 
 
@@ -185,8 +193,6 @@ def compose(services: Sequence[Service]) -> str:
     gateway_port = f"${{{GATEWAY_PORT_VAR}:-{GATEWAY_PORT_DEFAULT}}}"
     lines = header(
         "The platform in containers, for docker-compose v1 (1.29 here) and `docker compose`.",
-        "`make keys` first: the services trust the development JWKS it writes to",
-        f"{DEV_KEYS_DEFAULT}/jwks.json, the key `make token` signs with. Then:",
         f"  docker-compose up --build        the gateway on http://localhost:{GATEWAY_PORT_DEFAULT}",
         "  docker-compose up --build cars   one service and what it needs (MongoDB, RabbitMQ)",
         "With no image registry, `make compose ARGS='up --build'` builds local base images",
@@ -194,7 +200,6 @@ def compose(services: Sequence[Service]) -> str:
         "arguments SERVICE, MODULE and PORT.",
         "Variables, with their defaults:",
         f"  {GATEWAY_PORT_VAR}={GATEWAY_PORT_DEFAULT}   the gateway's port on the host",
-        f"  {DEV_KEYS_VAR}={DEV_KEYS_DEFAULT}   the directory holding jwks.json",
         f"  {IMAGE_TAG_VAR}={IMAGE_TAG_DEFAULT}   the tag of the service images",
     )
     mongod = [
@@ -305,10 +310,10 @@ def compose_service(service: Service, services: Sequence[Service], gateway_port:
         "    restart: unless-stopped",
         "    environment:",
         *env_block(env, 6),
-        "    volumes:",
-        f"      - {quoted(f'${{{DEV_KEYS_VAR}:-{DEV_KEYS_DEFAULT}}}:{JWKS_DIR}:ro')}",
-        *(f"      - {quoted(f'./{path}:{mounted(path)}:ro')}" for _, path in service.files),
     ]
+    if service.files:
+        lines += ["    volumes:"]
+        lines += [f"      - {quoted(f'./{path}:{mounted(path)}:ro')}" for _, path in service.files]
     if service.is_gateway:
         lines += [
             "    ports:",
@@ -455,10 +460,8 @@ def kustomization(services: Sequence[Service]) -> str:
         f"  docker build --build-arg SERVICE={example.name} --build-arg MODULE={example.module} "
         f"--build-arg PORT={example.port} \\",
         f"    -t {service_image(example, 'latest')} .",
-        f"The namespace needs MongoDB as replica set {REPLICA_SET} at mongo:{MONGO_PORT}, RabbitMQ "
-        f"at rabbitmq:{AMQP_PORT},",
-        "and, until the identity service publishes the JWKS, the development key:",
-        "  kubectl create configmap dev-jwks --from-file=.data/dev-keys/jwks.json",
+        f"The namespace needs MongoDB as replica set {REPLICA_SET} at mongo:{MONGO_PORT} and "
+        f"RabbitMQ at rabbitmq:{AMQP_PORT}.",
     )
     lines += [
         "apiVersion: kustomize.config.k8s.io/v1beta1",
@@ -584,26 +587,18 @@ def deployment(service: Service, services: Sequence[Service]) -> str:
         "            initialDelaySeconds: 10",
         "            periodSeconds: 10",
         "            failureThreshold: 6",
-        "          volumeMounts:",
-        "            - name: dev-jwks",
-        f"              mountPath: {JWKS_DIR}",
-        "              readOnly: true",
     ]
     if service.files:
         lines += [
+            "          volumeMounts:",
             "            - name: files",
             f"              mountPath: {FILES_DIR}",
             "              readOnly: true",
+            "      volumes:",
+            "        - name: files",
+            "          configMap:",
+            f"            name: {files_config_map(service)}",
         ]
-    lines += [
-        "      volumes:",
-        "        - name: dev-jwks",
-        "          configMap:",
-        "            name: dev-jwks",
-    ]
-    if service.files:
-        lines += ["        - name: files", "          configMap:"]
-        lines += [f"            name: {files_config_map(service)}"]
     lines += [
         "---",
         "apiVersion: v1",

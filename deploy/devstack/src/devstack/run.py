@@ -1,4 +1,4 @@
-"""`make run`: MongoDB, RabbitMQ, the development key and every service, until Ctrl-C."""
+"""`make run`: MongoDB, RabbitMQ and every service, until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from devstack.devkeys import ensure_dev_keys
 from devstack.infra import ensure_infra
+from devstack.login import DEV_OPERATOR_EMAIL
 from devstack.paths import DevstackError, repo_root, tail
 from devstack.simulators import SIMULATORS, Simulator, simulator
 from devstack.system import LOCALHOST, StackSettings, System, port_in_use
@@ -94,14 +94,18 @@ def run(names: Sequence[str] | None = None) -> None:
     state = repo_root() / ".data"
     print("devstack: ensuring MongoDB and RabbitMQ ...", flush=True)
     infra = ensure_infra(state)
-    jwks = ensure_dev_keys(state / "dev-keys")
-    # The services that talk to a third-party system talk to its simulator.
+    # The services that talk to a third-party system talk to its simulator; the development
+    # operator (`make token`) gets the operations role when they register.
+    service_env = {s.client: s.client_env(LOCALHOST) for s in SIMULATORS}
+    service_env["identity"] = {
+        **service_env.get("identity", {}),
+        "OPERATOR_EMAILS": DEV_OPERATOR_EMAIL,
+    }
     settings = StackSettings(
         mongo_url=infra.mongo_url,
         amqp_url=infra.amqp_url,
-        jwks_url=jwks.as_uri(),
         log_dir=state / "logs",
-        service_env={s.client: s.client_env(LOCALHOST) for s in SIMULATORS},
+        service_env=service_env,
     )
     system = System(settings, names)
     simulators = start_simulators(state, settings.log_dir)
@@ -145,7 +149,7 @@ def _announce(system: System, mongo_url: str, amqp_url: str, state: Path) -> Non
         ("", "(what usages delivered, kept by the analytics simulator)"),
         ("mongo", mongo_url),
         ("rabbitmq", amqp_url),
-        ("token", "`make token` prints a development access token"),
+        ("token", f"`make token`: {DEV_OPERATOR_EMAIL} (an operator) logs in; their access token"),
     ]
     width = max(len(label) for label, _ in rows)
     lines = ["", "devstack: up", *(f"  {label:<{width}} {text}" for label, text in rows)]

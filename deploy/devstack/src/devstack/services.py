@@ -7,6 +7,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 GATEWAY = "gateway"
+# The service that issues access tokens: every service trusts the keys it publishes here.
+ISSUER = "identity"
+JWKS_PATH = "/.well-known/jwks.json"
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,16 @@ from pathlib import Path
 from types import TracebackType
 
 from devstack.paths import DevstackError, repo_root, tail
-from devstack.services import SERVICES, Service, backends, by_name, routes_json, upstreams_json
+from devstack.services import (
+    ISSUER,
+    JWKS_PATH,
+    SERVICES,
+    Service,
+    backends,
+    by_name,
+    routes_json,
+    upstreams_json,
+)
 
 LOCALHOST = "127.0.0.1"
 # The line that starts each run of a service in its log (the lines after it are its output).
@@ -34,7 +43,6 @@ class StackSettings:
 
     mongo_url: str
     amqp_url: str
-    jwks_url: str
     log_dir: Path
     ports: Mapping[str, int] = field(default_factory=dict)  # overrides the table's ports
     db_prefix: str = ""  # MONGO_DB is <db_prefix><service name>
@@ -42,6 +50,9 @@ class StackSettings:
     env: Mapping[str, str] = field(default_factory=dict)  # extra variables for every service
     service_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # per service
     python: str = sys.executable
+    # Where the services read the token signing keys: by default identity's JWKS, at the
+    # port it has here (the table's when it is not part of the system).
+    jwks_url: str | None = None
 
 
 class System:
@@ -67,6 +78,13 @@ class System:
 
     def port(self, name: str) -> int:
         return self.settings.ports.get(name, self.service(name).port)
+
+    @property
+    def jwks_url(self) -> str:
+        if self.settings.jwks_url is not None:
+            return self.settings.jwks_url
+        port = self.settings.ports.get(ISSUER, by_name(ISSUER).port)
+        return f"http://{LOCALHOST}:{port}{JWKS_PATH}"
 
     def url(self, name: str) -> str:
         return f"http://{LOCALHOST}:{self.port(name)}"
@@ -94,7 +112,7 @@ class System:
             MONGO_URL=s.mongo_url,
             MONGO_DB=f"{s.db_prefix}{name}",
             AMQP_URL=s.amqp_url,
-            JWKS_URL=s.jwks_url,
+            JWKS_URL=self.jwks_url,
             LOG_LEVEL=s.log_level,
         )
         if self.service(name).is_gateway:

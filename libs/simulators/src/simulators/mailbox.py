@@ -15,6 +15,7 @@ import contextlib
 import email
 import email.policy
 import os
+import re
 import signal
 import socket
 import uuid
@@ -22,11 +23,13 @@ from collections.abc import Iterable
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 REFUSED = "550 5.1.1 No such mailbox here"
+LINK = re.compile(r"https?://\S+")
 
 
 class Keeper:
@@ -117,6 +120,26 @@ def read_messages(directory: Path) -> list[EmailMessage]:
         assert isinstance(message, EmailMessage)
         parsed.append(message)
     return parsed
+
+
+def sent_to(messages: Iterable[EmailMessage], address: str) -> list[EmailMessage]:
+    """The messages addressed to `address` (case-insensitive), in the order given."""
+    wanted = address.lower()
+    return [m for m in messages if wanted in str(m["To"]).lower()]
+
+
+def link_token(message: EmailMessage, path: str) -> str | None:
+    """The `token` of the first link to `path` in the message's text part, as a person
+    following the link would hand it to the website; None when it has no such link."""
+    body = message.get_body(preferencelist=("plain",))
+    if not isinstance(body, EmailMessage):
+        return None
+    for url in LINK.findall(str(body.get_content())):
+        parts = urlsplit(url)
+        tokens = parse_qs(parts.query).get("token")
+        if parts.path == path and tokens:
+            return str(tokens[0])
+    return None
 
 
 def main(argv: list[str] | None = None) -> None:

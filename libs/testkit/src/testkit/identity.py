@@ -7,12 +7,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from email.message import EmailMessage
 from typing import Any
 
 from aio_pika.abc import AbstractIncomingMessage
 
 from contracts import Envelope
 from contracts.emails import EmailRequested, Invitation, PasswordReset, RegistrationConfirmation
+from contracts.roles import PlatformRole
+from simulators.mailbox import link_token, sent_to
 from testkit.api import Answer, PlatformClient
 from testkit.rabbit import Rabbit
 from testkit.waiting import eventually
@@ -20,6 +23,12 @@ from testkit.waiting import eventually
 PASSWORD = "Correct-horse-9"
 # (address, template, nth) -> the token of that email
 TokenSource = Callable[[str, str, int], Awaitable[str]]
+# The page of the website each email's link leads to (the emails service's links).
+LINK_PATHS = {
+    "registration_confirmation": "/confirm-registration",
+    "invitation": "/accept-invitation",
+    "password_reset": "/reset-password",
+}
 
 
 def new_email(name: str = "person", domain: str = "example.com") -> str:
@@ -49,11 +58,29 @@ class Mailbag:
         return message.token
 
 
+def delivered_tokens(
+    messages: Callable[[], Awaitable[list[EmailMessage]]], timeout: float = 15.0
+) -> TokenSource:
+    """Tokens from the emails an SMTP server received (`messages()`, oldest first): the token
+    of the link to the template's page, as its recipient would follow it."""
+
+    async def token(to: str, template: str, nth: int = 1) -> str:
+        async def nth_token() -> str | None:
+            mail = sent_to(await messages(), to)
+            tokens = [t for m in mail if (t := link_token(m, LINK_PATHS[template])) is not None]
+            return tokens[nth - 1] if len(tokens) >= nth else None
+
+        return str(await eventually(nth_token, timeout=timeout, interval=0.1))
+
+    return token
+
+
 @dataclass
 class Person:
     email: str
     password: str
     user_id: str
+    # The organization their tokens act for.
     organization_id: str
     tokens: dict[str, Any]
     api: PlatformClient
@@ -110,3 +137,41 @@ class People:
             tokens,
             self.anonymous.as_caller(tokens["access_token"]),
         )
+
+    async def refreshed(self, person: Person) -> Person:
+        """`person`, now with the tokens a refresh gave (their refresh token is spent, and so
+        the tokens they had are replaced in place: a person is one login at a time)."""
+        answer = await self.anonymous.expect(
+            200, "POST", "/tokens/refresh", json={"refresh_token": person.tokens["refresh_token"]}
+        )
+        person.tokens = answer.json()
+        person.api = self.anonymous.as_caller(person.access_token)
+        return person
+
+    async def act_for(self, person: Person, organization_id: str) -> Person:
+        """`person`, now with tokens acting for `organization_id` (their default from now on;
+        tokens they were given before still act for the organization they named)."""
+        body = {"organization_id": organization_id}
+        await person.api.expect(200, "PUT", "/users/me/default-organization", json=body)
+        person.organization_id = organization_id
+        return await self.refreshed(person)
+
+    async def organization(
+        self, owner: Person, *members: Person, name: str = "Acme"
+    ) -> list[Person]:
+        """A shared organization `owner` creates and adds `members` to: each of them, now with
+        tokens acting for it, owner first."""
+        created = await owner.api.expect(201, "POST", "/organizations", json={"name": name})
+        organization_id = created.json()["id"]
+        for member in members:
+            body = {"user_id": member.user_id}
+            await owner.api.expect(
+                201, "POST", f"/organizations/{organization_id}/members", json=body
+            )
+        return [await self.act_for(p, organization_id) for p in (owner, *members)]
+
+    async def promote(self, operator: Person, person: Person) -> Person:
+        """`person`, given the operations role by `operator`, now with tokens that carry it."""
+        body = {"roles": [PlatformRole.OPERATIONS]}
+        await operator.api.expect(200, "POST", f"/users/{person.user_id}/roles/assign", json=body)
+        return await self.refreshed(person)

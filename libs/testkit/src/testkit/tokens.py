@@ -1,13 +1,10 @@
-"""A development signing key: mints RS256 access tokens and publishes their JWKS.
-
-Test code and `make run` only, until the identity service issues real tokens. The CLI:
-`python -m testkit.tokens --keys-dir DIR --write-jwks` /
-`--mint [--tenant T --roles a,b --org-roles owner]`.
+"""A test signing key: mints RS256 access tokens and publishes their JWKS, for the tests of
+token verification itself (the chassis, the gateway) and the services' own tests. Everything
+run whole (`make run`, the end-to-end tests, `make token`) gets its tokens from identity.
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
 import hmac
@@ -48,18 +45,6 @@ class DevSigningKey:
             serialization.NoEncryption(),
         )
         return cls(pem, uuid.uuid4().hex[:16])
-
-    @classmethod
-    def load_or_create(cls, keys_dir: Path) -> Self:
-        pem_path, kid_path = keys_dir / "signing.pem", keys_dir / "kid"
-        if pem_path.exists() and kid_path.exists():
-            return cls(pem_path.read_bytes(), kid_path.read_text().strip())
-        keys_dir.mkdir(parents=True, exist_ok=True)
-        key = cls.generate()
-        pem_path.write_bytes(key.private_pem)
-        pem_path.chmod(0o600)
-        kid_path.write_text(key.kid)
-        return key
 
     def jwks(self) -> dict[str, Any]:
         return {
@@ -183,33 +168,3 @@ REFUSED_TOKENS: dict[str, Callable[[DevSigningKey], str]] = {
     "expiry not a number": lambda key: key.sign({**key.claims(), "exp": None}),
     "organization roles not a list": lambda key: key.sign({**key.claims(), "org_roles": "owner"}),
 }
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--keys-dir", type=Path, required=True)
-    parser.add_argument("--write-jwks", action="store_true", help="write KEYS_DIR/jwks.json")
-    parser.add_argument("--mint", action="store_true", help="print an access token")
-    parser.add_argument("--user", default="dev-user")
-    parser.add_argument("--tenant", default="tenant-dev")
-    parser.add_argument("--roles", default="standard")
-    parser.add_argument("--org-roles", default="owner", help="roles in the tenant")
-    parser.add_argument("--hours", type=float, default=8.0)
-    args = parser.parse_args()
-    key = DevSigningKey.load_or_create(args.keys_dir)
-    if args.write_jwks:
-        print(key.write_jwks(args.keys_dir / "jwks.json"))
-    if args.mint:
-        print(
-            key.mint(
-                user_id=args.user,
-                tenant_id=args.tenant,
-                roles=[r for r in args.roles.split(",") if r],
-                org_roles=[r for r in args.org_roles.split(",") if r],
-                expires_in=timedelta(hours=args.hours),
-            )
-        )
-
-
-if __name__ == "__main__":
-    main()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from chassis.clock import Clock, utc_now
-from chassis.errors import NotAllowed, NotFound
+from chassis.errors import NotAllowed, NotFound, RuleViolation
 from chassis.messaging.delivery import PoisonMessage
 from chassis.messaging.subscriptions import TenantEventContext
 from chassis.storage.unit_of_work import UnitOfWork
@@ -72,7 +72,8 @@ class OrganizationService:
             await owned_organization(tx, caller.user_id, organization_id)
             member = await tx.users.get(user_id)
             if member is None:
-                raise NotFound(f"there is no user {user_id}")
+                # Named in the body, as bookings' car is: the organization was found.
+                raise RuleViolation(f"there is no user {user_id}")
             member.join(organization_id, MEMBER_ROLES)
             await tx.users.save(member)
             return member
