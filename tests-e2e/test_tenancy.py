@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from jose import jwt
 
 from contracts.roles import PlatformRole
 from testkit.api import Booking, Car, PlatformClient, Slot, car_details
 from testkit.clock import hours_from_now
-from testkit.identity import People, Person
+from testkit.identity import People, Person, new_email
 from testkit.waiting import eventually
 
 # Both tenants' bookings and slots lie within WHOLE; nothing of either tenant's lies in FREE.
@@ -46,7 +47,7 @@ class Holdings:
         return cls(car, booking)
 
 
-View = tuple[list[Car], list[list[Slot]], list[Booking], Any, Any]
+View = tuple[list[Car], list[list[Slot]], list[Booking], Any, Any, Any]
 
 
 @dataclass(frozen=True)
@@ -61,15 +62,20 @@ class Scene:
     # The member whose view is watched, and the intruder, as users.
     member_id: str
     intruder_id: str
+    # The member's API key, and an invitation into the tenant, by their ids.
+    member_key_id: str
+    invitation_id: str
 
     async def view(self) -> View:
-        """All the tenant's member sees of its cars, their slots, its bookings, its members and
-        themselves."""
+        """All the tenant's member sees of its cars, their slots, its bookings, its members,
+        themselves and their API keys."""
         cars = await self.tenant.cars()
         slots = [await self.tenant.unavailabilities(car.id) for car in cars]
         members = await self.tenant.expect(200, "GET", f"/organizations/{self.tenant_id}/members")
         me = await self.tenant.expect(200, "GET", "/users/me")
-        return cars, slots, await self.tenant.bookings(*WHOLE), members.json(), me.json()
+        keys = await self.tenant.expect(200, "GET", "/apikeys")
+        bookings = await self.tenant.bookings(*WHOLE)
+        return cars, slots, bookings, members.json(), me.json(), keys.json()
 
 
 async def absent(
@@ -279,6 +285,49 @@ async def _rotate_the_signing_keys(scene: Scene) -> None:
     (await scene.outsider.call("POST", "/signing-keys/rotate")).problem(403)
 
 
+@case("POST", "/apikeys")
+async def _create_an_api_key(scene: Scene) -> None:
+    created = await scene.intruder.expect(201, "POST", "/apikeys", json={})
+    exchanged = await scene.intruder.expect(
+        200, "POST", "/tokens/exchange", json={"api_key": created.json()["api_key"]}
+    )
+    claims = jwt.get_unverified_claims(exchanged.json()["access_token"])
+    assert claims["sub"] == scene.intruder_id and claims["tenant_id"] != scene.tenant_id
+
+
+@case("GET", "/apikeys")
+async def _list_api_keys(scene: Scene) -> None:
+    keys = (await scene.intruder.expect(200, "GET", "/apikeys")).json()
+    assert scene.member_key_id not in {key["id"] for key in keys}
+
+
+@case("DELETE", "/apikeys/{key_id}")
+async def _delete_the_members_api_key(scene: Scene) -> None:
+    await absent(scene.intruder, "DELETE", "/apikeys/{}", scene.member_key_id)
+
+
+@case("POST", "/apikeys/{key_id}/regenerate")
+async def _regenerate_the_members_api_key(scene: Scene) -> None:
+    await absent(scene.intruder, "POST", "/apikeys/{}/regenerate", scene.member_key_id)
+
+
+@case("POST", "/invitations")
+async def _invite_into_the_tenant(scene: Scene) -> None:
+    # An invitation goes into the organization the caller acts for, never another's.
+    guest = {"email": new_email("guest")}
+    invited = await scene.outsider.call("POST", "/invitations", json=guest)
+    if invited.status == 201:
+        assert invited.json()["organization_id"] != scene.tenant_id
+    else:
+        invited.problem(403)
+
+
+@case("POST", "/invitations/{invitation_id}/resend")
+async def _resend_the_tenants_invitation(scene: Scene) -> None:
+    for caller in (scene.outsider, scene.intruder):
+        await absent(caller, "POST", "/invitations/{}/resend", scene.invitation_id)
+
+
 async def test_every_route_that_takes_a_token_has_a_case(anonymous: PlatformClient) -> None:
     openapi = (await anonymous.expect(200, "GET", "/openapi.json")).json()
     assert "x-unavailable" not in openapi
@@ -310,7 +359,7 @@ async def cast(people: People, operator: Person) -> Cast:
 
 @pytest.fixture
 async def scene(people: People, cast: Cast) -> Scene:
-    _, member = await people.organization(cast.founder, cast.member, name="Tenant")
+    founder, member = await people.organization(cast.founder, cast.member, name="Tenant")
     _, intruder = await people.organization(cast.outsider, cast.intruder, name="Intruders")
     tenant = member.api
     theirs = await Holdings.of(tenant, maintained=True)
@@ -322,6 +371,10 @@ async def scene(people: People, cast: Cast) -> Scene:
         return all(b.car for b in bookings)
 
     await eventually(cars_projected)
+    key = (await tenant.expect(201, "POST", "/apikeys", json={"description": "theirs"})).json()
+    invitation = await founder.api.expect(
+        201, "POST", "/invitations", json={"email": new_email("invited")}
+    )
     return Scene(
         tenant,
         theirs,
@@ -331,6 +384,8 @@ async def scene(people: People, cast: Cast) -> Scene:
         cast.outsider.api,
         member.user_id,
         intruder.user_id,
+        key["id"],
+        invitation.json()["id"],
     )
 
 
@@ -339,7 +394,7 @@ async def test_another_tenant_finds_nothing_and_changes_nothing(
     route: tuple[str, str], scene: Scene
 ) -> None:
     before = await scene.view()
-    cars, slots, bookings, _, _ = before
+    cars, slots, bookings, _, _, _ = before
     assert [car.id for car in cars] == [scene.theirs.car.id]
     assert sorted(slot.cause for slot in slots[0]) == ["maintenance", "reservation"]
     assert [booking.id for booking in bookings] == [scene.theirs.booking.id]

@@ -78,9 +78,18 @@ def token_of(values: Mapping[str, str]) -> str:
         raise Problem(422, "The link is incomplete: open it from the email again.") from exc
 
 
+FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
 async def posted(request: web.Request) -> dict[str, str]:
     """The form's text fields (a file sent instead is no value)."""
-    return {name: value for name, value in (await request.post()).items() if isinstance(value, str)}
+    if request.content_type not in FORMS:
+        raise Problem(415, "Send the form as a browser does.")
+    try:
+        form = await request.post()
+    except ValueError as exc:
+        raise Problem(400, "The form could not be read.") from exc
+    return {name: value for name, value in form.items() if isinstance(value, str)}
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -154,8 +163,8 @@ def routes(credentials: CredentialService, invitations: Invitations) -> list[Rou
             summary,
             response=str,
             media_type="text/html",
-            other_statuses=(201,),
-            errors=(404, 409, 410, 422),
+            # Refusals are pages too, not problem documents.
+            other_statuses=(201, 400, 404, 409, 410, 415, 422),
             public=True,
         )
 

@@ -128,7 +128,13 @@ class Invitations:
 
         async def work(tx: InvitationsTransaction) -> Invitation:
             invitation = await tx.invitations.get(invitation_id)
-            if invitation is None:
+            caller_user = await tx.users.get(caller.user_id)
+            if (
+                invitation is None
+                or caller_user is None
+                or not caller_user.is_member(invitation.organization_id)
+            ):
+                # To anyone outside its organization it does not exist.
                 raise InvitationNotFound(f"there is no invitation {invitation_id}")
             inviter, organization = await owned_organization(
                 tx, caller.user_id, invitation.organization_id
