@@ -104,7 +104,8 @@ def test_a_third_party_systems_settings_come_from_its_config_map_and_secret(
     system: Simulator,
 ) -> None:
     """On Kubernetes the real system is used: where it is, from the cluster's own objects."""
-    refs = refs_of(by_name(system.client))
+    client = by_name(system.client)
+    refs = {name: ref for name, ref in refs_of(client).items() if name not in client.secrets}
     wanted = {name: ("configMapKeyRef", False) for name, _ in system.settings}
     wanted |= {name: ("configMapKeyRef", True) for name in system.options}
     wanted |= {name: ("secretKeyRef", optional) for name, optional in system.secrets}
@@ -123,7 +124,15 @@ def test_only_the_clients_of_third_party_systems_read_their_settings() -> None:
     clients = {s.client for s in SIMULATORS}
     for service in SERVICES:
         if service.name not in clients:
-            assert refs_of(service) == {}, service.name
+            assert set(refs_of(service)) == set(service.secrets), service.name
+
+
+@pytest.mark.parametrize("service", [s for s in SERVICES if s.secrets], ids=lambda s: s.name)
+def test_a_services_own_secrets_come_from_its_secret(service: Service) -> None:
+    refs = refs_of(service)
+    for name in service.secrets:
+        assert refs[name] == {"secretKeyRef": {"name": service.name, "key": name}}, name
+    assert not set(service.secrets) & set(env_of(service)), "no value beside the ref"
 
 
 def kustomize() -> list[dict[str, Any]]:

@@ -527,6 +527,12 @@ def deployment(service: Service, services: Sequence[Service]) -> str:
             *([f"    [{extra.strip()}]"] if extra else []),
             f"  kubectl create secret generic {system.system} {secrets}",
         ]
+    if service.secrets:
+        own = " ".join(f"--from-literal={name}=..." for name in service.secrets)
+        needs += [
+            "Its own secrets, from the Secret named after it:",
+            f"  kubectl create secret generic {service.name} {own}",
+        ]
     lines = header(f"{service.name}: its Deployment and its {kind} Service.", *needs)
     lines += [
         "apiVersion: apps/v1",
@@ -556,6 +562,14 @@ def deployment(service: Service, services: Sequence[Service]) -> str:
     ]
     for name, value in env.items():
         lines += [f"            - name: {name}", f"              value: {quoted(value)}"]
+    for name in service.secrets:
+        lines += [
+            f"            - name: {name}",
+            "              valueFrom:",
+            "                secretKeyRef:",
+            f"                  name: {service.name}",
+            f"                  key: {name}",
+        ]
     for system in systems:
         refs = [(name, "configMapKeyRef", False) for name, _ in system.settings]
         refs += [(name, "configMapKeyRef", True) for name in system.options]

@@ -16,7 +16,9 @@ JWKS_PATH = "/.well-known/jwks.json"
 class Service:
     """One process of the platform. `prefixes` are the public paths the gateway sends it;
     `stores`: whether it has a MongoDB database and talks over RabbitMQ; `files`: the files of
-    the repository it reads, each as (the setting naming its path, the repository path)."""
+    the repository it reads, each as (the setting naming its path, the repository path);
+    `secrets`: settings that hold a secret of its own, which have a development default and
+    on Kubernetes come from the Secret named after the service."""
 
     name: str
     module: str
@@ -24,6 +26,7 @@ class Service:
     prefixes: tuple[str, ...] = ()
     stores: bool = True
     files: tuple[tuple[str, str], ...] = ()
+    secrets: tuple[str, ...] = ()
 
     @property
     def is_gateway(self) -> bool:
@@ -51,6 +54,7 @@ SERVICES: tuple[Service, ...] = (
             "/apikeys",
             "/machines",
         ),
+        secrets=("SIGNING_KEY_PASSPHRASE",),
     ),
     Service(name="cars", module="cars", port=8101, prefixes=("/cars",)),
     Service(name="bookings", module="bookings", port=8102, prefixes=("/bookings",)),
