@@ -153,6 +153,16 @@ async def test_a_person_signed_in_at_the_provider_is_who_the_code_says(
     assert (later.first_name, later.email_verified) == ("Augusta Ada", False)
 
 
+async def test_a_provider_that_vouches_for_its_addresses(simulator: OidcSimulator) -> None:
+    # Microsoft's work accounts carry no email_verified: the setting says whether to trust them.
+    vouching = OidcProvider(settings_for(simulator.url, vouches_for_email=True))
+    signed_in = await simulator.sign_in("kim@example.com", email_verified="false")
+    person = await vouching.exchange(
+        signed_in.code, signed_in.code_verifier, signed_in.redirect_uri
+    )
+    assert person.email_verified
+
+
 async def test_a_wrong_code_verifier_is_refused(simulator: OidcSimulator) -> None:
     signed_in = await simulator.sign_in("ada@example.com")
     with pytest.raises(SsoRefused, match="invalid_grant"):

@@ -162,7 +162,7 @@ class OidcProvider:
             provider=self.name,
             subject=claims.sub,
             email=str(claims.email),
-            email_verified=claims.email_verified,
+            email_verified=claims.email_verified or self._settings.vouches_for_email,
             first_name=first_name,
             last_name=last_name,
         )

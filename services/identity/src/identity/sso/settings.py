@@ -28,6 +28,10 @@ class SsoProviderSettings(BaseModel):
     scopes: tuple[str, ...] = DEFAULT_SCOPES
     # How long one call to the provider may take.
     timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+    # The provider's addresses are its own to give (Microsoft Entra ID's work accounts, whose
+    # id_tokens carry no `email_verified`): trusted as verified. Leave it off for any provider
+    # where a person may type in an address they do not own.
+    vouches_for_email: bool = False
 
     @field_validator("scopes")
     @classmethod
