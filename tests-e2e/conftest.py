@@ -7,8 +7,8 @@ of the system's OPERATOR_EMAILS; a member who owns nothing joined a shared organ
 People cost a password hash and an email each, so a module shares its people where its tests
 allow. Tests look into the services' databases only for what the API cannot show: that refused
 input stored nothing (pending bookings included), identity's signing key (to forge tokens the
-gateway must refuse), and, in the resilience tests, the writes MongoDB recorded for bookings'
-projection, to count what was applied.
+gateway must refuse), that no secret is stored in clear, and, in the resilience tests, the
+writes MongoDB recorded for bookings' projection, to count what was applied.
 """
 
 from __future__ import annotations
