@@ -4,28 +4,25 @@ and resets their password, through the gateway, none of those secrets is in any 
 the system's databases (identity's outbox included) nor in any service's log, while the
 digests identity finds them by are stored, and the logs recorded those calls.
 
-The services log at INFO, the level they run at. A DEBUG run would add no more of our own
-lines that could carry a secret (the one debug line of our code logs ids) and the chassis keeps
-the drivers' loggers (pymongo, aio_pika) at WARNING whatever the level, so it is left out.
+The services log at INFO, the level they run at. A DEBUG run of the whole system (a second
+one, some 20 s) would add none of our own lines that could carry a secret (the one debug line
+of our code logs ids), and the chassis keeps the drivers' loggers (pymongo, aio_pika) at
+WARNING whatever the level; identity alone logging at DEBUG is searched for API keys by
+`services/identity/tests/test_apikey_secrets.py`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 
 import bson
 
 from devstack.system import System
+from identity.opaque import digest
 from testkit.api import PlatformClient
 from testkit.identity import People
 from testkit.logs import log_runs, named
 from testkit.stored import Databases
-
-
-def digest(secret: str) -> str:
-    """How identity stores an opaque secret (its `opaque.digest`)."""
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 async def stored(database: Databases, services: list[str]) -> dict[str, list[bytes]]:
