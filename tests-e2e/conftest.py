@@ -7,8 +7,8 @@ of the system's OPERATOR_EMAILS; a member who owns nothing joined a shared organ
 People cost a password hash and an email each, so a module shares its people where its tests
 allow. Tests look into the services' databases only for what the API cannot show: that refused
 input stored nothing (pending bookings included), identity's signing key (to forge tokens the
-gateway must refuse), and, in the resilience tests, the writes MongoDB recorded for bookings'
-projection, to count what was applied.
+gateway must refuse), that no secret is stored in clear, and, in the resilience tests, the
+writes MongoDB recorded for bookings' projection, to count what was applied.
 """
 
 from __future__ import annotations
@@ -28,14 +28,16 @@ from pymongo import AsyncMongoClient
 from chassis.config import MessagingSettings
 from chassis.messaging.broker import create_broker
 from devstack import infra
-from devstack.services import SERVICES
-from devstack.system import StackSettings, System, free_ports
+from devstack.services import GATEWAY, SERVICES
+from devstack.system import LOCALHOST, StackSettings, System, free_ports
 from identity.tokens.repository import SIGNING_KEYS
 from simulators.mailbox import Mailbox
 from testkit.analytics import AnalyticsSimulator, simulator_process
 from testkit.api import PlatformClient
 from testkit.fixtures import EventProducer, Stack, TestInfra
 from testkit.identity import People, Person, delivered_tokens
+from testkit.oidc import OidcSimulator, identity_settings
+from testkit.oidc import simulator_process as oidc_process
 from testkit.stored import Databases
 from testkit.tokens import DevSigningKey
 
@@ -80,30 +82,50 @@ def analytics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnalyticsSim
 
 
 @pytest.fixture(scope="session")
+def oidc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcSimulator]:
+    """The OpenID Connect provider identity signs people in with, as its own process."""
+    log_dir = tmp_path_factory.mktemp("oidc")
+    with oidc_process(free_ports(["oidc"])["oidc"], log_dir) as simulator:
+        yield simulator
+
+
+@pytest.fixture(scope="session")
 def system(
     test_infra: TestInfra,
     stack: Stack,
     mailbox: Mailbox,
     analytics: AnalyticsSimulator,
+    oidc: OidcSimulator,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[System]:
+    ports = free_ports(s.name for s in SERVICES)
     settings = StackSettings(
         mongo_url=test_infra.mongo_url,
         amqp_url=stack.amqp_url,
         log_dir=tmp_path_factory.mktemp("logs"),
-        ports=free_ports(s.name for s in SERVICES),
+        ports=ports,
         db_prefix=stack.db_prefix,
         python=sys.executable,
         # Short lease and retry delay so that crash recovery shows within a test's patience.
         env={"OUTBOX_LEASE_SECONDS": "3", "RETRY_DELAY_MS": "200", "LOG_LEVEL": "INFO"},
         service_env={
-            "emails": {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(mailbox.port)},
-            # Every person of the suite registers and logs in from 127.0.0.1: the stricter
-            # per-address limits of those routes are the gateway tests' to prove.
-            "gateway": {"ROUTE_RATE_LIMITS": "[]"},
+            "emails": {
+                "SMTP_HOST": "127.0.0.1",
+                "SMTP_PORT": str(mailbox.port),
+                # The emailed links lead to this system's gateway, which serves their pages.
+                "WEBSITE_URL": f"http://{LOCALHOST}:{ports[GATEWAY]}",
+            },
+            "gateway": {
+                # Every person of the suite registers and logs in from 127.0.0.1: the stricter
+                # per-address limits of those routes are the gateway tests' to prove.
+                "ROUTE_RATE_LIMITS": "[]",
+                # A deleted API key is refused once its cached exchange is this old.
+                "API_KEY_CACHE_SECONDS": "1",
+            },
             "identity": {
                 "OPERATOR_EMAILS": OPERATOR_EMAIL,
                 "SIGNING_KEY_PASSPHRASE": SIGNING_KEY_PASSPHRASE,
+                **identity_settings(oidc),
             },
             # The flags of the tests' own environment (test_flags.py).
             "flags": {"FLAGS_FILE": str(HERE / "flags.yaml"), "ENVIRONMENT": "e2e"},

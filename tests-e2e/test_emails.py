@@ -47,7 +47,12 @@ async def test_contact_sales_emails_the_sales_team_and_the_prospect(
 
 
 async def test_an_invitation_arrives_and_only_its_organization_reads_it(
-    identity: EventProducer, mailbox: Mailbox, people: People, person: Person, operator: Person
+    identity: EventProducer,
+    mailbox: Mailbox,
+    people: People,
+    person: Person,
+    operator: Person,
+    gateway: str,
 ) -> None:
     founder, member = await people.organization(person, await people.person())
     tenant = founder.organization_id
@@ -59,7 +64,8 @@ async def test_an_invitation_arrives_and_only_its_organization_reads_it(
     )
 
     [arrived] = await eventually(lambda: sent_to(mailbox, guest), timeout=15)
-    link = f"http://localhost:8080/accept-invitation?token={token}"
+    # Its link leads to the system's gateway, which serves the page.
+    link = f"{gateway}/accept-invitation?token={token}"
     assert link in text_of(arrived)
 
     owner = founder.api

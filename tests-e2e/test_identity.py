@@ -1,5 +1,6 @@
 """Identity through the gateway, with every service its own process: people register, confirm
-from the link of the email the SMTP server received, log in, refresh and log out; the tokens
+on the page the link of the email the SMTP server received opens, log in, refresh and log out;
+a guest invited by email registers on their invitation link's page and is a member; the tokens
 identity issues are the ones every service trusts (its JWKS); organizations scope cars; forged
 and replayed credentials are refused with nothing changed; what matters to security is audited
 for the organization's owner and operators; a new organization is provisioned once; and
@@ -14,9 +15,14 @@ import hmac
 import json
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
+from email.message import EmailMessage
+from html.parser import HTMLParser
 from typing import Any
+from urllib.parse import urlsplit
 
+import aiohttp
 import pytest
 from jose import jwk, jwt
 
@@ -24,7 +30,7 @@ from chassis.storage.outbox import OUTBOX
 from contracts.identity import OrganizationCreated
 from devstack import login
 from devstack.paths import DevstackError
-from simulators.mailbox import Mailbox, link_token, sent_to
+from simulators.mailbox import LINK, Mailbox, sent_to
 from testkit.api import AuditEntry, PlatformClient, TenantRecord, car_details
 from testkit.clock import hours_from_now
 from testkit.identity import PASSWORD, People, Person, new_email
@@ -32,7 +38,57 @@ from testkit.stored import Databases, stored_for
 from testkit.tokens import DevSigningKey, tampered_token, unsigned_token
 from testkit.waiting import eventually
 
-WEBSITE = "http://localhost:8080"  # where the emails service's links lead
+
+@dataclass(frozen=True)
+class Page:
+    """A page an emailed link opened, and its form, as a browser would post it back."""
+
+    http: aiohttp.ClientSession
+    url: str
+    text: str
+    # The form's inputs by name, with the values the page filled in.
+    fields: dict[str, str]
+
+    async def submit(self, **typed: str) -> tuple[int, str]:
+        """Post the form (form-encoded, to the page's own address: it names no action) with
+        what the person typed in; the status and text of the page answered."""
+        async with self.http.post(self.url, data={**self.fields, **typed}) as response:
+            return response.status, await response.text()
+
+
+class _Form(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: dict[str, str] = {}
+        self.forms = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = dict(attrs)
+        if tag == "form":
+            assert named.get("method") == "post" and "action" not in named, named
+            self.forms += 1
+        elif tag == "input" and named.get("name"):
+            self.fields[str(named["name"])] = named.get("value") or ""
+
+
+def link_to(message: EmailMessage, gateway: str, path: str) -> str:
+    """The message's one link to `path`, which must lead to the system's gateway."""
+    body = message.get_body(preferencelist=("plain",))
+    assert isinstance(body, EmailMessage)
+    [link] = [url for url in LINK.findall(str(body.get_content())) if urlsplit(url).path == path]
+    assert link.startswith(f"{gateway}{path}?token="), link
+    return str(link)
+
+
+async def opened(anonymous: PlatformClient, link: str) -> Page:
+    """The page `link` opens: HTML with one form."""
+    async with anonymous.http.get(link) as response:
+        assert response.status == 200 and response.content_type == "text/html", response.status
+        text = await response.text()
+    form = _Form()
+    form.feed(text)
+    assert form.forms == 1, text
+    return Page(anonymous.http, link, text, form.fields)
 
 
 async def refresh(anonymous: PlatformClient, refresh_token: str) -> tuple[int, Any]:
@@ -41,7 +97,7 @@ async def refresh(anonymous: PlatformClient, refresh_token: str) -> tuple[int, A
 
 
 async def test_a_person_registers_confirms_from_the_emailed_link_logs_in_refreshes_and_logs_out(
-    people: People, anonymous: PlatformClient, mailbox: Mailbox
+    people: People, anonymous: PlatformClient, mailbox: Mailbox, gateway: str
 ) -> None:
     email = new_email("ada")
     registered = await people.register(email)
@@ -49,19 +105,16 @@ async def test_a_person_registers_confirms_from_the_emailed_link_logs_in_refresh
     (await people.login(email)).problem(403)  # not confirmed yet
 
     [arrived] = await eventually(lambda: sent_to(mailbox.messages(), email), timeout=15)
-    body = arrived.get_body(preferencelist=("plain",))
-    assert body is not None and f"{WEBSITE}/confirm-registration?token=" in str(body.get_content())
-    token = link_token(arrived, "/confirm-registration")
-    assert token is not None
-    confirm = {"token": token}
-    confirmed = await anonymous.expect(
-        200, "POST", "/credentials/confirm-registration", json=confirm
-    )
-    assert confirmed.json() == {"user_id": registered.json()["id"]}
+    page = await opened(anonymous, link_to(arrived, gateway, "/confirm-registration"))
+    assert set(page.fields) == {"token"}
+    status, text = await page.submit()
+    assert status == 200 and "confirmed" in text
     # The link works once.
-    (await anonymous.call("POST", "/credentials/confirm-registration", json=confirm)).problem(422)
+    status, text = await page.submit()
+    assert status == 422 and 'role="alert"' in text
 
     tokens = (await people.login(email)).json()
+    assert tokens["user_id"] == registered.json()["id"]
     api = anonymous.as_caller(tokens["access_token"])
     assert (await api.expect(200, "GET", "/users/me")).json()["email"] == email
     # Another service trusts identity's token: identity's keys are the ones it reads.
@@ -75,6 +128,31 @@ async def test_a_person_registers_confirms_from_the_emailed_link_logs_in_refresh
     await anonymous.expect(204, "POST", "/tokens/revoke", json=logout)
     status, _ = await refresh(anonymous, renewed["refresh_token"])
     assert status == 401
+
+
+async def test_a_guest_invited_by_email_registers_from_the_emailed_link_and_is_a_member(
+    people: People, anonymous: PlatformClient, mailbox: Mailbox, gateway: str
+) -> None:
+    [owner] = await people.organization(await people.person(), name="Invitational")
+    members = f"/organizations/{owner.organization_id}/members"
+    guest = new_email("guest")
+    await owner.api.expect(202, "POST", members, json={"email": guest})
+
+    [arrived] = await eventually(lambda: sent_to(mailbox.messages(), guest), timeout=15)
+    page = await opened(anonymous, link_to(arrived, gateway, "/accept-invitation"))
+    assert "Invitational" in page.text
+    assert set(page.fields) == {"email", "first_name", "last_name", "password", "token"}
+    assert page.fields["email"] == guest
+    status, text = await page.submit(first_name="Grace", last_name="Hopper", password=PASSWORD)
+    assert status == 201, text
+
+    # The invited address needs no confirmation: the link came through its mailbox.
+    tokens = (await people.login(guest)).json()
+    listed = (await owner.api.expect(200, "GET", members)).json()
+    assert {m["user_id"]: m["roles"] for m in listed}[tokens["user_id"]] == ["member"]
+    # An invitation is accepted once.
+    status, text = await page.submit(first_name="Grace", last_name="Hopper", password=PASSWORD)
+    assert status == 409 and 'role="alert"' in text
 
 
 async def test_cars_belong_to_an_organization_and_only_its_members_see_and_book_them(

@@ -153,6 +153,13 @@ class PlatformClient:
         """The same API and connection pool, another caller."""
         return PlatformClient(self.http, self.base_url, token)
 
+    def with_api_key(self, api_key: str) -> PlatformClient:
+        """The same API and connection pool, a caller sending `api_key` as `X-API-Key` (as
+        `as_caller(api_key)` sends it as a bearer token)."""
+        caller = PlatformClient(self.http, self.base_url, None)
+        caller.headers = {"X-API-Key": api_key}
+        return caller
+
     async def call(
         self,
         method: str,

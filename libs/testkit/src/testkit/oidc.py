@@ -1,17 +1,21 @@
 """The OpenID Connect simulator (`simulators.oidc`) as tests drive it: served in the test's
-process, and signed in at as a browser would be sent there, the redirect followed by hand to
-take the code."""
+process or run as its own, and signed in at as a browser would be sent there, the redirect
+followed by hand to take the code."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 
+from devstack.run import start_simulators, stop_simulators
+from devstack.simulators import simulator
+from devstack.system import LOCALHOST
 from simulators.oidc import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Client, Simulator, s256
 from testkit.web import serving
 
@@ -94,3 +98,24 @@ async def served_simulator(
     client = Client(client_id, client_secret, frozenset(redirect_uris))
     async with serving(Simulator({client_id: client}).app()) as url:
         yield OidcSimulator(url, client_id)
+
+
+@contextmanager
+def simulator_process(port: int, log_dir: Path) -> Iterator[OidcSimulator]:
+    """`python -m simulators.oidc` as its own process, started as `make run` starts it
+    (devstack's table of simulators, with its client and redirect URIs), on `port`; its log
+    in `log_dir`."""
+    oidc = replace(simulator("oidc"), port=port)
+    started = start_simulators(log_dir, log_dir, [oidc])
+    try:
+        yield OidcSimulator(f"http://{LOCALHOST}:{port}")
+    finally:
+        stop_simulators(started)
+
+
+def identity_settings(provider: OidcSimulator) -> dict[str, str]:
+    """identity's settings that make `provider` its SSO provider, as devstack's table of
+    simulators writes them for `make run`."""
+    port = urlsplit(provider.url).port
+    assert port is not None, provider.url
+    return replace(simulator("oidc"), port=port).client_env(LOCALHOST)
