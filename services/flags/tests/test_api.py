@@ -16,7 +16,7 @@ from testkit.fixtures import TestInfra
 from testkit.identity import People, Person
 from testkit.web import serving
 
-# Flag names per environment, the people and organizations named by their ids once known.
+# The flags file: the person and the organization it names are known once registered.
 FLAGS = """
 test:
   beta:
