@@ -131,7 +131,7 @@ async def issuer(session_run: Run) -> AsyncIterator[Issuer]:
         log_level="WARNING",
         operator_emails=operator,
         outbox_poll_seconds=0.1,
-        # Its tokens outlive the session: a person is made once for many tests.
+        # Longer than a session's tests take: people made once serve many tests.
         access_token_minutes=60,
         # Hashing passwords is identity's own tests' concern; here it would only slow down
         # each registration and login.
