@@ -69,8 +69,10 @@ async def ids(request: web.Request) -> web.Response:
 
 
 @pytest.fixture
-async def client(test_infra):
-    verifier = JwksVerifier(test_infra.jwks_url, issuer=ISSUER, audience=AUDIENCE)
+async def client(signing_key, tmp_path):
+    # Trusting the test key: the tokens here are made to test what the middleware lets through.
+    jwks_url = signing_key.write_jwks(tmp_path / "jwks.json").as_uri()
+    verifier = JwksVerifier(jwks_url, issuer=ISSUER, audience=AUDIENCE)
     app = web.Application(
         middlewares=[context_middleware, problem_middleware, auth_middleware(verifier)]
     )

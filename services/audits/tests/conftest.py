@@ -3,12 +3,11 @@ itself on the real MongoDB and RabbitMQ, over HTTP and AMQP."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import aio_pika
-import aiohttp
 import pytest
 import structlog
 from pymongo import AsyncMongoClient
@@ -18,7 +17,6 @@ from audits.main import AuditsSettings, create_app
 from audits.service import AuditService, AuditsTransaction
 from chassis.messaging import delivery, subscriptions
 from chassis.storage.unit_of_work import Recording
-from testkit.api import PlatformClient
 from testkit.fixtures import TestInfra
 from testkit.memory import InMemoryUnitOfWork
 from testkit.stored import Database
@@ -80,18 +78,6 @@ async def audits_database(test_infra: TestInfra) -> AsyncIterator[Database]:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(test_infra.mongo_url)
     yield client[test_infra.db_name("audits")]
     await client.close()
-
-
-@pytest.fixture
-def client(
-    http: aiohttp.ClientSession, audits_url: str, token: Callable[..., str]
-) -> Callable[..., PlatformClient]:
-    """`client(tenant, **claims)`: the audits API as a caller of that tenant."""
-
-    def make(tenant: str | None, **claims: Any) -> PlatformClient:
-        return PlatformClient(http, audits_url, token(tenant_id=tenant, **claims))
-
-    return make
 
 
 class Logged:

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aio_pika
+import aiohttp
 import pytest
 
 from audits.repository import ENTRIES, AuditQueries, AuditTrail, MongoAuditTrail
@@ -18,18 +19,15 @@ from chassis.messaging.delivery import DEAD_REASON_HEADER
 from chassis.storage.documents import Reader
 from contracts import Envelope
 from contracts.audits import AuditOutcome, AuditRecorded
-from contracts.roles import OrganizationRole, PlatformRole
 from testkit.api import PlatformClient
 from testkit.fixtures import EventProducer
+from testkit.identity import People, Person
 from testkit.mongo_writes import INSERTED_ONCE, WriteCounter
 from testkit.stored import Database
 from testkit.waiting import eventually
 
-Client = Callable[..., PlatformClient]
 # `logged` (conftest's Logged): what the service's messaging logged during the test.
 QUEUE = "audits.audit_recorded"
-OWNER = [OrganizationRole.OWNER]
-OPERATOR = [PlatformRole.STANDARD, PlatformRole.OPERATIONS]
 
 
 def org() -> str:
@@ -108,10 +106,14 @@ async def publish_all(
 
 
 async def test_identity_events_are_kept_once_each_also_when_delivered_again(
-    client: Client, producer: EventProducer, audits_database: Database, logged: Any
+    operator: Person,
+    audits_url: str,
+    producer: EventProducer,
+    audits_database: Database,
+    logged: Any,
 ) -> None:
     organization, user = org(), f"user-{uuid.uuid4().hex[:6]}"
-    operator = client(None, roles=OPERATOR)
+    ops = operator.calling(audits_url)
     # Counted from MongoDB's own record of writes, which the service does not write.
     writes = await WriteCounter.start(audits_database[ENTRIES])
     since = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
@@ -119,7 +121,7 @@ async def test_identity_events_are_kept_once_each_also_when_delivered_again(
     ids = {str(e.id) for e in envelopes}
 
     async def all_kept() -> list[dict[str, Any]] | None:
-        found = [e for e in await listed(operator, since=since) if e["id"] in ids]
+        found = [e for e in await listed(ops, since=since) if e["id"] in ids]
         return found if len(found) == len(ids) else None
 
     kept = await eventually(all_kept, timeout=10)
@@ -137,10 +139,12 @@ async def test_identity_events_are_kept_once_each_also_when_delivered_again(
 
     await eventually(skipped, timeout=10)
     assert await writes.writes(ids) == {i: INSERTED_ONCE for i in ids}
-    assert len([e for e in await listed(operator, since=since) if e["id"] in ids]) == len(ids)
+    assert len([e for e in await listed(ops, since=since) if e["id"] in ids]) == len(ids)
 
 
-async def test_nothing_in_the_service_can_change_or_delete_an_entry(client: Client) -> None:
+async def test_nothing_in_the_service_can_change_or_delete_an_entry(
+    http: aiohttp.ClientSession, audits_url: str
+) -> None:
     def public(kind: type) -> set[str]:
         return {name for name in vars(kind) if not name.startswith("_")}
 
@@ -150,7 +154,8 @@ async def test_nothing_in_the_service_can_change_or_delete_an_entry(client: Clie
     assert public(AuditQueries) == {"entries"}
     writes = {"insert_one", "insert_many", "update_one", "delete_one", "delete_many", "defer"}
     assert not writes & set(dir(Reader))
-    openapi = (await client(None).expect(200, "GET", "/openapi.json")).json()
+    anonymous = PlatformClient(http, audits_url, None)
+    openapi = (await anonymous.expect(200, "GET", "/openapi.json")).json()
     assert {(path, method) for path, item in openapi["paths"].items() for method in item} <= {
         ("/audits", "get"),
         ("/health", "get"),
@@ -228,12 +233,27 @@ async def test_bad_envelopes_are_dead_lettered_with_their_reason_and_kept_nowher
     assert await audits_database[ENTRIES].count_documents({"correlation_id": "corr-1"}) == 0
 
 
+@dataclass(frozen=True)
+class TwoOrganizations:
+    """Organization a: its owner and a member who is not; organization b: its owner. Three
+    entries of each, and one entry of no organization."""
+
+    a: str
+    b: str
+    owner_of_a: PlatformClient
+    member_of_a: PlatformClient
+    owner_of_b: PlatformClient
+    of_a: list[Envelope]
+    of_b: list[Envelope]
+
+
 @pytest.fixture
 async def two_organizations(
-    client: Client, producer: EventProducer
-) -> tuple[str, str, list[Envelope], list[Envelope]]:
-    """Two organizations with three entries each, and one entry of no organization."""
-    a, b = org(), org()
+    people: People, operator: Person, audits_url: str, producer: EventProducer
+) -> TwoOrganizations:
+    alice, bob, carol = await people.person(), await people.person(), await people.person()
+    alice, bob = await people.organization(alice, bob)
+    a, b = alice.organization_id, carol.organization_id
     made: dict[str, list[Envelope]] = {a: [], b: []}
     for tenant in (a, b):
         for n in range(3):
@@ -241,50 +261,50 @@ async def two_organizations(
             made[tenant].append(await producer.publish(event, tenant_id=tenant, actor_id="u1"))
     platform = AuditRecorded(action="identity.user_registered", target="user:u1")
     nobody = await producer.publish(platform, tenant_id=None, actor_id="u1")
-    operator = client(None, roles=OPERATOR)
+    ops = operator.calling(audits_url)
 
     async def kept() -> bool:
-        ids = {e["id"] for e in await listed(operator, limit="500")}
+        ids = {e["id"] for e in await listed(ops, limit="500")}
         return {str(e.id) for e in [*made[a], *made[b], nobody]} <= ids
 
     await eventually(kept, timeout=10)
-    return a, b, made[a], made[b]
+    return TwoOrganizations(
+        a,
+        b,
+        alice.calling(audits_url),
+        bob.calling(audits_url),
+        carol.calling(audits_url),
+        made[a],
+        made[b],
+    )
 
 
 async def test_owners_read_their_own_organization_only_and_operators_any(
-    client: Client, two_organizations: tuple[str, str, list[Envelope], list[Envelope]]
+    operator: Person, audits_url: str, two_organizations: TwoOrganizations
 ) -> None:
-    a, b, of_a, of_b = two_organizations
-    owner_of_a = client(a, org_roles=OWNER)
-    newest_first = [str(e.id) for e in reversed(of_a)]
-    assert [e["id"] for e in await listed(owner_of_a)] == newest_first
-    assert [e["id"] for e in await listed(owner_of_a, organization_id=a)] == newest_first
-    (await owner_of_a.call("GET", "/audits", params={"organization_id": b})).problem(403)
+    two = two_organizations
+    a, b = two.a, two.b
+    newest_first = [str(e.id) for e in reversed(two.of_a)]
+    assert [e["id"] for e in await listed(two.owner_of_a)] == newest_first
+    assert [e["id"] for e in await listed(two.owner_of_a, organization_id=a)] == newest_first
+    (await two.owner_of_a.call("GET", "/audits", params={"organization_id": b})).problem(403)
+    (await two.owner_of_b.call("GET", "/audits", params={"organization_id": a})).problem(403)
 
-    operator = client(None, roles=OPERATOR)
-    assert [e["id"] for e in await listed(operator, organization_id=b)] == [
-        str(e.id) for e in reversed(of_b)
+    ops = operator.calling(audits_url)
+    assert [e["id"] for e in await listed(ops, organization_id=b)] == [
+        str(e.id) for e in reversed(two.of_b)
     ]
-    every = {e["organization_id"] for e in await listed(operator, limit="500")}
+    every = {e["organization_id"] for e in await listed(ops, limit="500")}
     assert {a, b, None} <= every
 
-    # A member, a user of no organization, a token of another organization: nothing.
-    for refused in (
-        client(a, org_roles=[OrganizationRole.MEMBER]),
-        client(a),
-        client(None),
-        client(b, org_roles=[OrganizationRole.MEMBER]),
-    ):
-        (await refused.call("GET", "/audits", params={"organization_id": a})).problem(403)
-        (await refused.call("GET", "/audits")).problem(403)
-    (await client(a).as_caller(None).call("GET", "/audits")).problem(401)
+    # A member who is not an owner reads nothing, not even their organization's entries.
+    (await two.member_of_a.call("GET", "/audits", params={"organization_id": a})).problem(403)
+    (await two.member_of_a.call("GET", "/audits")).problem(403)
+    (await two.owner_of_a.as_caller(None).call("GET", "/audits")).problem(401)
 
 
-async def test_paging_and_since(
-    client: Client, two_organizations: tuple[str, str, list[Envelope], list[Envelope]]
-) -> None:
-    a, _, of_a, _ = two_organizations
-    owner = client(a, org_roles=OWNER)
+async def test_paging_and_since(two_organizations: TwoOrganizations) -> None:
+    owner, of_a = two_organizations.owner_of_a, two_organizations.of_a
     newest_first = [str(e.id) for e in reversed(of_a)]
     assert [e["id"] for e in await listed(owner, limit="2")] == newest_first[:2]
     assert [e["id"] for e in await listed(owner, limit="2", offset="2")] == newest_first[2:]
@@ -304,6 +324,7 @@ async def test_paging_and_since(
         {"organisation_id": "org-x"},  # a misspelt filter is refused, not ignored
     ],
 )
-async def test_bad_queries_are_422_problems(client: Client, params: dict[str, str]) -> None:
-    operator = client(None, roles=OPERATOR)
-    (await operator.call("GET", "/audits", params=params)).problem(422)
+async def test_bad_queries_are_422_problems(
+    operator: Person, audits_url: str, params: dict[str, str]
+) -> None:
+    (await operator.calling(audits_url).call("GET", "/audits", params=params)).problem(422)

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-import aiohttp
 import pytest
 
 from bookings.domain import Booking, KnownCar, Status
@@ -25,6 +24,7 @@ from chassis.storage.unit_of_work import Recording
 from contracts.cars import ReservationOutcome, ReservationReply, ReservedCar
 from testkit.api import PlatformClient
 from testkit.fixtures import TestInfra
+from testkit.identity import Person
 from testkit.memory import InMemoryUnitOfWork
 from testkit.web import serving
 
@@ -173,18 +173,7 @@ class Caller:
     cars: PlatformClient
     bookings: PlatformClient
 
-
-@pytest.fixture
-def caller(
-    http: aiohttp.ClientSession, services: Services, token: Callable[..., str]
-) -> Callable[..., Caller]:
-    """`caller(tenant, user=None, roles=None)`."""
-
-    def make(tenant: str, user: str | None = None, roles: list[str] | None = None) -> Caller:
-        bearer = token(tenant_id=tenant, user_id=user, roles=roles)
-        return Caller(
-            PlatformClient(http, services.cars_url, bearer),
-            PlatformClient(http, services.bookings_url, bearer),
-        )
-
-    return make
+    @classmethod
+    def of(cls, person: Person, services: Services) -> Caller:
+        """`person`, with the tokens they hold now (acting for their organization then)."""
+        return cls(person.calling(services.cars_url), person.calling(services.bookings_url))

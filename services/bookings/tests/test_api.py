@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,15 +21,15 @@ from chassis.timeframe import TimeFrame
 from contracts import Envelope
 from contracts.cars import ReservationOutcome, ReserveCar
 from testkit.clock import hours_from_now
+from testkit.identity import People, Person
 from testkit.mongo_writes import INSERTED_ONCE, WriteCounter, Writes
 from testkit.stored import stored_for
 from testkit.waiting import eventually
 
-Callers = Callable[..., Any]
+from .conftest import Caller, Services
 
-
-def tenant() -> str:
-    return f"t-{uuid.uuid4().hex[:6]}"
+# `person`: a new person, in an organization (tenant) of their own with nothing in it yet;
+# `someone`: a person the module's tests share, for tests that look only at their own cars.
 
 
 def frame(start: float, end: float) -> tuple[str, str]:
@@ -38,15 +37,17 @@ def frame(start: float, end: float) -> tuple[str, str]:
 
 
 @pytest.fixture
-async def mongo(services: Any) -> AsyncIterator[Mongo]:
+async def mongo(services: Services) -> AsyncIterator[Mongo]:
     """The bookings service's own database, to look into."""
     mongo = Mongo.of(services.bookings_settings)
     yield mongo
     await mongo.stop()
 
 
-async def test_book_conflict_cancel_and_rebook(caller: Callers, mongo: Mongo) -> None:
-    me = caller(tenant())
+async def test_book_conflict_cancel_and_rebook(
+    person: Person, services: Services, mongo: Mongo
+) -> None:
+    me = Caller.of(person, services)
     car = await me.cars.register_car(make="Kia", model="Niro", jurisdiction="AU")
     # The booking answer shows the car as bookings learnt it from `car_registered`.
     await eventually(lambda: mongo.raw(CARS).find_one({"_id": car.id}))
@@ -64,8 +65,8 @@ async def test_book_conflict_cancel_and_rebook(caller: Callers, mongo: Mongo) ->
     assert found[1].car is not None and found[1].car.make == "Kia"
 
 
-async def test_fifty_concurrent_bookings_one_wins(caller: Callers) -> None:
-    me = caller(tenant())
+async def test_fifty_concurrent_bookings_one_wins(someone: Person, services: Services) -> None:
+    me = Caller.of(someone, services)
     car = await me.cars.register_car()
     trip = me.bookings.trip(car.id, *frame(1, 2))
     answers = await asyncio.gather(
@@ -75,10 +76,11 @@ async def test_fifty_concurrent_bookings_one_wins(caller: Callers) -> None:
 
 
 async def test_bad_bookings_are_refused_and_nothing_is_stored(
-    caller: Callers, mongo: Mongo
+    people: People, services: Services, mongo: Mongo
 ) -> None:
-    owner = tenant()
-    me = caller(owner)
+    mine, theirs = await people.person(), await people.person()
+    owner, stranger = mine.organization_id, theirs.organization_id
+    me = Caller.of(mine, services)
     car = await me.cars.register_car()
     # Its projection is all bookings should hold for the tenant in the end.
     await eventually(lambda: mongo.raw(CARS).find_one({"_id": car.id}))
@@ -93,9 +95,10 @@ async def test_bad_bookings_are_refused_and_nothing_is_stored(
     ]
     for body in cases:
         (await me.bookings.call("POST", "/bookings", json=body)).problem(422)
-    stranger = tenant()
     (
-        await caller(stranger).bookings.call("POST", "/bookings", json=trip(car.id, *frame(1, 2)))
+        await Caller.of(theirs, services).bookings.call(
+            "POST", "/bookings", json=trip(car.id, *frame(1, 2))
+        )
     ).problem(422)
     # An unknown car's booking is stored pending before cars is asked: read the database, as
     # the API leaves pending bookings out. Each refusal leaves its audit record to publish.
@@ -110,8 +113,10 @@ async def test_bad_bookings_are_refused_and_nothing_is_stored(
     assert await me.cars.unavailabilities(car.id) == []
 
 
-async def test_paging_and_frames_are_bounded_before_they_reach_mongodb(caller: Callers) -> None:
-    me = caller(tenant()).bookings
+async def test_paging_and_frames_are_bounded_before_they_reach_mongodb(
+    someone: Person, services: Services
+) -> None:
+    me = Caller.of(someone, services).bookings
     start, end = frame(0, 1)
     for query in [
         {"from_utc": start, "to_utc": end, "offset": "9223372036854775808"},
@@ -125,19 +130,27 @@ async def test_paging_and_frames_are_bounded_before_they_reach_mongodb(caller: C
     )
 
 
-async def test_only_the_booker_cancels(caller: Callers) -> None:
-    owner = tenant()
-    car = await caller(owner).cars.register_car()
-    booking = await caller(owner, "alice").bookings.book(car.id, *frame(1, 2))
+async def test_only_the_booker_cancels(
+    people: People, operator: Person, services: Services
+) -> None:
+    alice, bob = await people.person(), await people.person()
+    ops = await people.promote(operator, await people.person())
+    # Alice as she was before joining: acting for her own organization.
+    alice_at_home = Caller.of(alice, services)
+    alice, bob, ops = await people.organization(alice, bob, ops)
+    car = await Caller.of(alice, services).cars.register_car()
+    booking = await Caller.of(alice, services).bookings.book(car.id, *frame(1, 2))
     path = f"/bookings/{booking.id}"
-    (await caller(owner, "bob").bookings.call("DELETE", path)).problem(403)
-    (await caller(tenant(), "alice").bookings.call("DELETE", path)).problem(404)
-    await caller(owner, "ops", ["standard", "operations"]).bookings.cancel_booking(booking.id)
+    (await Caller.of(bob, services).bookings.call("DELETE", path)).problem(403)
+    (await alice_at_home.bookings.call("DELETE", path)).problem(404)
+    await Caller.of(ops, services).bookings.cancel_booking(booking.id)
 
 
-async def test_car_events_reach_the_projection_once(caller: Callers, mongo: Mongo) -> None:
-    owner = tenant()
-    me = caller(owner)
+async def test_car_events_reach_the_projection_once(
+    person: Person, services: Services, mongo: Mongo
+) -> None:
+    owner = person.organization_id
+    me = Caller.of(person, services)
     projected = mongo.raw(CARS)
     # Counted from MongoDB's own record of writes, which bookings does not write.
     writes = await WriteCounter.start(projected)
@@ -167,10 +180,10 @@ async def test_car_events_reach_the_projection_once(caller: Callers, mongo: Mong
 
 
 async def test_abandoned_pending_bookings_release_their_cars(
-    caller: Callers, mongo: Mongo, commands: CommandBus
+    someone: Person, services: Services, mongo: Mongo, commands: CommandBus
 ) -> None:
-    owner = tenant()
-    me = caller(owner)
+    owner = someone.organization_id
+    me = Caller.of(someone, services)
     car = await me.cars.register_car()
     uow: MongoUnitOfWork[BookingsTransaction] = MongoUnitOfWork(
         mongo, MongoBookingsTransaction, integration_events
@@ -179,7 +192,7 @@ async def test_abandoned_pending_bookings_release_their_cars(
     start = now.replace(microsecond=0) + timedelta(days=1)
     # What a crash between reserving and confirming leaves: a pending booking with a slot.
     stranded = Booking.request(
-        owner, "u1", car.id, TimeFrame(start, start + timedelta(hours=1)), now
+        owner, someone.user_id, car.id, TimeFrame(start, start + timedelta(hours=1)), now
     )
 
     async def record(tx: BookingsTransaction) -> None:

@@ -4,11 +4,9 @@ bad order forced on the real MongoDB and RabbitMQ, through both services."""
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-import aiohttp
 import pytest
 
 import cars.main
@@ -17,10 +15,12 @@ from cars.main import CarsSettings
 from cars.main import create_app as create_cars_app
 from cars.service import CarService
 from contracts.cars import ReservationOutcome, ReservationReply, ReserveCar
-from testkit.api import PlatformClient
 from testkit.clock import hours_from_now
 from testkit.fixtures import TestInfra
+from testkit.identity import Person
 from testkit.web import serving
+
+from .conftest import Caller
 
 # Short, so that bookings gives up quickly; the test never depends on how long anything takes.
 RESERVE_TIMEOUT = 1.0
@@ -49,12 +49,6 @@ def held_by(hold: Hold) -> type[CarService]:
     return HeldCarService
 
 
-@dataclass(frozen=True)
-class Caller:
-    cars: PlatformClient
-    bookings: PlatformClient
-
-
 @pytest.fixture
 def hold(monkeypatch: pytest.MonkeyPatch) -> Hold:
     hold = Hold()
@@ -67,8 +61,7 @@ def hold(monkeypatch: pytest.MonkeyPatch) -> Hold:
 async def caller(
     hold: Hold,
     test_infra: TestInfra,
-    http: aiohttp.ClientSession,
-    token: Callable[..., str],
+    person: Person,
 ) -> AsyncIterator[Caller]:
     """Cars, holding its reservations, and bookings, giving up on them after a second."""
     cars_app = create_cars_app(CarsSettings(**test_infra.env("cars_late")))
@@ -76,10 +69,7 @@ async def caller(
         **test_infra.env("bookings_late", reserve_timeout_seconds=RESERVE_TIMEOUT)
     )
     async with serving(cars_app) as cars_url, serving(create_app(settings)) as bookings_url:
-        bearer = token(tenant_id=f"t-{uuid.uuid4().hex[:6]}")
-        yield Caller(
-            PlatformClient(http, cars_url, bearer), PlatformClient(http, bookings_url, bearer)
-        )
+        yield Caller(person.calling(cars_url), person.calling(bookings_url))
 
 
 async def test_a_reservation_taken_before_the_timeout_and_answered_after_it_strands_nothing(

@@ -3,12 +3,11 @@ RabbitMQ), and the service itself on the real ones, over HTTP and AMQP."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import aiohttp
 import pytest
 from pymongo import AsyncMongoClient
 
@@ -17,7 +16,6 @@ from cars.main import CarsSettings, create_app
 from cars.repository import PlateTaken
 from cars.service import CarService, CarsTransaction, integration_events
 from chassis.storage.unit_of_work import Recording
-from testkit.api import PlatformClient
 from testkit.fixtures import TestInfra
 from testkit.memory import InMemoryUnitOfWork
 from testkit.stored import Database
@@ -104,15 +102,3 @@ async def cars_database(test_infra: TestInfra) -> AsyncIterator[Database]:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(test_infra.mongo_url)
     yield client[test_infra.db_name("cars")]
     await client.close()
-
-
-@pytest.fixture
-def client(
-    http: aiohttp.ClientSession, cars_url: str, token: Callable[..., str]
-) -> Callable[..., PlatformClient]:
-    """`client(tenant, **claims)`: the cars API as a caller of that tenant."""
-
-    def make(tenant: str | None, **claims: Any) -> PlatformClient:
-        return PlatformClient(http, cars_url, token(tenant_id=tenant, **claims))
-
-    return make

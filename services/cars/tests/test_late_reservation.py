@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import aiohttp
 import pytest
 
 import cars.main
@@ -23,6 +22,7 @@ from contracts.cars import ReleaseCar, ReleaseOutcome, ReservationOutcome, Reser
 from testkit.api import PlatformClient
 from testkit.clock import hours_from_now
 from testkit.fixtures import TestInfra
+from testkit.identity import Person
 from testkit.web import serving
 
 # How long the test waits for a step that happens at once, before calling it hung.
@@ -65,27 +65,17 @@ def hold(monkeypatch: pytest.MonkeyPatch) -> Hold:
     return hold
 
 
-@pytest.fixture
-def tenant() -> str:
-    return f"t-{uuid.uuid4().hex[:6]}"
-
-
 # Function scope, alone in its module: the one instance consuming `cars.reserve` meanwhile.
 @pytest.fixture
-async def me(
-    hold: Hold,
-    tenant: str,
-    test_infra: TestInfra,
-    http: aiohttp.ClientSession,
-    token: Callable[..., str],
-) -> AsyncIterator[PlatformClient]:
+async def me(hold: Hold, test_infra: TestInfra, person: Person) -> AsyncIterator[PlatformClient]:
     async with serving(create_app(CarsSettings(**test_infra.env("cars_held")))) as url:
-        yield PlatformClient(http, url, token(tenant_id=tenant))
+        yield person.calling(url)
 
 
 async def test_a_release_while_the_reservation_commits_frees_the_car(
-    me: PlatformClient, tenant: str, hold: Hold, commands: CommandBus
+    me: PlatformClient, person: Person, hold: Hold, commands: CommandBus
 ) -> None:
+    tenant = person.organization_id
     car = await me.register_car()
     booking = uuid.uuid4().hex
     reserve = ReserveCar(

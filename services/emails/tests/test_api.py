@@ -4,7 +4,6 @@ delivered emails, and contact sales."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -16,27 +15,15 @@ from emails.repository import CONTACT_REQUESTS, EMAILS
 from simulators.mailbox import Mailbox
 from testkit.api import PlatformClient
 from testkit.fixtures import EventProducer
+from testkit.identity import People, Person
 from testkit.waiting import eventually
 
 from .conftest import SALES, Served, received
 
-Caller = Callable[..., PlatformClient]
-
 
 @pytest.fixture
-def caller(http: aiohttp.ClientSession, service: Served, token: Callable[..., str]) -> Caller:
-    """`caller(tenant_id=..., roles=[...], org_roles=[...])`; `caller(None)`: no token."""
-
-    def make(tenant_id: str | None = None, **claims: object) -> PlatformClient:
-        if not claims and tenant_id is None:
-            return PlatformClient(http, service.url, None)
-        return PlatformClient(http, service.url, token(tenant_id=tenant_id, **claims))
-
-    return make
-
-
-def org() -> str:
-    return f"org-{uuid.uuid4().hex[:8]}"
+def anonymous(http: aiohttp.ClientSession, service: Served) -> PlatformClient:
+    return PlatformClient(http, service.url, None)
 
 
 async def deliver(
@@ -54,44 +41,52 @@ async def deliver(
 
 
 async def test_operators_read_every_organizations_emails_owners_only_their_own(
-    caller: Caller, producer: EventProducer, mongo: Mongo
+    people: People,
+    operator: Person,
+    service: Served,
+    anonymous: PlatformClient,
+    producer: EventProducer,
+    mongo: Mongo,
 ) -> None:
-    mine, theirs = org(), org()
+    alice, bob, carol = await people.person(), await people.person(), await people.person()
+    # Alice owns the organization, Bob is a member of it; Carol owns her own.
+    alice, bob = await people.organization(alice, bob)
+    mine, theirs = alice.organization_id, carol.organization_id
     tag = f"t{uuid.uuid4().hex[:8]}"
     my_email = await deliver(producer, mongo, mine, [tag])
     their_email = await deliver(producer, mongo, theirs, [tag])
 
-    operator = caller("ops-org", roles=["operations"])
-    everyone = await operator.expect(200, "GET", "/emails", params={"tag": tag})
+    ops = operator.calling(service.url)
+    everyone = await ops.expect(200, "GET", "/emails", params={"tag": tag})
     assert {e["id"] for e in everyone.json()} == {my_email, their_email}
-    one = await operator.expect(200, "GET", "/emails", params={"tag": tag, "organization_id": mine})
+    one = await ops.expect(200, "GET", "/emails", params={"tag": tag, "organization_id": mine})
     [shown] = one.json()
     assert (shown["id"], shown["organization_id"]) == (my_email, mine)
     assert shown["subject"] == "Your list Leads is ready" and shown["delivered_at"]
     assert "body" not in shown and "text" not in shown
 
-    owner = caller(mine, org_roles=["owner"])
+    owner = alice.calling(service.url)
     own = await owner.expect(200, "GET", "/emails", params={"tag": tag})
     assert [e["id"] for e in own.json()] == [my_email]
     # Another organization's owner finds nothing of this one's, and may not name it.
-    other = caller(theirs, org_roles=["owner"])
+    other = carol.calling(service.url)
     assert [
         e["id"] for e in (await other.expect(200, "GET", "/emails", params={"tag": tag})).json()
     ] == [their_email]
     (await other.call("GET", "/emails", params={"organization_id": mine})).problem(403)
     # A member reads no one's emails; nobody without a token does.
-    (await caller(mine, org_roles=["member"]).call("GET", "/emails")).problem(403)
-    (await caller(None).call("GET", "/emails")).problem(401)
+    (await bob.calling(service.url).call("GET", "/emails")).problem(403)
+    (await anonymous.call("GET", "/emails")).problem(401)
 
 
 async def test_emails_are_filtered_by_time_and_tag_and_paged(
-    caller: Caller, producer: EventProducer, mongo: Mongo
+    someone: Person, service: Served, producer: EventProducer, mongo: Mongo
 ) -> None:
-    tenant = org()
+    tenant = someone.organization_id
     tag = f"t{uuid.uuid4().hex[:8]}"
     first = await deliver(producer, mongo, tenant, [tag])
     second = await deliver(producer, mongo, tenant, [tag, "other"])
-    owner = caller(tenant, org_roles=["owner"])
+    owner = someone.calling(service.url)
 
     newest_first = (await owner.expect(200, "GET", "/emails", params={"tag": tag})).json()
     assert [e["id"] for e in newest_first] == [second, first]
@@ -123,12 +118,12 @@ async def test_emails_are_filtered_by_time_and_tag_and_paged(
 
 
 async def test_contact_sales_keeps_the_request_and_both_emails_arrive(
-    caller: Caller, mailbox: Mailbox, mongo: Mongo
+    anonymous: PlatformClient, mailbox: Mailbox, mongo: Mongo
 ) -> None:
     prospect = f"buyer-{uuid.uuid4().hex[:8]}@example.com"
     company = f"<b>Acme {uuid.uuid4().hex[:6]}</b>"
     body = {"email": prospect, "company": company, "size": "50-200", "message": "Call me & soon"}
-    answer = await caller(None).expect(202, "POST", "/contact-sales", json=body)
+    answer = await anonymous.expect(202, "POST", "/contact-sales", json=body)
     request_id = answer.json()["id"]
     kept = await mongo.raw(CONTACT_REQUESTS).find_one({"_id": request_id})
     assert (kept["email"], kept["company"], kept["size"]) == (prospect, company, "50-200")
@@ -159,16 +154,15 @@ async def test_contact_sales_keeps_the_request_and_both_emails_arrive(
     ],
 )
 async def test_bad_contact_requests_are_refused_and_nothing_is_kept(
-    caller: Caller, mongo: Mongo, body: dict[str, object], field: str
+    anonymous: PlatformClient, mongo: Mongo, body: dict[str, object], field: str
 ) -> None:
     before = await mongo.raw(CONTACT_REQUESTS).count_documents({})
-    problem = (await caller(None).call("POST", "/contact-sales", json=body)).problem(422)
+    problem = (await anonymous.call("POST", "/contact-sales", json=body)).problem(422)
     assert any(field in e.field for e in problem.errors or []), problem
     assert await mongo.raw(CONTACT_REQUESTS).count_documents({}) == before
 
 
-async def test_contact_sales_takes_json_only(caller: Caller) -> None:
-    anonymous = caller(None)
+async def test_contact_sales_takes_json_only(anonymous: PlatformClient) -> None:
     (
         await anonymous.call(
             "POST", "/contact-sales", data=b"{nope", headers={"Content-Type": "application/json"}

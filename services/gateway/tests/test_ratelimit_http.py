@@ -1,14 +1,25 @@
 """429 at the gateway once a caller spends their burst: a verified caller per tenant and user,
-anyone else (no token, or a bad one) per client address."""
+anyone else (no token, or a bad one) per client address. The callers are people the
+session's identity registered, and the gateway trusts its JWKS."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import aiohttp
+import pytest
 
 from testkit.api import bearer
-from testkit.tokens import DevSigningKey
+from testkit.fixtures import TestInfra
+from testkit.identity import People, Person
+
+
+@pytest.fixture
+def jwks_url(test_infra: TestInfra) -> str:
+    return test_infra.jwks_url
+
+
+def forged(person: Person, n: int) -> str:
+    """`person`'s token with its signature changed: a different bad token for each `n`."""
+    return f"{person.access_token[:-6]}{n:06d}"
 
 
 async def statuses(http: aiohttp.ClientSession, url: str, *sent: dict[str, str]) -> list[int]:
@@ -35,11 +46,11 @@ async def test_over_the_limit_is_429_with_retry_after(
 
 
 async def test_a_flood_of_bad_tokens_from_one_address_ends_in_429(
-    make_gateway, http: aiohttp.ClientSession, cars, signing_key: DevSigningKey
+    make_gateway, http: aiohttp.ClientSession, cars, someone: Person
 ) -> None:
     gateway = await make_gateway(rate_limit_per_second=0.5, rate_limit_burst=3)
     # Each token different, as an attacker guessing tokens sends them.
-    bad = [signing_key.mint(user_id=f"u{n}", without=["aud"]) for n in range(3)]
+    bad = [forged(someone, n) for n in range(3)]
     bad += [f"not-a-token-{n}" for n in range(3)]
     answered = []
     for token in bad:
@@ -52,18 +63,18 @@ async def test_a_flood_of_bad_tokens_from_one_address_ends_in_429(
 
 
 async def test_anonymous_and_refused_callers_share_their_address_bucket(
-    make_gateway, http: aiohttp.ClientSession, signing_key: DevSigningKey
+    make_gateway, http: aiohttp.ClientSession, someone: Person
 ) -> None:
     gateway = await make_gateway(rate_limit_per_second=0.5, rate_limit_burst=2)
-    expired = bearer(signing_key.mint(expires_in=-timedelta(minutes=5)))
-    assert await statuses(http, f"{gateway}/cars/echo", expired, {}, {}) == [401, 200, 429]
+    refused = bearer(forged(someone, 0))
+    assert await statuses(http, f"{gateway}/cars/echo", refused, {}, {}) == [401, 200, 429]
 
 
 async def test_a_verified_caller_has_a_bucket_apart_from_their_address(
-    make_gateway, http: aiohttp.ClientSession, signing_key: DevSigningKey
+    make_gateway, http: aiohttp.ClientSession, person: Person
 ) -> None:
     gateway = await make_gateway(rate_limit_per_second=0.5, rate_limit_burst=1)
-    alice = bearer(signing_key.mint(user_id="alice"))
+    alice = bearer(person.access_token)
     assert await statuses(http, f"{gateway}/cars/echo", {}, {}, alice, alice) == [
         200,
         429,
@@ -73,20 +84,22 @@ async def test_a_verified_caller_has_a_bucket_apart_from_their_address(
 
 
 async def test_two_users_of_one_tenant_have_separate_buckets(
-    make_gateway, http: aiohttp.ClientSession, signing_key: DevSigningKey
+    make_gateway, http: aiohttp.ClientSession, people: People
 ) -> None:
     gateway = await make_gateway(rate_limit_per_second=0.5, rate_limit_burst=1)
-    alice = bearer(signing_key.mint(user_id="alice", tenant_id="acme"))
-    bob = bearer(signing_key.mint(user_id="bob", tenant_id="acme"))
+    acme = await people.organization(await people.person(), await people.person())
+    alice, bob = (bearer(p.access_token) for p in acme)
     assert await statuses(http, f"{gateway}/cars/echo", alice, alice, bob) == [200, 429, 200]
 
 
 async def test_one_user_id_in_two_tenants_has_separate_buckets(
-    make_gateway, http: aiohttp.ClientSession, signing_key: DevSigningKey
+    make_gateway, http: aiohttp.ClientSession, people: People, person: Person
 ) -> None:
     gateway = await make_gateway(rate_limit_per_second=0.5, rate_limit_burst=1)
-    at_acme = bearer(signing_key.mint(user_id="user-1", tenant_id="acme"))
-    at_globex = bearer(signing_key.mint(user_id="user-1", tenant_id="globex"))
+    # Acting for their own organization, then for one they founded.
+    at_acme = bearer(person.access_token)
+    [founder] = await people.organization(person, name="Globex")
+    at_globex = bearer(founder.access_token)
     assert await statuses(http, f"{gateway}/cars/echo", at_acme, at_acme, at_globex) == [
         200,
         429,

@@ -9,11 +9,18 @@ import aiohttp
 import pytest
 
 from testkit.api import bearer
-from testkit.tokens import DevSigningKey
+from testkit.fixtures import TestInfra
+from testkit.identity import People
 
 # The public prefixes the limits are for, sent to the `cars` stand-in (which answers 404 to
 # what it does not know: passed through, unlike the gateway's own 429).
 ROUTES = {"/cars": "cars", "/contact-sales": "cars", "/record": "cars"}
+
+
+@pytest.fixture
+def jwks_url(test_infra: TestInfra) -> str:
+    """The gateway trusts the session's identity, which issues the callers' tokens."""
+    return test_infra.jwks_url
 
 
 async def posts(
@@ -80,12 +87,12 @@ async def test_credential_routes_are_limited_per_address_by_default(
 
 
 async def test_a_token_is_no_way_around_a_route_limit(
-    make_gateway, http: aiohttp.ClientSession, cars, signing_key: DevSigningKey
+    make_gateway, http: aiohttp.ClientSession, cars, people: People
 ) -> None:
     limit = {"method": "POST", "path": "/cars/echo", "per_second": 0.5, "burst": 2}
     gateway = await make_gateway(route_rate_limits=[limit])
-    alice = bearer(signing_key.mint(user_id="alice"))
-    bob = bearer(signing_key.mint(user_id="bob"))
+    alice = bearer((await people.person()).access_token)
+    bob = bearer((await people.person()).access_token)
     url = f"{gateway}/cars/echo"
     assert await posts(http, url, 1, alice) + await posts(http, url, 2, bob) == [200, 200, 429]
     assert cars.hits == 2

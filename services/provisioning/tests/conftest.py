@@ -3,12 +3,11 @@ service itself on the real MongoDB and RabbitMQ."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import aiohttp
 import pytest
 from pymongo import AsyncMongoClient
 
@@ -16,7 +15,6 @@ from chassis.storage.unit_of_work import Recording
 from provisioning.domain import Tenant, TenantDefaults
 from provisioning.main import ProvisioningSettings, create_app
 from provisioning.service import ProvisioningService, ProvisioningTransaction, integration_events
-from testkit.api import PlatformClient
 from testkit.fixtures import TestInfra
 from testkit.memory import InMemoryUnitOfWork
 from testkit.stored import Database
@@ -93,15 +91,3 @@ async def database(settings: ProvisioningSettings) -> AsyncIterator[Database]:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_url)
     yield client[settings.database_name]
     await client.close()
-
-
-@pytest.fixture
-def client(
-    http: aiohttp.ClientSession, provisioning_url: str, token: Callable[..., str]
-) -> Callable[..., PlatformClient]:
-    """`client(tenant, **claims)`: the provisioning API as a caller of that tenant."""
-
-    def make(tenant: str | None, **claims: Any) -> PlatformClient:
-        return PlatformClient(http, provisioning_url, token(tenant_id=tenant, **claims))
-
-    return make

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -19,10 +19,10 @@ from contracts import Envelope
 from contracts.audits import AuditRecorded
 from contracts.identity import OrganizationCreated
 from contracts.provisioning import TenantProvisioned
-from contracts.roles import OrganizationRole, PlatformRole
 from provisioning.main import ProvisioningSettings
 from testkit.api import PlatformClient, TenantRecord
 from testkit.fixtures import EventProducer, TestInfra
+from testkit.identity import People, Person
 from testkit.rabbit import Rabbit
 from testkit.stored import Database
 from testkit.waiting import eventually
@@ -142,21 +142,25 @@ async def test_an_organization_published_for_another_tenant_is_dead_lettered(
 
 
 async def test_operators_and_the_tenants_owners_read_its_record(
-    client: Callable[..., PlatformClient], producer: EventProducer
+    people: People, operator: Person, provisioning_url: str, producer: EventProducer
 ) -> None:
-    org = organization()
-    await producer.publish(created(org), tenant_id=org, actor_id="founder")
-    operator = client("ops-tenant", roles=[PlatformRole.STANDARD, PlatformRole.OPERATIONS])
-    record: TenantRecord = await eventually(lambda: _found(operator, org), timeout=15, interval=0.1)
-    assert (record.id, record.name, record.created_by) == (org, "Acme Ltd", "founder")
-    owner = client(org, org_roles=[OrganizationRole.OWNER])
-    assert await owner.tenant_record(org) == record
+    alice, bob, carol = await people.person(), await people.person(), await people.person()
+    # Alice founds the organization, Bob is a member of it; Carol owns another.
+    alice, bob = await people.organization(alice, bob)
+    org = alice.organization_id
+    # As identity publishes it (its own events do not reach this service here).
+    founded = OrganizationCreated(organization_id=org, name="Acme Ltd", created_by=alice.user_id)
+    await producer.publish(founded, tenant_id=org, actor_id=alice.user_id)
+    ops = operator.calling(provisioning_url)
+    record: TenantRecord = await eventually(lambda: _found(ops, org), timeout=15, interval=0.1)
+    assert (record.id, record.name, record.created_by) == (org, "Acme Ltd", alice.user_id)
+    assert await alice.calling(provisioning_url).tenant_record(org) == record
 
-    (await client(org).call("GET", f"/tenants/{org}")).problem(403)  # a member
-    other_owner = client(organization(), org_roles=[OrganizationRole.OWNER])
-    (await other_owner.call("GET", f"/tenants/{org}")).problem(403)
-    (await operator.call("GET", f"/tenants/{organization()}")).problem(404)
-    (await client(org).call("GET", f"/tenants/{org}", headers={"Authorization": ""})).problem(401)
+    member = bob.calling(provisioning_url)
+    (await member.call("GET", f"/tenants/{org}")).problem(403)
+    (await carol.calling(provisioning_url).call("GET", f"/tenants/{org}")).problem(403)
+    (await ops.call("GET", f"/tenants/{organization()}")).problem(404)
+    (await member.call("GET", f"/tenants/{org}", headers={"Authorization": ""})).problem(401)
 
 
 async def _found(client: PlatformClient, org: str) -> TenantRecord | None:

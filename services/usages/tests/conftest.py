@@ -3,7 +3,7 @@ the real MongoDB and RabbitMQ, delivering over HTTP to the analytics simulator."
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -99,16 +99,9 @@ def analytics(running: Running) -> AnalyticsSimulator:
 
 
 @pytest.fixture
-def client(
-    http: aiohttp.ClientSession, running: Running, token: Callable[..., str]
-) -> Callable[..., PlatformClient]:
-    """`client(tenant, **claims)` as a signed-in caller; `client(None)` with no token."""
-
-    def make(tenant: str | None, **claims: Any) -> PlatformClient:
-        bearer = token(tenant_id=tenant, **claims) if tenant or claims else None
-        return PlatformClient(http, running.url, bearer)
-
-    return make
+def anonymous(http: aiohttp.ClientSession, running: Running) -> PlatformClient:
+    """The service's API called without a token (`person.calling(running.url)`: signed in)."""
+    return PlatformClient(http, running.url, None)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,10 +13,12 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from testkit.analytics import AnalyticsSimulator
 from testkit.api import PlatformClient
+from testkit.identity import Person
 from testkit.waiting import eventually
 from usages.api import RECORD_MAX_BYTES
 
-Clients = Callable[..., PlatformClient]
+from .conftest import Running
+
 ROUTES = ("measure", "use", "crash", "trace", "pageview")
 
 
@@ -92,7 +93,7 @@ BAD: list[tuple[str, Any, int, str | None]] = [
 
 @pytest.mark.parametrize(("what", "body", "status", "field"), BAD)
 async def test_bad_records_are_refused_with_a_problem_and_nothing_is_stored(
-    client: Clients,
+    anonymous: PlatformClient,
     stored: AsyncCollection[dict[str, Any]],
     what: str,
     body: Any,
@@ -101,7 +102,7 @@ async def test_bad_records_are_refused_with_a_problem_and_nothing_is_stored(
 ) -> None:
     before = await stored.count_documents({})
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    answer = await client(None).call(
+    answer = await anonymous.call(
         "POST", f"/record/{what}", data=raw, headers={"Content-Type": "application/json"}
     )
     problem = answer.problem(status)
@@ -110,19 +111,20 @@ async def test_bad_records_are_refused_with_a_problem_and_nothing_is_stored(
     assert await stored.count_documents({}) == before
 
 
-async def test_a_body_sent_without_a_length_is_cut_off_past_the_limit(client: Clients) -> None:
+async def test_a_body_sent_without_a_length_is_cut_off_past_the_limit(
+    anonymous: PlatformClient,
+) -> None:
     async def chunks() -> Any:
         for _ in range(RECORD_MAX_BYTES // 1024 + 1):
             yield b" " * 1024
 
-    answer = await client(None).call(
+    answer = await anonymous.call(
         "POST", "/record/use", data=chunks(), headers={"Content-Type": "application/json"}
     )
     answer.problem(413)
 
 
-async def test_other_content_and_bad_tokens_are_refused(client: Clients) -> None:
-    anonymous = client(None)
+async def test_other_content_and_bad_tokens_are_refused(anonymous: PlatformClient) -> None:
     answer = await anonymous.call("POST", "/record/use", data=b"event=x")
     answer.problem(415)
     bad_token = {"Authorization": "Bearer not-a-token"}
@@ -131,11 +133,11 @@ async def test_other_content_and_bad_tokens_are_refused(client: Clients) -> None
 
 
 async def test_every_record_is_taken_anonymously_and_reaches_analytics_once(
-    client: Clients, analytics: AnalyticsSimulator
+    anonymous: PlatformClient, analytics: AnalyticsSimulator
 ) -> None:
     anonymous_id = visitor()
     recorded = {
-        what: (await client(None).record(what, valid(what, anonymous_id))).id for what in ROUTES
+        what: (await anonymous.record(what, valid(what, anonymous_id))).id for what in ROUTES
     }
 
     async def arrived() -> list[dict[str, Any]]:
@@ -161,11 +163,11 @@ async def test_every_record_is_taken_anonymously_and_reaches_analytics_once(
 
 
 async def test_a_signed_in_caller_is_counted_in_their_tenant(
-    client: Clients, analytics: AnalyticsSimulator
+    person: Person, running: Running, analytics: AnalyticsSimulator
 ) -> None:
-    tenant, user = f"t-{uuid.uuid4().hex[:6]}", f"u-{uuid.uuid4().hex[:6]}"
+    tenant, user = person.organization_id, person.user_id
     earlier = visitor()
-    caller = client(tenant, user_id=user)
+    caller = person.calling(running.url)
     use = await caller.record("use", valid("use", earlier))
     view = await caller.record("pageview", valid("pageview", None))
 

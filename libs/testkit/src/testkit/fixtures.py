@@ -1,7 +1,9 @@
 """pytest fixtures for tests that talk to the real MongoDB and RabbitMQ.
 
 Each test session gets its own RabbitMQ vhost and its own database names, so test runs
-never see each other's queues or documents, and clean up after themselves.
+never see each other's queues or documents, and clean up after themselves. It also gets an
+identity service of its own, the issuer of every token the services under test are called
+with: they trust its JWKS (`TestInfra.jwks_url`), as they trust identity's in production.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -26,7 +27,13 @@ from chassis.messaging.commands import CommandBus
 from chassis.messaging.relay import OutgoingEvent, exchange_publisher
 from contracts import Envelope, IntegrationEvent
 from devstack import infra
+from identity.credentials.hashing import HashParameters
+from identity.main import IdentitySettings, create_app
+from testkit.api import PlatformClient
+from testkit.identity import Mailbag, People, Person, new_email
+from testkit.rabbit import Rabbit
 from testkit.tokens import DevSigningKey
+from testkit.web import serving
 
 
 @dataclass(frozen=True)
@@ -70,23 +77,111 @@ def _logs() -> None:
     configure_logging("tests", "WARNING")
 
 
-@pytest.fixture(scope="session")
-def signing_key() -> DevSigningKey:
-    return DevSigningKey.generate()
+@dataclass(frozen=True)
+class Run:
+    """This session's share of the machine's MongoDB and RabbitMQ: databases named
+    `t<run_id>_...` and a vhost."""
+
+    mongo_url: str
+    amqp_url: str
+    vhost: str
+    run_id: str
+
+
+# The exchange the issuer publishes its events to, on the session's vhost: the people it
+# registers are not heard by the services under test, whose tests publish what they should
+# hear themselves.
+ISSUER_EVENTS = "issuer_events"
+
+
+@dataclass(frozen=True)
+class Issuer:
+    """The session's identity service, served in this process: it issues the tokens of the
+    people who call the services under test."""
+
+    url: str
+    # Whoever registers with this address gets the operations role.
+    operator_email: str
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.url}/.well-known/jwks.json"
 
 
 @pytest.fixture(scope="session")
-def test_infra(
-    signing_key: DevSigningKey, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TestInfra]:
+def session_run() -> Iterator[Run]:
     started = infra.ensure_infra()
     run_id = uuid.uuid4().hex[:8]
     vhost = f"test-{run_id}"
-    amqp_url = infra.create_vhost(vhost)
-    jwks = signing_key.write_jwks(tmp_path_factory.mktemp("keys") / "jwks.json")
-    yield TestInfra(started.mongo_url, amqp_url, vhost, run_id, Path(jwks).as_uri())
+    yield Run(started.mongo_url, infra.create_vhost(vhost), vhost, run_id)
     infra.delete_vhost(vhost)
     _drop_databases(started.mongo_url, f"t{run_id}_")
+
+
+@pytest.fixture(scope="session")
+async def issuer(session_run: Run) -> AsyncIterator[Issuer]:
+    operator = new_email("operator")
+    settings = IdentitySettings(
+        # Its own queues and database, apart from the identity service's own tests'.
+        service_name="issuer",
+        mongo_url=session_run.mongo_url,
+        mongo_db=f"t{session_run.run_id}_issuer",
+        amqp_url=session_run.amqp_url,
+        events_exchange=ISSUER_EVENTS,
+        log_level="WARNING",
+        operator_emails=operator,
+        outbox_poll_seconds=0.1,
+        # Longer than a session's tests take: people made once serve many tests.
+        access_token_minutes=60,
+        # Hashing passwords is identity's own tests' concern; here it would only slow down
+        # each registration and login.
+        password_hash=HashParameters(memory_kib=1024, passes=1),
+    )
+    async with serving(create_app(settings)) as url:
+        yield Issuer(url, operator)
+
+
+@pytest.fixture(scope="session")
+def test_infra(session_run: Run, issuer: Issuer) -> TestInfra:
+    run = session_run
+    return TestInfra(run.mongo_url, run.amqp_url, run.vhost, run.run_id, issuer.jwks_url)
+
+
+@pytest.fixture(scope="session")
+async def issued_mail(session_run: Run, issuer: Issuer) -> AsyncIterator[Mailbag]:
+    """The emails the issuer asked for (their tokens confirm registrations)."""
+    # The running issuer has declared its exchange.
+    async with Rabbit.connect(session_run.amqp_url) as rabbit:
+        bag = Mailbag(rabbit, ISSUER_EVENTS)
+        await bag.start()
+        yield bag
+
+
+@pytest.fixture(scope="session")
+async def people(issuer: Issuer, issued_mail: Mailbag) -> AsyncIterator[People]:
+    """People registered, confirmed and logged in at the issuer: `person.calling(url)` is
+    one of them calling a service under test."""
+    async with aiohttp.ClientSession() as http:
+        yield People(PlatformClient(http, issuer.url, None), issued_mail.token)
+
+
+@pytest.fixture(scope="session")
+async def operator(people: People, issuer: Issuer) -> Person:
+    """A person with the operations role (registered with the operator address)."""
+    return await people.person(issuer.operator_email)
+
+
+@pytest.fixture
+async def person(people: People) -> Person:
+    """A new person: the owner of an organization of their own, with nothing in it yet."""
+    return await people.person()
+
+
+@pytest.fixture(scope="module")
+async def someone(people: People) -> Person:
+    """A person the tests of a module share (the owner of an organization of their own),
+    for tests that do not mind what the others left in it."""
+    return await people.person()
 
 
 def _drop_databases(mongo_url: str, prefix: str) -> None:
@@ -168,7 +263,14 @@ async def producer(test_infra: TestInfra) -> AsyncIterator[EventProducer]:
         yield EventProducer(broker, settings)
 
 
+# The test signing key, for the tests of token verification itself (the chassis', the
+# gateway's): a verifier trusting its JWKS is given tokens identity would never issue.
+@pytest.fixture(scope="session")
+def signing_key() -> DevSigningKey:
+    return DevSigningKey.generate()
+
+
 @pytest.fixture
 def token(signing_key: DevSigningKey) -> Callable[..., str]:
-    """`token(tenant_id=..., roles=[...])` mints a valid access token."""
+    """`token(tenant_id=..., roles=[...])` mints an access token with the test key."""
     return signing_key.mint

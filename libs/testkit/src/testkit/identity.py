@@ -38,12 +38,13 @@ def new_email(name: str = "person", domain: str = "example.com") -> str:
 class Mailbag:
     """The emails identity asked for, as a queue of the test's own received them."""
 
-    def __init__(self, rabbit: Rabbit) -> None:
+    def __init__(self, rabbit: Rabbit, exchange: str = "domain_events") -> None:
         self._rabbit = rabbit
+        self._exchange = exchange
         self._messages: list[AbstractIncomingMessage] = []
 
     async def start(self) -> None:
-        self._messages = await self._rabbit.watch("domain_events", EmailRequested.event_type)
+        self._messages = await self._rabbit.watch(self._exchange, EmailRequested.event_type)
 
     def sent(self, to: str, template: str) -> list[EmailRequested]:
         envelopes = [Envelope.model_validate_json(m.body) for m in self._messages]
@@ -88,6 +89,11 @@ class Person:
     @property
     def access_token(self) -> str:
         return str(self.tokens["access_token"])
+
+    def calling(self, base_url: str) -> PlatformClient:
+        """This person, with the tokens they hold now, calling the API at `base_url` (a
+        service under test, the gateway)."""
+        return PlatformClient(self.api.http, base_url, self.access_token)
 
 
 class People:

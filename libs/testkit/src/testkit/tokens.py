@@ -1,6 +1,8 @@
 """A test signing key: mints RS256 access tokens and publishes their JWKS, for the tests of
-token verification itself (the chassis, the gateway) and the services' own tests. Everything
-run whole (`make run`, the end-to-end tests, `make token`) gets its tokens from identity.
+token verification itself (the chassis', the gateway's), which need tokens identity would
+never issue. Everything else gets its tokens from identity: the services' own tests from the
+session's (testkit.fixtures), everything run whole (`make run`, the end-to-end tests,
+`make token`) from the one running.
 """
 
 from __future__ import annotations
