@@ -36,6 +36,7 @@ from bench.common import (
     bench_env,
     client_session,
     command,
+    cpu_ms_per_request,
     get,
     interleaved,
     person,
@@ -100,6 +101,14 @@ def report(runs: dict[str, list[Round]], args: argparse.Namespace) -> list[str]:
     ratios = {name: chosen[name].rps / jwt for name in (X_API_KEY, BEARER_KEY)}
     for name, ratio in ratios.items():
         print(f"{name} / JWT: {ratio:.1%}")
+    cpu = {name: cpu_ms_per_request(rounds) for name, rounds in runs.items()}
+    print(
+        "CPU per request (load generator, gateway, cars, identity): "
+        + ", ".join(f"{name} {ms:.2f} ms" for name, ms in cpu.items())
+        + "; JWT / API key: "
+        + ", ".join(f"{cpu[JWT] / cpu[name]:.1%}" for name in (X_API_KEY, BEARER_KEY))
+        + " (the throughput ratios were the cores the only limit)"
+    )
     # The lower of the two: either way of sending a key must meet the target.
     line = verdict("API key / JWT throughput", min(ratios.values()), TARGET)
     print(line)

@@ -438,6 +438,15 @@ async def interleaved(
     return runs
 
 
+def cpu_ms_per_request(rounds: Sequence[Round]) -> float:
+    """The median round's CPU milliseconds per request of the load generator and the services
+    (not MongoDB's or RabbitMQ's, which neighbours use too): less noisy than throughput on a
+    shared machine, and what throughput follows when the cores are the limit."""
+    picked = median_round(rounds)
+    ours = [v for p, v in picked.cpu.items() if p not in (MACHINE, *INFRA_COMMANDS.values())]
+    return sum(ours) / picked.stats.requests * 1000
+
+
 def report_rounds(runs: Mapping[str, Sequence[Round]]) -> dict[str, Stats]:
     """Print the throughput and CPU tables of `interleaved`'s rounds; answer each target's
     median-throughput round."""

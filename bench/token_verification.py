@@ -39,6 +39,7 @@ from bench.common import (
     bench_env,
     client_session,
     command,
+    cpu_ms_per_request,
     drive,
     get,
     interleaved,
@@ -142,6 +143,13 @@ def report(runs: dict[str, list[Round]], args: argparse.Namespace) -> list[str]:
     print(f"A/A noise: anonymous (A/A) / anonymous = {aa:.1%}")
     print(f"bearer token / anonymous: {ratio:.1%}")
     print(f"new token each request / anonymous: {fresh:.1%} (worst case, not judged)")
+    cpu = {name: cpu_ms_per_request(rounds) for name, rounds in runs.items()}
+    print(
+        "CPU per request (load generator, gateway, identity): "
+        + ", ".join(f"{name} {ms:.2f} ms" for name, ms in cpu.items())
+        + f"; anonymous / bearer token: {cpu[ANONYMOUS] / cpu[AUTHENTICATED]:.1%} "
+        "(the throughput ratio were the cores the only limit)"
+    )
     line = verdict("authenticated / anonymous throughput", ratio, TARGET)
     print(line)
     return [line]
