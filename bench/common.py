@@ -18,6 +18,7 @@ import platform
 import shlex
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -445,6 +446,16 @@ def cpu_ms_per_request(rounds: Sequence[Round]) -> float:
     picked = median_round(rounds)
     ours = [v for p, v in picked.cpu.items() if p not in (MACHINE, *INFRA_COMMANDS.values())]
     return sum(ours) / picked.stats.requests * 1000
+
+
+def paired_ratio(runs: Mapping[str, Sequence[Round]], target: str, baseline: str) -> float:
+    """The median over rounds of `target`'s throughput over `baseline`'s in the same round.
+
+    Within a round the two ran seconds apart, so a neighbour's burst, which moves whole
+    rounds on a shared machine, mostly cancels out; the median-throughput rounds of two
+    targets may come from different rounds."""
+    pairs = zip(runs[target], runs[baseline], strict=True)
+    return statistics.median(t.stats.rps / b.stats.rps for t, b in pairs)
 
 
 def report_rounds(runs: Mapping[str, Sequence[Round]]) -> dict[str, Stats]:
