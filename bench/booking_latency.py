@@ -45,6 +45,7 @@ from bench.common import (
     cpu_snapshot,
     drive,
     mongo_commands,
+    person,
     report_errors,
     running_system,
     settle,
@@ -55,7 +56,7 @@ from bench.common import (
 from pymongo import AsyncMongoClient
 
 from devstack.system import System
-from testkit.api import bearer, car_details
+from testkit.api import car_details
 
 WARMUP = 48
 SLOT = timedelta(hours=1)
@@ -114,16 +115,16 @@ Measured = tuple[Stats, dict[str, float], dict[str, int]]
 async def run(
     env: BenchEnv, system: System, args: argparse.Namespace
 ) -> tuple[list[Measured], tuple[float, float]]:
-    headers = bearer(env.token())
     pids = system_pids(system, ["gateway", "bookings", "cars"])
     gateway = system.gateway_url
     cars: list[str] = []
-    register = register_request(gateway, headers, env.run_id[:6].upper(), cars)
-    book = booking_request(gateway, headers, cars)
     plan = [(1, args.requests_c1), (16, args.requests_c16)]
     results: list[Measured] = []
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(env.mongo_url)
     async with client_session(16) as session:
+        headers = (await person(env, system, session)).api.headers
+        register = register_request(gateway, headers, env.run_id[:6].upper(), cars)
+        book = booking_request(gateway, headers, cars)
 
         async def series(request: Request, label: str) -> None:
             # Warm-up: connections, JWKS, caches, the reserve reply queue (not measured).
@@ -151,7 +152,7 @@ async def run(
 
         await series(register, "POST /cars")  # the cars that the bookings then take
         if not cars:
-            failed = next((s for s, _ in results if s.first_error), None)
+            failed = next((s for s, *_ in results if s.first_error), None)
             raise RuntimeError(f"no car registered: {failed.first_error if failed else '?'}")
         await series(book, "POST /bookings")
     try:

@@ -61,7 +61,6 @@ def settings(env: BenchEnv, name: str) -> ServiceSettings:
         mongo_url=env.mongo_url,
         mongo_db=env.db_name(name),
         amqp_url=env.amqp_url,
-        jwks_url=env.jwks_url,
         prefetch_count=64,
     )
 

@@ -1,7 +1,9 @@
 """What every benchmark shares: throwaway infrastructure, a light load generator, tables.
 
-Each run gets its own RabbitMQ vhost, its own MongoDB database prefix and a fresh signing
-key whose JWKS is a file; all of it is removed when the run ends, whatever happened.
+Each run gets its own RabbitMQ vhost and its own MongoDB database prefix; both are removed
+when the run ends, whatever happened. Access tokens come from identity, as everywhere but in
+unit tests: a benchmark registers, confirms and logs in a person of its own (`person`), and
+every service trusts identity's JWKS.
 
 The machine has two cores, and the load generator shares them with the processes it
 measures: it is one asyncio process with a pooled aiohttp client and a fixed concurrency.
@@ -16,13 +18,22 @@ import platform
 import shlex
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +48,9 @@ from devstack import infra
 from devstack.services import SERVICES
 from devstack.system import StackSettings, System, free_ports
 from testkit.analytics import simulator_process
-from testkit.tokens import DevSigningKey
+from testkit.api import PlatformClient
+from testkit.identity import Mailbag, People, Person
+from testkit.rabbit import Rabbit
 
 BENCH_DIR = Path(__file__).resolve().parent
 LOCALHOST = "127.0.0.1"
@@ -47,15 +60,13 @@ LOCALHOST = "127.0.0.1"
 
 @dataclass(frozen=True)
 class BenchEnv:
-    """One run's throwaway vhost, database prefix, scratch directory and signing key."""
+    """One run's throwaway vhost, database prefix and scratch directory."""
 
     mongo_url: str
     amqp_url: str
     vhost: str
     run_id: str
     workdir: Path
-    key: DevSigningKey
-    jwks_url: str
 
     @property
     def db_prefix(self) -> str:
@@ -63,10 +74,6 @@ class BenchEnv:
 
     def db_name(self, service: str) -> str:
         return f"{self.db_prefix}{service}"
-
-    def token(self, user_id: str = "bench-user") -> str:
-        """An access token of this run's tenant."""
-        return self.key.mint(tenant_id=f"tenant-{self.run_id}", user_id=user_id)
 
 
 @contextmanager
@@ -82,9 +89,7 @@ def bench_env() -> Iterator[BenchEnv]:
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-{run_id}-"))
     try:
         amqp_url = infra.create_vhost(vhost)
-        key = DevSigningKey.generate()
-        jwks = key.write_jwks(workdir / "jwks.json")
-        yield BenchEnv(started.mongo_url, amqp_url, vhost, run_id, workdir, key, jwks.as_uri())
+        yield BenchEnv(started.mongo_url, amqp_url, vhost, run_id, workdir)
     finally:
         infra.delete_vhost(vhost)
         drop_databases(started.mongo_url, f"bench{run_id}_")
@@ -125,7 +130,6 @@ def running_services(
     settings = StackSettings(
         mongo_url=env.mongo_url,
         amqp_url=env.amqp_url,
-        jwks_url=env.jwks_url,
         log_dir=env.workdir / "logs",
         ports=free_ports(s.name for s in SERVICES),
         db_prefix=env.db_prefix,
@@ -196,6 +200,15 @@ def cpu_snapshot(pids: Mapping[str, int | None]) -> dict[str, float]:
     return {name: cpu_seconds(pid) for name, pid in pids.items()}
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine has been busy so far, whoever's the work: the
+    difference from the processes measured is a neighbour's (tests run beside a benchmark)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    # user nice system idle iowait irq softirq steal: all but idle and iowait.
+    busy = sum(int(v) for i, v in enumerate(fields[:8]) if i not in (3, 4))
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
 def system_pids(system: System, names: Sequence[str]) -> dict[str, int | None]:
     """This process (the load generator), the named services, and MongoDB and RabbitMQ when
     they run on this machine."""
@@ -206,6 +219,7 @@ def system_pids(system: System, names: Sequence[str]) -> dict[str, int | None]:
 
 
 LOAD_GENERATOR = "load generator"
+MACHINE = "whole machine"
 # The infrastructure's processes by their command name (/proc/<pid>/comm).
 INFRA_COMMANDS = {"mongod": "mongod", "beam.smp": "rabbitmq"}
 
@@ -270,6 +284,28 @@ async def settle(env: BenchEnv, services: Sequence[str], timeout: float = 30.0) 
         print(f"! the services were still busy after {timeout:.0f}s; measuring anyway")
     finally:
         await client.close()
+
+
+@asynccontextmanager
+async def identity_people(
+    env: BenchEnv, system: System, session: aiohttp.ClientSession
+) -> AsyncIterator[People]:
+    """Registers, confirms and logs in people through the gateway.
+
+    The confirmation token is the one identity publishes for the emails service
+    (EmailRequested), read by a queue of this process bound to the event, as identity's own
+    tests read it: no SMTP server needs to run.
+    """
+    async with Rabbit.connect(env.amqp_url) as rabbit:
+        mailbag = Mailbag(rabbit)
+        await mailbag.start()
+        yield People(PlatformClient(session, system.gateway_url, None), mailbag.token)
+
+
+async def person(env: BenchEnv, system: System, session: aiohttp.ClientSession) -> Person:
+    """A new person, registered, confirmed and logged in (their own organization's owner)."""
+    async with identity_people(env, system, session) as people:
+        return await people.person()
 
 
 # --- load generation ----------------------------------------------------------------------------
@@ -360,6 +396,98 @@ def median_by_rps(runs: Sequence[Stats]) -> Stats:
     """The run with the median throughput (the lower middle one for an even count)."""
     ordered = sorted(runs, key=lambda s: s.rps)
     return ordered[(len(ordered) - 1) // 2]
+
+
+@dataclass(frozen=True)
+class Round:
+    stats: Stats
+    cpu: dict[str, float]  # CPU seconds each process used during the round, and the machine
+
+
+def median_round(rounds: Sequence[Round]) -> Round:
+    chosen = median_by_rps([r.stats for r in rounds])
+    return next(r for r in rounds if r.stats is chosen)
+
+
+async def interleaved(
+    session: aiohttp.ClientSession,
+    targets: Mapping[str, Request],
+    pids: Mapping[str, int | None],
+    *,
+    requests: int,
+    warmup: int,
+    rounds: int,
+    concurrency: int,
+) -> dict[str, list[Round]]:
+    """Each target warmed up, then given `requests` requests per round, in rounds whose order
+    alternates, with the CPU each process of `pids` used during each."""
+    for name, request in targets.items():
+        await drive(session, request, total=warmup, concurrency=concurrency, label=name)
+    runs: dict[str, list[Round]] = {name: [] for name in targets}
+    for round_no in range(rounds):
+        # Alternate the order so that drift (caches, GC, a neighbour) hits every target.
+        order = list(targets) if round_no % 2 == 0 else list(reversed(list(targets)))
+        for name in order:
+            before, machine = cpu_snapshot(pids), machine_busy_seconds()
+            stats = await drive(
+                session, targets[name], total=requests, concurrency=concurrency, label=name
+            )
+            after = cpu_snapshot(pids)
+            used = {p: after[p] - before[p] for p in pids}
+            used[MACHINE] = machine_busy_seconds() - machine
+            runs[name].append(Round(stats, used))
+    return runs
+
+
+def cpu_ms_per_request(rounds: Sequence[Round]) -> float:
+    """The median round's CPU milliseconds per request of the load generator and the services
+    (not MongoDB's or RabbitMQ's, which neighbours use too): less noisy than throughput on a
+    shared machine, and what throughput follows when the cores are the limit."""
+    picked = median_round(rounds)
+    ours = [v for p, v in picked.cpu.items() if p not in (MACHINE, *INFRA_COMMANDS.values())]
+    return sum(ours) / picked.stats.requests * 1000
+
+
+def paired_ratio(runs: Mapping[str, Sequence[Round]], target: str, baseline: str) -> float:
+    """The median over rounds of `target`'s throughput over `baseline`'s in the same round.
+
+    Within a round the two ran seconds apart, so a neighbour's burst, which moves whole
+    rounds on a shared machine, mostly cancels out; the median-throughput rounds of two
+    targets may come from different rounds."""
+    pairs = zip(runs[target], runs[baseline], strict=True)
+    return statistics.median(t.stats.rps / b.stats.rps for t, b in pairs)
+
+
+def report_rounds(runs: Mapping[str, Sequence[Round]]) -> dict[str, Stats]:
+    """Print the throughput and CPU tables of `interleaved`'s rounds; answer each target's
+    median-throughput round."""
+    picked = {name: median_round(rounds) for name, rounds in runs.items()}
+    chosen = {name: r.stats for name, r in picked.items()}
+    processes = list(next(iter(picked.values())).cpu)
+    rows: list[list[object]] = []
+    cpu_rows: list[list[object]] = []
+    for name, rounds in runs.items():
+        median = chosen[name]
+        rows.append(
+            [
+                name,
+                median.rps,
+                max(r.stats.rps for r in rounds),
+                median.ms(0.50),
+                median.ms(0.99),
+                sum(r.stats.errors for r in rounds),
+            ]
+        )
+        per_request = [picked[name].cpu[p] / median.requests * 1000 for p in processes]
+        cpu_rows.append([name, *per_request[:-1], sum(per_request[:-1]), per_request[-1]])
+    print(table(["target", "req/s", "best req/s", "p50 ms", "p99 ms", "errors"], rows))
+    report_errors([r.stats for rounds in runs.values() for r in rounds])
+    print(
+        "CPU milliseconds per request, by process (same rounds; 2 cores = 2,000 ms/s); "
+        "the whole machine's beyond the total is a neighbour's:"
+    )
+    print(table(["target", *processes[:-1], "total", MACHINE], cpu_rows))
+    return chosen
 
 
 # --- reporting ----------------------------------------------------------------------------------

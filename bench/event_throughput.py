@@ -116,7 +116,6 @@ def settings(env: BenchEnv, name: str, args: argparse.Namespace) -> ServiceSetti
         mongo_url=env.mongo_url,
         mongo_db=env.db_name(name),
         amqp_url=env.amqp_url,
-        jwks_url=env.jwks_url,
         log_level="WARNING",
         **overrides,
     )

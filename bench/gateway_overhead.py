@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as `python bench/gateway_overhead.py`
@@ -25,26 +24,24 @@ if __package__ in (None, ""):  # run as `python bench/gateway_overhead.py`
 
 from bench.common import (
     BenchEnv,
+    Round,
     Server,
-    Stats,
     banner,
     bench_env,
     client_session,
     command,
-    cpu_snapshot,
-    drive,
     get,
     hello_server,
-    median_by_rps,
-    report_errors,
+    interleaved,
+    median_round,
+    person,
+    report_rounds,
     running_system,
     system_pids,
-    table,
     verdict,
 )
 
 from devstack.system import System
-from testkit.api import PlatformClient
 
 TARGET = 0.85  # gateway / direct
 SERVICE_TARGET = 0.30  # cars direct / bare hello-world
@@ -61,18 +58,12 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-@dataclass(frozen=True)
-class Round:
-    stats: Stats
-    cpu: dict[str, float]  # CPU seconds each process used during the round
-
-
 async def run(
     env: BenchEnv, system: System, hello: Server, args: argparse.Namespace
 ) -> dict[str, list[Round]]:
     pids = {**system_pids(system, ["gateway", "cars"]), "hello": hello.pid}
     async with client_session(args.concurrency) as session:
-        client = PlatformClient(session, system.gateway_url, env.token())
+        client = (await person(env, system, session)).api
         car = await client.register_car()
         # The timed requests stay raw aiohttp (`get`): the typed client would copy every
         # answer's headers and validate its body, CPU the load generator would take from
@@ -82,64 +73,26 @@ async def run(
             DIRECT: get(f"{system.url('cars')}/cars/{car.id}", client.headers),
             GATEWAY: get(f"{system.gateway_url}/cars/{car.id}", client.headers),
         }
-        runs: dict[str, list[Round]] = {name: [] for name in targets}
-        for name, request in targets.items():
-            await drive(
-                session, request, total=args.warmup, concurrency=args.concurrency, label=name
-            )
-        for round_no in range(args.rounds):
-            # Alternate the order so that drift (caches, GC, a neighbour) hits every target.
-            order = list(targets) if round_no % 2 == 0 else list(reversed(targets))
-            for name in order:
-                before = cpu_snapshot(pids)
-                stats = await drive(
-                    session,
-                    targets[name],
-                    total=args.requests,
-                    concurrency=args.concurrency,
-                    label=name,
-                )
-                after = cpu_snapshot(pids)
-                used = {p: after[p] - before[p] for p in pids}
-                runs[name].append(Round(stats, used))
-    return runs
-
-
-def median_round(rounds: list[Round]) -> Round:
-    chosen = median_by_rps([r.stats for r in rounds])
-    return next(r for r in rounds if r.stats is chosen)
+        return await interleaved(
+            session,
+            targets,
+            pids,
+            requests=args.requests,
+            warmup=args.warmup,
+            rounds=args.rounds,
+            concurrency=args.concurrency,
+        )
 
 
 def report(runs: dict[str, list[Round]], args: argparse.Namespace) -> list[str]:
     """Print the tables and ratios; answer the targets' verdicts."""
-    rows: list[list[object]] = []
-    cpu_rows: list[list[object]] = []
-    picked = {name: median_round(rounds) for name, rounds in runs.items()}
-    chosen = {name: r.stats for name, r in picked.items()}
-    processes = list(next(iter(picked.values())).cpu)
-    for name, rounds in runs.items():
-        median = chosen[name]
-        rows.append(
-            [
-                name,
-                median.rps,
-                max(r.stats.rps for r in rounds),
-                median.ms(0.50),
-                median.ms(0.99),
-                sum(r.stats.errors for r in rounds),
-            ]
-        )
-        per_request = [picked[name].cpu[p] / median.requests * 1000 for p in processes]
-        cpu_rows.append([name, *per_request, sum(per_request)])
     print(
         f"{args.rounds} rounds x {args.requests} requests per target, concurrency "
         f"{args.concurrency}, after {args.warmup} warm-up requests each; "
         "the median-throughput round is shown"
     )
-    print(table(["target", "req/s", "best req/s", "p50 ms", "p99 ms", "errors"], rows))
-    report_errors([r.stats for rounds in runs.values() for r in rounds])
-    print("CPU milliseconds per request, by process (same rounds; 2 cores = 2,000 ms/s):")
-    print(table(["target", *processes, "total"], cpu_rows))
+    chosen = report_rounds(runs)
+    picked = {name: median_round(rounds) for name, rounds in runs.items()}
     direct, gateway, hello = chosen[DIRECT], chosen[GATEWAY], chosen[HELLO]
     ratio = gateway.rps / direct.rps
     best = max(r.stats.rps for r in runs[GATEWAY]) / max(r.stats.rps for r in runs[DIRECT])

@@ -37,6 +37,7 @@ from bench.common import (
     drive,
     get,
     median_by_rps,
+    person,
     report_errors,
     running_system,
     table,
@@ -70,12 +71,13 @@ def record_use(url: str, token: str) -> Request:
 
 async def run(env: BenchEnv, system: System, args: argparse.Namespace) -> dict[str, list[Stats]]:
     gateway = system.gateway_url
-    targets = {
-        USE: (record_use(f"{gateway}/record/use", env.token()), (202,)),
-        HEALTH: (get(f"{gateway}/health/usages"), (200,)),
-    }
-    runs: dict[str, list[Stats]] = {name: [] for name in targets}
+    runs: dict[str, list[Stats]] = {USE: [], HEALTH: []}
     async with client_session(args.concurrency) as session:
+        token = (await person(env, system, session)).access_token
+        targets = {
+            USE: (record_use(f"{gateway}/record/use", token), (202,)),
+            HEALTH: (get(f"{gateway}/health/usages"), (200,)),
+        }
         for name, (request, expect) in targets.items():
             await drive(
                 session,

@@ -18,12 +18,15 @@ if __package__ in (None, ""):  # run as `python bench/run_all.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import (
+    api_key_calls,
     booking_latency,
     command_round_trips,
     email_throughput,
     event_throughput,
     gateway_overhead,
+    password_hashing,
     recording_ingestion,
+    token_verification,
 )
 from bench.common import bench_env, command, running_system
 
@@ -38,6 +41,9 @@ def main() -> None:
     command_args = command_round_trips.parser().parse_args([])
     email_args = email_throughput.parser().parse_args([])
     recording_args = recording_ingestion.parser().parse_args([])
+    token_args = token_verification.parser().parse_args([])
+    api_key_args = api_key_calls.parser().parse_args([])
+    hashing_args = password_hashing.parser().parse_args([])
     with bench_env() as env:
         with running_system(env, http_args.log_level) as system:
             verdicts = gateway_overhead.measure(
@@ -48,6 +54,15 @@ def main() -> None:
             )
             recording_ingestion.measure(
                 env, system, recording_args, f"{cmd}  # recording_ingestion.py"
+            )
+            verdicts += token_verification.measure(
+                env, system, token_args, f"{cmd}  # token_verification.py"
+            )
+            verdicts += api_key_calls.measure(
+                env, system, api_key_args, f"{cmd}  # api_key_calls.py"
+            )
+            verdicts += password_hashing.measure(
+                env, system, hashing_args, f"{cmd}  # password_hashing.py"
             )
         verdicts += event_throughput.measure(env, event_args, f"{cmd}  # event_throughput.py")
         command_round_trips.measure(env, command_args, f"{cmd}  # command_round_trips.py")
