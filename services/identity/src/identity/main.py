@@ -167,7 +167,7 @@ def create_app(settings: IdentitySettings, clock: Clock = utc_now) -> web.Applic
     routes = [
         *credentials_api.routes(credentials),
         *tokens_api.routes(tokens, keys, clock),
-        *users_api.routes(UserService(uow), users),
+        *users_api.routes(UserService(uow, users), users),
         *sso_api.routes(sso),
         *pages.routes(credentials, invitations),
         *apikeys_api.routes(api_keys),

@@ -198,6 +198,7 @@ class CredentialService:
             user = await tx.users.get(known.user_id)
             if credential is None or user is None:
                 return LoginRefused("wrong email or password")
+            counted = (credential.failed_attempts, credential.locked_until)
             try:
                 if credential.locked(now):
                     credential.refuse_while_locked(now)
@@ -210,7 +211,10 @@ class CredentialService:
                 # Refused, and the refusal is kept: it counts, and it is audited.
                 return refusal
             finally:
-                await tx.credentials.save(credential)
+                # Saved when the count of failures changed: most logins change nothing but
+                # what they publish (the aggregate is tracked for that all the same).
+                if (credential.failed_attempts, credential.locked_until) != counted:
+                    await tx.credentials.save(credential)
 
         outcome = await self._uow.run(
             work, tenant_id=await self._users.tenant_of(known.user_id), actor_id=known.user_id

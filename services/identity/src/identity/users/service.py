@@ -9,7 +9,7 @@ from chassis.errors import NotAllowed, NotFound
 from chassis.storage.unit_of_work import UnitOfWork
 from chassis.web.auth import Caller
 from identity.users.domain import EndUser
-from identity.users.repository import UserRepository
+from identity.users.repository import UserQueries, UserRepository
 
 
 class UserNotFound(NotFound):
@@ -22,8 +22,9 @@ class UsersTransaction(Protocol):
 
 
 class UserService:
-    def __init__(self, uow: UnitOfWork[UsersTransaction]) -> None:
+    def __init__(self, uow: UnitOfWork[UsersTransaction], users: UserQueries) -> None:
         self._uow = uow
+        self._users = users
 
     async def assign(self, caller: Caller, user_id: str, roles: Collection[str]) -> EndUser:
         return await self._change(caller, user_id, lambda user: user.assign(roles))
@@ -52,7 +53,9 @@ class UserService:
             await tx.users.save(user)
             return user
 
-        return await self._uow.run(work, tenant_id=caller.tenant_id, actor_id=caller.user_id)
+        # The user's organization's record: its owners see who changed their member's roles.
+        tenant = await self._users.tenant_of(user_id)
+        return await self._uow.run(work, tenant_id=tenant, actor_id=caller.user_id)
 
 
 class _Change(Protocol):
