@@ -12,6 +12,7 @@ Figures are only ever compared with a baseline measured in the same run.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import platform
@@ -409,28 +410,58 @@ def median_round(rounds: Sequence[Round]) -> Round:
     return next(r for r in rounds if r.stats is chosen)
 
 
+@dataclass(frozen=True)
+class RoundPlan:
+    """How HTTP targets are measured in alternating rounds: `requests` per target per round
+    at `concurrency`, after `warmup` requests each."""
+
+    requests: int
+    warmup: int
+    rounds: int
+    concurrency: int
+
+    @staticmethod
+    def parser(doc: str | None, *, warmup: int, concurrency: int) -> argparse.ArgumentParser:
+        """A benchmark's options: the plan's, and the services' log level."""
+        p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawTextHelpFormatter)
+        p.add_argument("--requests", type=int, default=1500, help="per target per round")
+        p.add_argument("--warmup", type=int, default=warmup, help="per target, not measured")
+        p.add_argument("--rounds", type=int, default=3)
+        p.add_argument("--concurrency", type=int, default=concurrency)
+        p.add_argument("--log-level", default="INFO", help="of the service processes")
+        return p
+
+    @classmethod
+    def of(cls, args: argparse.Namespace) -> RoundPlan:
+        return cls(args.requests, args.warmup, args.rounds, args.concurrency)
+
+    def describe(self, what: str) -> str:
+        return (
+            f"{what}: {self.rounds} rounds x {self.requests} requests per target, concurrency "
+            f"{self.concurrency}, after {self.warmup} warm-up requests each; the "
+            "median-throughput round is shown"
+        )
+
+
 async def interleaved(
     session: aiohttp.ClientSession,
     targets: Mapping[str, Request],
     pids: Mapping[str, int | None],
-    *,
-    requests: int,
-    warmup: int,
-    rounds: int,
-    concurrency: int,
+    plan: RoundPlan,
 ) -> dict[str, list[Round]]:
-    """Each target warmed up, then given `requests` requests per round, in rounds whose order
-    alternates, with the CPU each process of `pids` used during each."""
+    """Each target warmed up, then measured in `plan.rounds` rounds whose order alternates,
+    with the CPU each process of `pids` used during each."""
+    concurrency = plan.concurrency
     for name, request in targets.items():
-        await drive(session, request, total=warmup, concurrency=concurrency, label=name)
+        await drive(session, request, total=plan.warmup, concurrency=concurrency, label=name)
     runs: dict[str, list[Round]] = {name: [] for name in targets}
-    for round_no in range(rounds):
+    for round_no in range(plan.rounds):
         # Alternate the order so that drift (caches, GC, a neighbour) hits every target.
         order = list(targets) if round_no % 2 == 0 else list(reversed(list(targets)))
         for name in order:
             before, machine = cpu_snapshot(pids), machine_busy_seconds()
             stats = await drive(
-                session, targets[name], total=requests, concurrency=concurrency, label=name
+                session, targets[name], total=plan.requests, concurrency=concurrency, label=name
             )
             after = cpu_snapshot(pids)
             used = {p: after[p] - before[p] for p in pids}

@@ -25,6 +25,7 @@ if __package__ in (None, ""):  # run as `python bench/gateway_overhead.py`
 from bench.common import (
     BenchEnv,
     Round,
+    RoundPlan,
     Server,
     banner,
     bench_env,
@@ -49,13 +50,7 @@ HELLO, DIRECT, GATEWAY = "hello (bare aiohttp)", "cars direct", "gateway -> cars
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--requests", type=int, default=1500, help="per target per round")
-    p.add_argument("--warmup", type=int, default=500, help="per target, not measured")
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--concurrency", type=int, default=32)
-    p.add_argument("--log-level", default="INFO", help="of the service processes")
-    return p
+    return RoundPlan.parser(__doc__, warmup=500, concurrency=32)
 
 
 async def run(
@@ -73,24 +68,12 @@ async def run(
             DIRECT: get(f"{system.url('cars')}/cars/{car.id}", client.headers),
             GATEWAY: get(f"{system.gateway_url}/cars/{car.id}", client.headers),
         }
-        return await interleaved(
-            session,
-            targets,
-            pids,
-            requests=args.requests,
-            warmup=args.warmup,
-            rounds=args.rounds,
-            concurrency=args.concurrency,
-        )
+        return await interleaved(session, targets, pids, RoundPlan.of(args))
 
 
 def report(runs: dict[str, list[Round]], args: argparse.Namespace) -> list[str]:
     """Print the tables and ratios; answer the targets' verdicts."""
-    print(
-        f"{args.rounds} rounds x {args.requests} requests per target, concurrency "
-        f"{args.concurrency}, after {args.warmup} warm-up requests each; "
-        "the median-throughput round is shown"
-    )
+    print(RoundPlan.of(args).describe("GET /cars/{id}"))
     chosen = report_rounds(runs)
     picked = {name: median_round(rounds) for name, rounds in runs.items()}
     direct, gateway, hello = chosen[DIRECT], chosen[GATEWAY], chosen[HELLO]

@@ -29,6 +29,7 @@ import aiohttp
 from bench.common import (
     BenchEnv,
     Request,
+    RoundPlan,
     Stats,
     banner,
     bench_env,
@@ -49,13 +50,7 @@ USE, HEALTH = "POST /record/use", "GET /health/usages"
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--requests", type=int, default=1500, help="per target per round")
-    p.add_argument("--warmup", type=int, default=300, help="per target, not measured")
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--concurrency", type=int, default=32)
-    p.add_argument("--log-level", default="INFO", help="of the service processes")
-    return p
+    return RoundPlan.parser(__doc__, warmup=300, concurrency=32)
 
 
 def record_use(url: str, token: str) -> Request:
@@ -118,9 +113,7 @@ def report(runs: dict[str, list[Stats]], args: argparse.Namespace) -> None:
         for name, stats in runs.items()
     ]
     print(
-        f"{args.rounds} rounds x {args.requests} requests per target through the gateway, "
-        f"concurrency {args.concurrency}, after {args.warmup} warm-up requests each; "
-        "the median-throughput round is shown"
+        RoundPlan.of(args).describe("POST /record/use and GET /health/usages through the gateway")
     )
     print(table(["target", "req/s", "best req/s", "p50 ms", "p99 ms", "errors"], rows))
     report_errors([s for stats in runs.values() for s in stats])

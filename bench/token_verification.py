@@ -36,6 +36,7 @@ from bench.common import (
     BenchEnv,
     Request,
     Round,
+    RoundPlan,
     banner,
     bench_env,
     client_session,
@@ -62,13 +63,7 @@ AUTHENTICATED, FRESH = "bearer token", "new token each request"
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--requests", type=int, default=1500, help="per target per round")
-    p.add_argument("--warmup", type=int, default=300, help="per target, not measured")
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--concurrency", type=int, default=16)
-    p.add_argument("--log-level", default="INFO", help="of the service processes")
-    return p
+    return RoundPlan.parser(__doc__, warmup=300, concurrency=16)
 
 
 async def fresh_tokens(
@@ -120,23 +115,11 @@ async def run(env: BenchEnv, system: System, args: argparse.Namespace) -> dict[s
             FRESH: each_new(url, tokens),
             ANONYMOUS_AA: get(url),
         }
-        return await interleaved(
-            session,
-            targets,
-            pids,
-            requests=args.requests,
-            warmup=args.warmup,
-            rounds=args.rounds,
-            concurrency=args.concurrency,
-        )
+        return await interleaved(session, targets, pids, RoundPlan.of(args))
 
 
 def report(runs: dict[str, list[Round]], args: argparse.Namespace) -> list[str]:
-    print(
-        f"GET {ROUTE} through the gateway: {args.rounds} rounds x {args.requests} requests "
-        f"per target, concurrency {args.concurrency}, after {args.warmup} warm-up requests "
-        "each; the median-throughput round is shown"
-    )
+    print(RoundPlan.of(args).describe(f"GET {ROUTE} through the gateway"))
     chosen = report_rounds(runs)
     anonymous = chosen[ANONYMOUS].rps
     ratios = {
