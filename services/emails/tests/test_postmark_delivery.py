@@ -57,13 +57,6 @@ async def service(test_infra: TestInfra, postmark: str) -> AsyncIterator[Served]
         yield Served(url, settings)
 
 
-@pytest.fixture
-async def mongo(service: Served) -> AsyncIterator[Mongo]:
-    mongo = Mongo.of(service.settings)
-    yield mongo
-    await mongo.stop()
-
-
 async def sent_to(url: str, to: str) -> list[dict[str, Any]]:
     return [e for e in (await postmark_received(url))["emails"] if to in str(e["To"])]
 
