@@ -17,7 +17,6 @@ from chassis.messaging.bus import MessageBus
 from chassis.storage.mongo import Mongo
 from chassis.storage.unit_of_work import MongoUnitOfWork
 from chassis.web.app import run, service_app
-from chassis.web.auth import JwksVerifier
 from chassis.web.verified_tokens import CachingVerifier
 from identity import handlers, pages
 from identity.apikeys import api as apikeys_api
@@ -192,19 +191,7 @@ def own_tokens(settings: IdentitySettings, keys: SigningKeys) -> CachingVerifier
     async def jwks() -> dict[str, Any]:
         return keys.keyring.jwks(utc_now())
 
-    verifier = JwksVerifier(
-        settings.jwks_url,
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        cache_seconds=settings.jwks_cache_seconds,
-        fetch=jwks,
-        min_refresh_seconds=0,
-    )
-    return CachingVerifier(
-        verifier,
-        ttl=settings.verified_token_ttl,
-        max_entries=settings.verified_token_cache_size,
-    )
+    return CachingVerifier.of(settings, own_keys=jwks)
 
 
 def main() -> None:

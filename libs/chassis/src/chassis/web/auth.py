@@ -69,6 +69,10 @@ class TokenVerifier(Protocol):
         ...
 
 
+# Reads a JWKS document in process.
+KeySet = Callable[[], Awaitable[dict[str, Any]]]
+
+
 class JwksVerifier:
     def __init__(
         self,
@@ -78,7 +82,7 @@ class JwksVerifier:
         audience: str,
         cache_seconds: float = 300.0,
         clock: Callable[[], float] = time.time,
-        fetch: Callable[[], Awaitable[dict[str, Any]]] | None = None,
+        fetch: KeySet | None = None,
         min_refresh_seconds: float = MIN_REFRESH_SECONDS,
     ) -> None:
         """`clock` is the time tokens are judged at, in seconds since the epoch; `fetch`
@@ -95,12 +99,16 @@ class JwksVerifier:
         self._clock = clock
 
     @classmethod
-    def of(cls, settings: WebSettings) -> Self:
+    def of(cls, settings: WebSettings, own_keys: KeySet | None = None) -> Self:
+        """From the settings; `own_keys`: the issuer verifying its own tokens reads its key
+        set in process, where reading it again costs nothing."""
         return cls(
             settings.jwks_url,
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
             cache_seconds=settings.jwks_cache_seconds,
+            fetch=own_keys,
+            min_refresh_seconds=MIN_REFRESH_SECONDS if own_keys is None else 0,
         )
 
     async def verify(self, token: str) -> Caller:

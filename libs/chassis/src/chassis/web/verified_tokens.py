@@ -10,7 +10,7 @@ from typing import Self
 from jose import jwt
 
 from chassis.config import WebSettings
-from chassis.web.auth import Caller, JwksVerifier, TokenVerifier
+from chassis.web.auth import Caller, JwksVerifier, KeySet, TokenVerifier
 
 
 class CachingVerifier:
@@ -38,9 +38,9 @@ class CachingVerifier:
         self._verified: dict[str, tuple[Caller, float]] = {}
 
     @classmethod
-    def of(cls, settings: WebSettings) -> Self:
+    def of(cls, settings: WebSettings, own_keys: KeySet | None = None) -> Self:
         return cls(
-            JwksVerifier.of(settings),
+            JwksVerifier.of(settings, own_keys),
             ttl=settings.verified_token_ttl,
             max_entries=settings.verified_token_cache_size,
         )
