@@ -101,9 +101,9 @@ class CredentialService:
             tx = transaction.scope(enrolment.organization_id, enrolment.user_id)
             confirmed = invited is not None and invited.email == enrolment.email
             user = await self.enrol(tx, enrolment, now, confirmed=confirmed)
-            if invitation_token is None:
+            if invited is None:
                 return user
-            return await self._invitations.accept(transaction, invitation_token, user.id, now)
+            return await self._invitations.accept(transaction, invited, user.id, now)
 
         return await self._uow.atomically(work)
 

@@ -170,20 +170,20 @@ class Invitations:
     async def accept(
         self,
         transaction: Scopes[InvitationsTransaction],
-        token: str,
+        pending: Invitation,
         user_id: str,
         now: datetime,
     ) -> EndUser:
         """Within `transaction`, the user (written in it already) joins the inviting
-        organization as a member and the invitation is spent; the user as they are now.
+        organization as a member and the invitation (`pending`, as found by its token before
+        the transaction) is spent; the user as they are now.
 
         It opens its own scope, acting for the inviting organization: the membership and the
         acceptance are that organization's events (its owners read their audit), whereas
         the registration that carries the token acts for the user's own organization.
         """
-        known = await self.pending(token)
-        tx = transaction.scope(known.organization_id, user_id)
-        invitation = await tx.invitations.by_token(digest(token))
+        tx = transaction.scope(pending.organization_id, user_id)
+        invitation = await tx.invitations.by_token(pending.token_digest)
         if invitation is None:
             # Resent since it was looked up: this token is no longer valid.
             raise InvitationNotFound("the invitation token is not valid")

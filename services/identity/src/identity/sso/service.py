@@ -77,9 +77,12 @@ class SsoService:
             raise UnknownProvider(
                 f"unknown provider {grant.provider!r}; known: {', '.join(self.providers)}"
             )
-        if grant.invitation_token is not None:
-            # Refused before the provider spends the code on a sign-in that cannot complete.
-            await self._invitations.pending(grant.invitation_token)
+        # Refused before the provider spends the code on a sign-in that cannot complete.
+        invited = (
+            None
+            if grant.invitation_token is None
+            else await self._invitations.pending(grant.invitation_token)
+        )
         person = await provider.exchange(grant.code, grant.code_verifier, grant.redirect_uri)
         if not person.email_verified:
             raise SsoRefused(f"{grant.provider} has not verified {person.email}; verify it there")
@@ -114,10 +117,8 @@ class SsoService:
                 link = SsoLink.link(person.provider, person.subject, user.id, now)
                 await tx.sso_links.add(link)
             link.signed_in()
-            if grant.invitation_token is not None:
-                user = await self._invitations.accept(
-                    transaction, grant.invitation_token, user.id, now
-                )
+            if invited is not None:
+                user = await self._invitations.accept(transaction, invited, user.id, now)
             return await self._tokens.start(tx, user, now)
 
         return await self._uow.atomically(work)
