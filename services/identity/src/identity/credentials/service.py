@@ -21,7 +21,7 @@ from identity.opaque import Secret, digest
 from identity.people import with_personal_organization
 from identity.tokens.service import Session, TokenService, TokensTransaction
 from identity.users.domain import EndUser, UserKind, checked_timezone
-from identity.users.repository import UserQueries
+from identity.users.repository import UserQueries, run_as
 
 
 class LoginRefused(Unauthenticated):
@@ -175,9 +175,7 @@ class CredentialService:
             await tx.credentials.save(credential)
             return credential.user_id
 
-        return await self._uow.run(
-            work, tenant_id=await self._users.tenant_of(known.user_id), actor_id=known.user_id
-        )
+        return await run_as(self._uow, self._users, known.user_id, work)
 
     async def authenticate(self, email: str, password: str) -> Session:
         """Log in. The fifth wrong password in a row locks the account for ten minutes; an
@@ -216,9 +214,7 @@ class CredentialService:
                 if (credential.failed_attempts, credential.locked_until) != counted:
                     await tx.credentials.save(credential)
 
-        outcome = await self._uow.run(
-            work, tenant_id=await self._users.tenant_of(known.user_id), actor_id=known.user_id
-        )
+        outcome = await run_as(self._uow, self._users, known.user_id, work)
         if isinstance(outcome, DomainError):
             raise outcome
         return outcome
@@ -255,9 +251,7 @@ class CredentialService:
             )
             await tx.credentials.save(credential)
 
-        await self._uow.run(
-            work, tenant_id=await self._users.tenant_of(known.user_id), actor_id=known.user_id
-        )
+        await run_as(self._uow, self._users, known.user_id, work)
 
     async def verify_reset(self, token: str) -> str:
         """The address a valid reset token was sent to."""
@@ -285,6 +279,4 @@ class CredentialService:
             await tx.credentials.save(credential)
             await tx.refresh_tokens.revoke_user(credential.user_id, now)
 
-        await self._uow.run(
-            work, tenant_id=await self._users.tenant_of(known.user_id), actor_id=known.user_id
-        )
+        await run_as(self._uow, self._users, known.user_id, work)

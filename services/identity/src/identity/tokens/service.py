@@ -23,7 +23,7 @@ from identity.tokens.repository import (
 )
 from identity.tokens.signing import Keyring, SigningKey
 from identity.users.domain import EndUser
-from identity.users.repository import UserQueries, UserRepository
+from identity.users.repository import UserQueries, UserRepository, run_as
 
 log = get_logger(__name__)
 REFRESH_PREFIX = "rt_"
@@ -107,9 +107,7 @@ class TokenService:
                 user.id, self.access.issue(user, now), secret.value, successor.expires_at
             )
 
-        outcome = await self._uow.run(
-            work, tenant_id=await self._users.tenant_of(found.user_id), actor_id=found.user_id
-        )
+        outcome = await run_as(self._uow, self._users, found.user_id, work)
         if isinstance(outcome, RefreshRefused):
             raise outcome
         return outcome
@@ -130,9 +128,7 @@ class TokenService:
             await tx.refresh_tokens.revoke_family(token.family_id, now)
             await tx.refresh_tokens.save(token)
 
-        await self._uow.run(
-            work, tenant_id=await self._users.tenant_of(found.user_id), actor_id=found.user_id
-        )
+        await run_as(self._uow, self._users, found.user_id, work)
 
     async def _known(self, refresh_token: str) -> RefreshToken:
         token = await self._tokens.get(digest(refresh_token))

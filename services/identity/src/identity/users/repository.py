@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
 
 from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
@@ -10,10 +11,12 @@ from pymongo.errors import DuplicateKeyError
 from chassis.errors import Conflict
 from chassis.storage.documents import Document
 from chassis.storage.mongo import Indexes, Mongo
-from chassis.storage.unit_of_work import Scope
+from chassis.storage.unit_of_work import Scope, UnitOfWork
 from identity.users.domain import EndUser, Membership, UserKind
 
 USERS = "users"
+R = TypeVar("R")
+TxT = TypeVar("TxT")
 
 INDEXES: Indexes = {
     USERS: [
@@ -96,6 +99,18 @@ class UserQueries:
             .limit(limit)
         )
         return [user_from(doc) async for doc in found]
+
+
+class Tenancy(Protocol):
+    async def tenant_of(self, user_id: str) -> str | None: ...
+
+
+async def run_as(
+    uow: UnitOfWork[TxT], users: Tenancy, user_id: str, work: Callable[[TxT], Awaitable[R]]
+) -> R:
+    """Run `work` as the user, acting for their default organization (read first: the unit
+    of work names its tenant before it starts)."""
+    return await uow.run(work, tenant_id=await users.tenant_of(user_id), actor_id=user_id)
 
 
 # --- documents <-> domain ---------------------------------------------------------------------
