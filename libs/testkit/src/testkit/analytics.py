@@ -55,10 +55,6 @@ class AnalyticsSimulator:
         ):
             response.raise_for_status()
 
-    async def forget(self) -> None:
-        async with aiohttp.ClientSession() as http, http.delete(self._at("events")) as response:
-            response.raise_for_status()
-
     def _at(self, what: str) -> str:
         return f"{self.url}/_simulator/{what}"
 
