@@ -42,8 +42,9 @@ DOCKERFILE = (ROOT / "Dockerfile").read_text()
 SERVICE_DIRS = sorted(p.parent.name for p in (ROOT / "services").glob("*/pyproject.toml"))
 INFRA = {"mongo", "rabbitmq"}
 # Third-party systems the services talk to, or their simulators: the emails service's SMTP
-# server (Mailpit), the usages service's product analytics and identity's sign-in provider.
-THIRD_PARTY = {"mailpit", "analytics", "oidc"}
+# server (Mailpit), the usages service's product analytics, identity's sign-in provider,
+# profiles' Gravatar and images' S3 API server (MinIO).
+THIRD_PARTY = {"mailpit", "analytics", "oidc", "gravatar", "minio"}
 # Ports the devstack (make run) and the tests use on the host.
 DEVSTACK_PORTS = {MONGO_PORT, AMQP_PORT, *(s.port for s in SERVICES)}
 
@@ -245,6 +246,21 @@ def test_every_simulator_runs_in_the_containers_and_its_client_is_pointed_at_it(
         for name, _ in each.settings:
             assert env[name] == each.client_env(host)[name]
             assert host in env[name] or env[name] == str(each.port)
+
+
+def test_images_keeps_its_files_in_minio_with_its_root_credentials_or_offline_in_moto() -> None:
+    env = COMPOSE["images"]["environment"]
+    minio = COMPOSE["minio"]
+    assert (env["BLOB_STORE"], env["S3_ENDPOINT_URL"]) == ("s3", "http://minio:9000")
+    assert minio["image"] == "minio/minio"
+    assert (env["S3_ACCESS_KEY_ID"], env["S3_SECRET_ACCESS_KEY"]) == (
+        minio["environment"]["MINIO_ROOT_USER"],
+        minio["environment"]["MINIO_ROOT_PASSWORD"],
+    )
+    assert "minio-data:/data" in minio["volumes"]
+    command = OFFLINE["minio"]["command"]
+    assert command[:3] == ["python", "-m", "simulators.s3"]
+    assert command[command.index("--port") + 1] == "9000"
 
 
 def test_usages_delivers_to_the_analytics_simulator() -> None:

@@ -11,6 +11,7 @@ from dataclasses import replace
 from email.message import EmailMessage
 from pathlib import Path
 
+import boto3
 import pytest
 
 from devstack.run import simulator_log, start_simulators, stop_simulators
@@ -27,7 +28,7 @@ _http = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 def test_the_table_names_a_client_service_setting_for_each_simulator(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert {s.name for s in SIMULATORS} == {"mailbox", "analytics", "oidc"}
+    assert {s.name for s in SIMULATORS} == {"mailbox", "analytics", "oidc", "gravatar", "s3"}
     assert simulator("mailbox").client_env("mailpit") == {
         "SMTP_HOST": "mailpit",
         "SMTP_PORT": "1025",
@@ -84,6 +85,23 @@ def test_every_simulator_runs_as_its_own_process_serving_its_clients_settings(
         discovery = f"{provider['issuer']}/.well-known/openid-configuration"
         with _http.open(discovery, timeout=5) as answer:
             assert json.load(answer)["issuer"] == provider["issuer"]
+
+        gravatar = next(s for s in table if s.name == "gravatar")
+        probe = gravatar.client_env(LOCALHOST)["GRAVATAR_URL"] + str(gravatar.probe)
+        with _http.open(probe, timeout=5) as answer:
+            assert answer.status == 200
+
+        s3 = next(s for s in table if s.name == "s3")
+        client = boto3.client(
+            "s3",
+            endpoint_url=s3.client_env(LOCALHOST)["S3_ENDPOINT_URL"],
+            region_name="us-east-1",
+            aws_access_key_id="any",
+            aws_secret_access_key="any",
+        )
+        client.create_bucket(Bucket="table")
+        client.put_object(Bucket="table", Key="k", Body=b"kept")
+        assert client.get_object(Bucket="table", Key="k")["Body"].read() == b"kept"
     finally:
         stop_simulators(started)
     assert all(p.poll() is not None for p in started.values())

@@ -20,6 +20,7 @@ from devstack.generate import (
     LOCAL_DEBIAN_IMAGE,
     LOCAL_PYTHON_IMAGE,
     MAILPIT_IMAGE,
+    MINIO_IMAGE,
     MONGO_IMAGE,
     OFFLINE_FILE,
     PYTHON_IMAGE,
@@ -83,7 +84,7 @@ def official_images_available() -> bool:
     """Whether the official base images are here or can be pulled (fails fast offline)."""
     return all(
         has_image(image) or _docker_ok("pull", "-q", image)
-        for image in (PYTHON_IMAGE, MONGO_IMAGE, RABBITMQ_IMAGE, MAILPIT_IMAGE)
+        for image in (PYTHON_IMAGE, MONGO_IMAGE, RABBITMQ_IMAGE, MAILPIT_IMAGE, MINIO_IMAGE)
     )
 
 

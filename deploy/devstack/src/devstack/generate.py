@@ -10,7 +10,8 @@ a reader expects.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from devstack.infra import (
@@ -31,6 +32,7 @@ from devstack.services import (
     by_name,
     routes_json,
     upstreams_json,
+    url_setting,
 )
 from devstack.simulators import SIMULATORS, Simulator
 
@@ -58,12 +60,55 @@ LOCAL_PYTHON_IMAGE = "platform-local/python:3.11"
 LOCAL_MONGO_IMAGE = "platform-local/mongo:6.0"
 LOCAL_RABBITMQ_IMAGE = "platform-local/rabbitmq:3"
 # The simulators (devstack.simulators) run in the containers too, each built from ./Dockerfile
-# as platform/<name>-simulator. One has a real system's image in its place where a registry
-# serves it: the SMTP server the emails service sends to is Mailpit, which keeps every email
-# and shows it in its web UI; offline, the mailbox simulator under Mailpit's name.
+# as platform/<name>-simulator. Some have a real system's image in their place where a registry
+# serves it (RealImage); offline, the simulator runs under the real system's name.
 MAILPIT_IMAGE = "axllent/mailpit"
 MAILPIT_UI_PORT = 8025
-REAL_IMAGES = {"mailbox": ("mailpit", MAILPIT_IMAGE)}
+MINIO_IMAGE = "minio/minio"
+MINIO_CONSOLE_PORT = 9001
+# MinIO's root user, development only; on Kubernetes the Secret `s3` holds real credentials.
+MINIO_USER, MINIO_PASSWORD = "platform-local", "platform-local-secret"
+
+
+@dataclass(frozen=True)
+class RealImage:
+    """The real system a simulator stands in for, as a container: `about` and `offline` are the
+    comments of its entries in the compose files; `ui_port`, a port of its own UI published on
+    the loopback; `client_env`, what its client needs to talk to it (credentials)."""
+
+    host: str
+    image: str
+    about: tuple[str, ...]
+    offline: tuple[str, ...]
+    ui_port: int
+    command: tuple[str, ...] = ()
+    environment: Mapping[str, str] = field(default_factory=dict)
+    volume: str | None = None
+    healthcheck: tuple[str, ...] = ()
+    client_env: Mapping[str, str] = field(default_factory=dict)
+
+
+REAL_IMAGES = {
+    "mailbox": RealImage(
+        host="mailpit",
+        image=MAILPIT_IMAGE,
+        about=("Catches every email the emails service sends; its web UI on a free port of",),
+        offline=("The mailbox simulator, which keeps each email as a .eml file (no web UI).",),
+        ui_port=MAILPIT_UI_PORT,
+    ),
+    "s3": RealImage(
+        host="minio",
+        image=MINIO_IMAGE,
+        about=("The S3 API server images stores its files in; its console on a free port of",),
+        offline=("The s3 simulator (moto's S3 API server), which keeps objects in memory.",),
+        ui_port=MINIO_CONSOLE_PORT,
+        command=("server", "/data", "--console-address", f":{MINIO_CONSOLE_PORT}"),
+        environment={"MINIO_ROOT_USER": MINIO_USER, "MINIO_ROOT_PASSWORD": MINIO_PASSWORD},
+        volume="minio-data:/data",
+        healthcheck=("CMD", "mc", "ready", "local"),
+        client_env={"S3_ACCESS_KEY_ID": MINIO_USER, "S3_SECRET_ACCESS_KEY": MINIO_PASSWORD},
+    ),
+}
 # What the simulators keep, inside their containers.
 SIMULATOR_STATE = "/tmp/state"
 
@@ -88,7 +133,7 @@ def simulators_of(services: Sequence[Service]) -> tuple[Simulator, ...]:
 
 def compose_host(simulator: Simulator) -> str:
     """Its service's name in docker-compose.yml: the real system's where there is one."""
-    return REAL_IMAGES[simulator.name][0] if simulator.name in REAL_IMAGES else simulator.name
+    return REAL_IMAGES[simulator.name].host if simulator.name in REAL_IMAGES else simulator.name
 
 
 def generated_files(services: Sequence[Service] = SERVICES) -> dict[str, str]:
@@ -162,6 +207,7 @@ def service_env(service: Service, services: Sequence[Service]) -> dict[str, str]
     elif service.stores:
         env["MONGO_DB"] = service.name
     env |= {setting: mounted(path) for setting, path in service.files}
+    env |= {url_setting(c): f"http://{c}:{by_name(c).port}" for c in service.calls}
     return env
 
 
@@ -261,22 +307,44 @@ def compose(services: Sequence[Service]) -> str:
     ]
     for simulator in simulators_of(services):
         if simulator.name in REAL_IMAGES:
-            name, image = REAL_IMAGES[simulator.name]
-            lines += [
-                "",
-                f"  {name}:",
-                f"    image: {image}",
-                f"    # Catches every email the {simulator.client} service sends; its web UI on a",
-                f"    # free port of the loopback: docker-compose port {name} {MAILPIT_UI_PORT}",
-                "    ports:",
-                f"      - '127.0.0.1::{MAILPIT_UI_PORT}'",
-            ]
+            lines += ["", *compose_real_image(REAL_IMAGES[simulator.name])]
         else:
             lines += ["", *compose_simulator(simulator)]
     for service in services:
         lines += ["", *compose_service(service, services, gateway_port)]
-    lines += ["", "volumes:", "  mongo-data:", "  rabbitmq-data:"]
+    volumes = ["mongo-data", "rabbitmq-data"]
+    volumes += [
+        real.volume.split(":")[0]
+        for simulator in simulators_of(services)
+        if (real := REAL_IMAGES.get(simulator.name)) and real.volume
+    ]
+    lines += ["", "volumes:", *(f"  {volume}:" for volume in volumes)]
     return "\n".join(lines) + "\n"
+
+
+def compose_real_image(real: RealImage) -> list[str]:
+    lines = [
+        f"  {real.host}:",
+        f"    image: {real.image}",
+        *(f"    # {line}" for line in real.about),
+        f"    # the loopback: docker-compose port {real.host} {real.ui_port}",
+    ]
+    if real.command:
+        lines += [f"    command: {flow(real.command)}"]
+    if real.environment:
+        lines += ["    environment:", *env_block(dict(real.environment), 6)]
+    lines += ["    ports:", f"      - '127.0.0.1::{real.ui_port}'"]
+    if real.volume:
+        lines += ["    volumes:", f"      - {real.volume}"]
+    if real.healthcheck:
+        lines += [
+            "    healthcheck:",
+            f"      test: {flow(real.healthcheck)}",
+            "      interval: 3s",
+            "      timeout: 5s",
+            "      retries: 20",
+        ]
+    return lines
 
 
 def compose_service(service: Service, services: Sequence[Service], gateway_port: str) -> list[str]:
@@ -290,6 +358,8 @@ def compose_service(service: Service, services: Sequence[Service], gateway_port:
     for simulator in simulators_of(services):
         if simulator.client == service.name:
             env |= simulator.client_env(compose_host(simulator))
+            if simulator.name in REAL_IMAGES:
+                env |= REAL_IMAGES[simulator.name].client_env
     depends = (
         [s.name for s in backends(services)]
         if service.is_gateway
@@ -404,14 +474,12 @@ def offline(services: Sequence[Service]) -> str:
             lines += ["", f"  {simulator.name}:", "    build:", "      args:"]
             lines += [f"        PYTHON_IMAGE: {LOCAL_PYTHON_IMAGE}"]
             continue
-        kept = f"{SIMULATOR_STATE}/{simulator.keeps}"
         tag = f"${{{IMAGE_TAG_VAR}:-{IMAGE_TAG_DEFAULT}}}"
         build = simulator_build(simulator, 4)
         lines += [
             "",
             f"  {compose_host(simulator)}:",
-            f"    # The {simulator.name} simulator, which keeps each email as a .eml file in",
-            f"    # {kept} (no web UI).",
+            *(f"    # {line}" for line in REAL_IMAGES[simulator.name].offline),
             f"    image: {simulator_image(simulator, tag)}",
             *build[:4],
             f"        PYTHON_IMAGE: {LOCAL_PYTHON_IMAGE}",

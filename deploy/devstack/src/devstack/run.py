@@ -6,15 +6,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 
 from devstack.infra import ensure_infra
 from devstack.login import DEV_OPERATOR_EMAIL
 from devstack.paths import DevstackError, repo_root, tail
-from devstack.simulators import SIMULATORS, Simulator, simulator
-from devstack.system import LOCALHOST, StackSettings, System, port_in_use
+from devstack.simulators import Simulator, embedded, simulator
+from devstack.system import LOCALHOST, StackSettings, System, free_ports, port_in_use
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -28,13 +30,15 @@ def simulator_log(log_dir: Path, simulator: Simulator) -> Path:
 def start_simulators(
     state: Path,
     log_dir: Path,
-    simulators: Sequence[Simulator] = SIMULATORS,
+    simulators: Sequence[Simulator] | None = None,
     timeout: float = 15.0,
 ) -> dict[str, subprocess.Popen[bytes]]:
-    """Each simulator (every one of the table) as its own process, once its port answers.
+    """Each simulator (by default those `make run` starts) as its own process, once its port
+    answers.
 
     If one does not come up, the ones started are stopped and the error carries its log.
     """
+    simulators = embedded() if simulators is None else simulators
     log_dir.mkdir(parents=True, exist_ok=True)
     started: dict[str, subprocess.Popen[bytes]] = {}
     try:
@@ -90,17 +94,31 @@ def stop_simulators(started: dict[str, subprocess.Popen[bytes]]) -> None:
             process.wait()
 
 
+@contextmanager
+def simulator_process(name: str, state: Path) -> Iterator[Simulator]:
+    """The simulator `name` of the table as its own process on a free port (as it is then),
+    keeping what it keeps and its log under `state`, until the block ends."""
+    on_free_port = replace(simulator(name), port=free_ports([name])[name])
+    started = start_simulators(state, state, [on_free_port])
+    try:
+        yield on_free_port
+    finally:
+        stop_simulators(started)
+
+
 def run(names: Sequence[str] | None = None) -> None:
     state = repo_root() / ".data"
     print("devstack: ensuring MongoDB and RabbitMQ ...", flush=True)
     infra = ensure_infra(state)
     # The services that talk to a third-party system talk to its simulator; the development
     # operator (`make token`) gets the operations role when they register.
-    service_env = {s.client: s.client_env(LOCALHOST) for s in SIMULATORS}
+    service_env = {s.client: s.client_env(LOCALHOST) for s in embedded()}
     service_env["identity"] = {
         **service_env.get("identity", {}),
         "OPERATOR_EMAILS": DEV_OPERATOR_EMAIL,
     }
+    # The embedded blob store: a directory beside the other state.
+    service_env["images"] = {"BLOB_STORE": "directory", "BLOB_DIR": str(state / "blobs")}
     settings = StackSettings(
         mongo_url=infra.mongo_url,
         amqp_url=infra.amqp_url,

@@ -18,7 +18,8 @@ class Service:
     `stores`: whether it has a MongoDB database and talks over RabbitMQ; `files`: the files of
     the repository it reads, each as (the setting naming its path, the repository path);
     `secrets`: settings that hold a secret of its own, which have a development default and
-    on Kubernetes come from the Secret named after the service."""
+    on Kubernetes come from the Secret named after the service; `calls`: the services it calls
+    over HTTP (a body too large for a message), each found at its `<NAME>_URL` setting."""
 
     name: str
     module: str
@@ -27,6 +28,7 @@ class Service:
     stores: bool = True
     files: tuple[tuple[str, str], ...] = ()
     secrets: tuple[str, ...] = ()
+    calls: tuple[str, ...] = ()
 
     @property
     def is_gateway(self) -> bool:
@@ -57,6 +59,11 @@ SERVICES: tuple[Service, ...] = (
         secrets=("SIGNING_KEY_PASSPHRASE",),
     ),
     Service(name="cars", module="cars", port=8101, prefixes=("/cars",)),
+    Service(name="images", module="images", port=8103, prefixes=("/images",)),
+    # An avatar upload streams through profiles to images.
+    Service(
+        name="profiles", module="profiles", port=8110, prefixes=("/profiles",), calls=("images",)
+    ),
     Service(name="bookings", module="bookings", port=8102, prefixes=("/bookings",)),
     Service(name="usages", module="usages", port=8106, prefixes=("/record",)),
     Service(name="audits", module="audits", port=8105, prefixes=("/audits",)),
@@ -80,6 +87,11 @@ def by_name(name: str) -> Service:
             return service
     known = ", ".join(s.name for s in SERVICES)
     raise KeyError(f"unknown service {name!r}; known: {known}")
+
+
+def url_setting(service: str) -> str:
+    """The setting a caller finds `service` at (`calls`)."""
+    return f"{service.upper()}_URL"
 
 
 def backends(services: Iterable[Service] = SERVICES) -> tuple[Service, ...]:

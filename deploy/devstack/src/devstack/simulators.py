@@ -21,7 +21,8 @@ class Simulator:
     does not (a ConfigMap's optional keys on Kubernetes); `keeps`: the subdirectory of the
     state directory it keeps what it received in (`--dir`), if it keeps files; `probe`: the
     HTTP path that answers 200 once it is up (none: it speaks something else, and a connection
-    accepted will do)."""
+    accepted will do); `embedded`: whether `make run` starts it (otherwise the client keeps
+    its embedded default there, and only the containers use the system)."""
 
     name: str
     module: str
@@ -33,6 +34,7 @@ class Simulator:
     options: tuple[str, ...] = ()
     keeps: str | None = None
     probe: str | None = None
+    embedded: bool = True
 
     def command(self, python: str, host: str, state: Path | str | None = None) -> list[str]:
         command = [python, "-m", self.module, "--host", host, "--port", str(self.port)]
@@ -88,7 +90,35 @@ SIMULATORS: tuple[Simulator, ...] = (
         ),
         probe="/.well-known/openid-configuration",
     ),
+    # Gravatar's avatar API: an identicon for most addresses, none (404) for the others.
+    Simulator(
+        name="gravatar",
+        module="simulators.gravatar",
+        port=8193,
+        client="profiles",
+        system="gravatar",
+        settings=(("GRAVATAR_URL", "http://{host}:{port}"),),
+        probe="/_simulator/health",
+    ),
+    # An S3 API server (moto's). `make run` keeps images in a local directory instead, the
+    # embedded default; the containers use MinIO where a registry serves its image.
+    Simulator(
+        name="s3",
+        module="simulators.s3",
+        port=9000,
+        client="images",
+        system="s3",
+        settings=(("BLOB_STORE", "s3"), ("S3_ENDPOINT_URL", "http://{host}:{port}")),
+        secrets=(("S3_ACCESS_KEY_ID", False), ("S3_SECRET_ACCESS_KEY", False)),
+        options=("S3_REGION", "S3_BUCKET"),
+        embedded=False,
+    ),
 )
+
+
+def embedded() -> tuple[Simulator, ...]:
+    """The simulators `make run` starts."""
+    return tuple(s for s in SIMULATORS if s.embedded)
 
 
 def simulator(name: str) -> Simulator:

@@ -27,6 +27,7 @@ from devstack.services import (
     by_name,
     routes_json,
     upstreams_json,
+    url_setting,
 )
 
 LOCALHOST = "127.0.0.1"
@@ -89,6 +90,10 @@ class System:
     def url(self, name: str) -> str:
         return f"http://{LOCALHOST}:{self.port(name)}"
 
+    def _url_of(self, name: str) -> str:
+        """Where a service is, whether or not it is part of this system."""
+        return f"http://{LOCALHOST}:{self.settings.ports.get(name, by_name(name).port)}"
+
     @property
     def gateway_url(self) -> str:
         return self.url(next(s.name for s in self.services if s.is_gateway))
@@ -120,7 +125,9 @@ class System:
                 {b.name: self.url(b.name) for b in backends(self.services)}
             )
             env["ROUTES"] = routes_json(self.services)
-        env.update({setting: str(repo_root() / path) for setting, path in self.service(name).files})
+        service = self.service(name)
+        env.update({setting: str(repo_root() / path) for setting, path in service.files})
+        env.update({url_setting(called): self._url_of(called) for called in service.calls})
         env.update(s.env)
         env.update(s.service_env.get(name, {}))
         return env
