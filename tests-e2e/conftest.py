@@ -28,7 +28,9 @@ from pymongo import AsyncMongoClient
 from chassis.config import MessagingSettings
 from chassis.messaging.broker import create_broker
 from devstack import infra
+from devstack.run import simulator_process
 from devstack.services import GATEWAY, SERVICES
+from devstack.simulators import Simulator
 from devstack.system import LOCALHOST, StackSettings, System, free_ports
 from identity.tokens.repository import SIGNING_KEYS
 from simulators.mailbox import Mailbox
@@ -44,6 +46,9 @@ from testkit.tokens import DevSigningKey
 HERE = Path(__file__).parent
 # People registering with this address become operators (identity's OPERATOR_EMAILS).
 OPERATOR_EMAIL = "operator@e2e.example.com"
+IMAGES_BUCKET = "e2e-images"
+# moto's S3 server takes any credentials.
+S3_CREDENTIALS = ("e2e", "e2e-secret")
 # Encrypts identity's signing keys in its database; the attacks read the key with it.
 SIGNING_KEY_PASSPHRASE = "the e2e system's passphrase"
 
@@ -90,12 +95,34 @@ def oidc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcSimulator]:
 
 
 @pytest.fixture(scope="session")
+def gravatar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
+    """The Gravatar simulator profiles finds default avatars at, as its own process."""
+    with simulator_process("gravatar", tmp_path_factory.mktemp("gravatar")) as simulator:
+        yield simulator
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
+    """The S3 API server (moto's) images keeps its files in, as its own process."""
+    with simulator_process("s3", tmp_path_factory.mktemp("s3")) as simulator:
+        yield simulator
+
+
+@pytest.fixture(scope="session")
+def bucket(s3: Simulator) -> Bucket:
+    """The bucket of images, read straight from the S3 server."""
+    return Bucket(s3.client_env(LOCALHOST)["S3_ENDPOINT_URL"], IMAGES_BUCKET)
+
+
+@pytest.fixture(scope="session")
 def system(
     test_infra: TestInfra,
     stack: Stack,
     mailbox: Mailbox,
     analytics: AnalyticsSimulator,
     oidc: OidcSimulator,
+    gravatar: Simulator,
+    s3: Simulator,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[System]:
     ports = free_ports(s.name for s in SERVICES)
@@ -127,6 +154,13 @@ def system(
                 "SIGNING_KEY_PASSPHRASE": SIGNING_KEY_PASSPHRASE,
                 **identity_settings(oidc),
             },
+            "images": {
+                **s3.client_env(LOCALHOST),
+                "S3_BUCKET": IMAGES_BUCKET,
+                "S3_ACCESS_KEY_ID": S3_CREDENTIALS[0],
+                "S3_SECRET_ACCESS_KEY": S3_CREDENTIALS[1],
+            },
+            "profiles": gravatar.client_env(LOCALHOST),
             # The flags of the tests' own environment (test_flags.py).
             "flags": {"FLAGS_FILE": str(HERE / "flags.yaml"), "ENVIRONMENT": "e2e"},
             "usages": {

@@ -4,26 +4,28 @@ store: the files under the directory, or the bucket as boto3 lists it."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import random
 import time
 import tracemalloc
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from chassis.blobs import BlobNotFound, BlobStore
+from chassis.blobs import BlobNotFound, BlobStore, s3
 from chassis.blobs.directory import DirectoryBlobStore
 from chassis.blobs.s3 import S3BlobStore
-from chassis.blobs.store import blob_store, put, reading
+from chassis.blobs.store import BlobStorePart, blob_store, put, reading
 from chassis.config import MIB, BlobSettings
 from chassis.errors import RuleViolation, Unavailable
 from devstack.system import free_ports
-from testkit.s3 import S3Bucket
+from testkit.s3 import S3Bucket, s3_client
+from testkit.waiting import eventually
 
 PART = 5 * MIB  # S3's smallest part: the most parts for the bytes sent
 
@@ -250,10 +252,12 @@ async def test_an_s3_endpoint_that_does_not_answer_is_unavailable_quickly() -> N
     with pytest.raises(Unavailable, match=f"127.0.0.1:{port}"):
         await down.head("k")
     with pytest.raises(Unavailable):
-        await down.start()
-    with pytest.raises(Unavailable):
         await anext(down.read("k"))
     assert time.monotonic() - began < 10
+    # The service starts all the same (its server may come up after it), reporting it down.
+    await down.start()
+    with pytest.raises(Unavailable):
+        await down.checks()["blobs"]()
     await down.stop()
 
 
@@ -270,14 +274,22 @@ async def test_the_part_creates_its_bucket_and_reports_on_it(s3_server: str) -> 
     await store.stop()
 
 
-async def test_a_provisioned_bucket_is_not_created(s3_server: str) -> None:
+async def test_a_provisioned_bucket_is_not_created_but_found_once_it_is_there(
+    s3_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(s3, "BUCKET_RETRY_SECONDS", 0.05)
     bucket = S3Bucket.unique(s3_server, "provisioned")
     store = blob_store(
         BlobSettings(service_name="images", **bucket.settings(s3_create_bucket=False))
     )
+    await store.start()
     with pytest.raises(Unavailable, match="S3_CREATE_BUCKET"):
-        await store.start()
+        await store.checks()["blobs"]()
+    await asyncio.sleep(0.2)
     assert not bucket.exists()
+
+    s3_client(s3_server).create_bucket(Bucket=bucket.name)
+    await eventually(_healthy(store), timeout=5)
     await store.stop()
 
 
@@ -326,3 +338,14 @@ async def test_an_s3_upload_holds_about_two_parts_whatever_the_size(s3_bucket: S
 async def _source(chunks: list[bytes]) -> AsyncIterator[bytes]:
     for chunk in chunks:
         yield chunk
+
+
+def _healthy(store: BlobStorePart) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        try:
+            await store.checks()["blobs"]()
+        except Unavailable:
+            return False
+        return True
+
+    return check

@@ -20,9 +20,8 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
-from devstack.run import start_simulators, stop_simulators
-from devstack.simulators import Simulator
-from devstack.system import LOCALHOST, free_ports
+from devstack.run import simulator_process
+from devstack.system import LOCALHOST
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -36,21 +35,8 @@ REGION = "us-east-1"
 @contextmanager
 def s3_simulator(log_dir: Path) -> Iterator[str]:
     """`python -m simulators.s3` on a free port until the block ends; its endpoint URL."""
-    port = free_ports(["s3"])["s3"]
-    # Not one of `make run`'s simulators (devstack's table): started the same way, on its own.
-    s3 = Simulator(
-        name="s3",
-        module="simulators.s3",
-        port=port,
-        client="tests",
-        system="s3",
-        settings=(("S3_ENDPOINT_URL", "http://{host}:{port}"),),
-    )
-    started = start_simulators(log_dir, log_dir, [s3])
-    try:
-        yield f"http://{LOCALHOST}:{port}"
-    finally:
-        stop_simulators(started)
+    with simulator_process("s3", log_dir) as s3:
+        yield s3.client_env(LOCALHOST)["S3_ENDPOINT_URL"]
 
 
 def s3_client(endpoint_url: str) -> S3Client:

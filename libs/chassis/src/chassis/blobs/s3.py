@@ -22,6 +22,7 @@ from chassis.config import BlobSettings
 from chassis.errors import Unavailable
 from chassis.logging import get_logger
 from chassis.parts import Check
+from chassis.tasks import Tasks
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -33,6 +34,8 @@ log = get_logger(__name__)
 # What S3 answers for an object or bucket that is not there (HEAD answers with no body: "404").
 _MISSING = frozenset({"NoSuchKey", "NotFound", "404"})
 _NO_BUCKET = frozenset({"NoSuchBucket", "NotFound", "404"})
+# How often a store whose server was down at start tries again to make sure of its bucket.
+BUCKET_RETRY_SECONDS = 2.0
 
 
 class S3BlobStore:
@@ -55,6 +58,7 @@ class S3BlobStore:
         self.part_bytes = part_bytes
         self._where = f"{endpoint_url or 'AWS S3'} (bucket {bucket!r})"
         self._create_bucket = create_bucket
+        self._tasks = Tasks()
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="s3")
         config = Config(
             region_name=region,
@@ -156,17 +160,32 @@ class S3BlobStore:
         await self.call(self.client.delete_object, Bucket=self.bucket, Key=key)
 
     async def start(self) -> None:
-        """Make sure the bucket is there, creating it unless it is provisioned elsewhere."""
+        """Make sure the bucket is there, creating it unless it is provisioned elsewhere. A
+        server not up yet (containers start together) does not stop the service: it keeps
+        trying in the background, and `/health` reports `blobs` down meanwhile."""
+        try:
+            await self._ensure_bucket()
+        except Unavailable as error:
+            log.warning("blobs.start_deferred", where=self._where, error=str(error))
+            self._tasks.spawn(self._ensure_bucket_later(), name="blobs.ensure_bucket")
+
+    async def _ensure_bucket_later(self) -> None:
+        while True:
+            await asyncio.sleep(BUCKET_RETRY_SECONDS)
+            try:
+                await self._ensure_bucket()
+            except Unavailable:
+                continue
+            log.info("blobs.started", where=self._where)
+            return
+
+    async def _ensure_bucket(self) -> None:
         try:
             await self.ping()
             return
-        except ClientError as error:
-            if _code(error) not in _NO_BUCKET:
+        except Unavailable:
+            if not self._create_bucket or not await self._bucket_missing():
                 raise
-            if not self._create_bucket:
-                raise Unavailable(
-                    f"No bucket {self.bucket!r} at {self._where}, and S3_CREATE_BUCKET is off."
-                ) from None
         region = self.client.meta.region_name
         # us-east-1 is the one region that refuses being named as the location.
         location: dict[str, Any] = (
@@ -182,10 +201,21 @@ class S3BlobStore:
                 raise
         log.info("blobs.bucket_created", bucket=self.bucket)
 
+    async def _bucket_missing(self) -> bool:
+        try:
+            await self.call(self.client.head_bucket, Bucket=self.bucket)
+        except ClientError as error:
+            return _code(error) in _NO_BUCKET
+        return False
+
     async def ping(self) -> None:
-        await self.call(self.client.head_bucket, Bucket=self.bucket)
+        """The server answers and the bucket is there (`Unavailable` otherwise)."""
+        if await self._bucket_missing():
+            off = "" if self._create_bucket else ", and S3_CREATE_BUCKET is off"
+            raise Unavailable(f"No bucket {self.bucket!r} at {self._where}{off}.")
 
     async def stop(self) -> None:
+        await self._tasks.cancel()
         self._executor.shutdown(wait=True, cancel_futures=True)
         self.client.close()
 
