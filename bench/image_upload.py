@@ -35,7 +35,6 @@ if __package__ in (None, ""):  # run as `python bench/image_upload.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aiohttp
-import boto3
 from bench.common import (
     BenchEnv,
     banner,
@@ -48,13 +47,13 @@ from bench.common import (
 )
 from boto3.s3.transfer import TransferConfig
 
-from devstack.run import simulator_process
+from devstack.run import running_simulator
 from devstack.system import LOCALHOST, System
+from testkit.s3 import ACCESS_KEY_ID, SECRET_ACCESS_KEY, s3_client
 
 MEMORY_LIMIT_MB = 64.0
 SERVICES = ("identity", "images", "gateway")
 BUCKET = "bench-images"
-CREDENTIALS = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench"}
 MB = 1_000_000
 MIB = 1024 * 1024
 
@@ -131,7 +130,7 @@ async def through_gateway(
 
 def direct(endpoint: str, path: Path) -> float:
     """Seconds to copy `path` to the S3 server with boto3; the object is deleted after."""
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **CREDENTIALS)
+    client = s3_client(endpoint)
     started = time.perf_counter()
     client.upload_file(str(path), BUCKET, "direct.png", Config=TransferConfig())
     elapsed = time.perf_counter() - started
@@ -189,13 +188,13 @@ def measure(env: BenchEnv, args: argparse.Namespace, cmd: str) -> list[str]:
     path = env.workdir / "big.png"
     write_png(path, args.megabytes * MB)
     print(f"# {args.rounds} rounds, a {args.megabytes} MB PNG; S3: the s3 simulator (moto)")
-    with simulator_process("s3", env.workdir) as s3:
+    with running_simulator("s3", env.workdir) as s3:
         endpoint = s3.client_env(LOCALHOST)["S3_ENDPOINT_URL"]
         images_env = {
             **s3.client_env(LOCALHOST),
             "S3_BUCKET": BUCKET,
-            "S3_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],
-            "S3_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"],
+            "S3_ACCESS_KEY_ID": ACCESS_KEY_ID,
+            "S3_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
         }
         with running_services(
             env, {"images": images_env}, SERVICES, log_level=args.log_level

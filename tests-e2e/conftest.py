@@ -28,7 +28,7 @@ from pymongo import AsyncMongoClient
 from chassis.config import MessagingSettings
 from chassis.messaging.broker import create_broker
 from devstack import infra
-from devstack.run import simulator_process
+from devstack.run import running_simulator
 from devstack.services import GATEWAY, SERVICES
 from devstack.simulators import Simulator
 from devstack.system import LOCALHOST, StackSettings, System, free_ports
@@ -40,6 +40,7 @@ from testkit.fixtures import EventProducer, Stack, TestInfra
 from testkit.identity import People, Person, delivered_tokens
 from testkit.oidc import OidcSimulator, identity_settings
 from testkit.oidc import simulator_process as oidc_process
+from testkit.s3 import ACCESS_KEY_ID, SECRET_ACCESS_KEY, S3Bucket
 from testkit.stored import Databases
 from testkit.tokens import DevSigningKey
 
@@ -47,8 +48,6 @@ HERE = Path(__file__).parent
 # People registering with this address become operators (identity's OPERATOR_EMAILS).
 OPERATOR_EMAIL = "operator@e2e.example.com"
 IMAGES_BUCKET = "e2e-images"
-# moto's S3 server takes any credentials.
-S3_CREDENTIALS = ("e2e", "e2e-secret")
 # Encrypts identity's signing keys in its database; the attacks read the key with it.
 SIGNING_KEY_PASSPHRASE = "the e2e system's passphrase"
 
@@ -97,21 +96,21 @@ def oidc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcSimulator]:
 @pytest.fixture(scope="session")
 def gravatar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
     """The Gravatar simulator profiles finds default avatars at, as its own process."""
-    with simulator_process("gravatar", tmp_path_factory.mktemp("gravatar")) as simulator:
+    with running_simulator("gravatar", tmp_path_factory.mktemp("gravatar")) as simulator:
         yield simulator
 
 
 @pytest.fixture(scope="session")
 def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
     """The S3 API server (moto's) images keeps its files in, as its own process."""
-    with simulator_process("s3", tmp_path_factory.mktemp("s3")) as simulator:
+    with running_simulator("s3", tmp_path_factory.mktemp("s3")) as simulator:
         yield simulator
 
 
 @pytest.fixture(scope="session")
-def bucket(s3: Simulator) -> Bucket:
+def bucket(s3: Simulator) -> S3Bucket:
     """The bucket of images, read straight from the S3 server."""
-    return Bucket(s3.client_env(LOCALHOST)["S3_ENDPOINT_URL"], IMAGES_BUCKET)
+    return S3Bucket(s3.client_env(LOCALHOST)["S3_ENDPOINT_URL"], IMAGES_BUCKET)
 
 
 @pytest.fixture(scope="session")
@@ -157,8 +156,8 @@ def system(
             "images": {
                 **s3.client_env(LOCALHOST),
                 "S3_BUCKET": IMAGES_BUCKET,
-                "S3_ACCESS_KEY_ID": S3_CREDENTIALS[0],
-                "S3_SECRET_ACCESS_KEY": S3_CREDENTIALS[1],
+                "S3_ACCESS_KEY_ID": ACCESS_KEY_ID,
+                "S3_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
             },
             "profiles": gravatar.client_env(LOCALHOST),
             # The flags of the tests' own environment (test_flags.py).

@@ -95,7 +95,7 @@ def stop_simulators(started: dict[str, subprocess.Popen[bytes]]) -> None:
 
 
 @contextmanager
-def simulator_process(name: str, state: Path) -> Iterator[Simulator]:
+def running_simulator(name: str, state: Path) -> Iterator[Simulator]:
     """The simulator `name` of the table as its own process on a free port (as it is then),
     keeping what it keeps and its log under `state`, until the block ends."""
     on_free_port = replace(simulator(name), port=free_ports([name])[name])

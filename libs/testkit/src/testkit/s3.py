@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
-from devstack.run import simulator_process
+from devstack.run import running_simulator
 from devstack.system import LOCALHOST
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ REGION = "us-east-1"
 @contextmanager
 def s3_simulator(log_dir: Path) -> Iterator[str]:
     """`python -m simulators.s3` on a free port until the block ends; its endpoint URL."""
-    with simulator_process("s3", log_dir) as s3:
+    with running_simulator("s3", log_dir) as s3:
         yield s3.client_env(LOCALHOST)["S3_ENDPOINT_URL"]
 
 
