@@ -6,7 +6,7 @@ process. Objects past about 5 MB are spooled to temporary files, not held in mem
 does join a multipart upload's parts in memory while it completes it, so completing an
 object of N bytes briefly takes about twice N.
 
-    python -m simulators.s3 --host 127.0.0.1 --port 8193
+    python -m simulators.s3 --host 127.0.0.1 --port 9000
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import signal
 import threading
 from types import FrameType
 
-DEFAULT_PORT = 8193
+DEFAULT_PORT = 9000
 
 # moto reads its settings when imported: bucket names are never taken from the host name (a
 # compose service called `s3.local` would otherwise be read as bucket `s3`).
