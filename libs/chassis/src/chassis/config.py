@@ -6,7 +6,10 @@ it uses, so the variables stay flat (`MONGO_URL`, `AMQP_URL`, ...).
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chassis.faults import FaultPoint
@@ -63,6 +66,42 @@ class MessagingSettings(ChassisSettings):
     outbox_batch_size: int = Field(default=200, ge=1)
     outbox_lease_seconds: float = Field(default=30.0, gt=0)
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
+
+
+MIB = 1024 * 1024
+
+
+class BlobSettings(ChassisSettings):
+    """A service that keeps objects (images, uploaded files) in blob storage (chassis/blobs).
+
+    `directory` keeps them under `blob_dir` (the embedded default); `s3` in a bucket of an S3
+    API server: AWS when `s3_endpoint_url` is not set, else MinIO or any other.
+    """
+
+    blob_store: Literal["directory", "s3"] = "directory"
+    blob_dir: Path = Path(".data/blobs")
+
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    # Unset: boto3's own chain (AWS_* variables, the instance's or pod's role).
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_bucket: str | None = None
+    # Off where the bucket is provisioned (and the credentials may not create one).
+    s3_create_bucket: bool = True
+    # An upload holds about two parts in memory; S3 refuses parts under 5 MiB but the last.
+    s3_part_bytes: int = Field(default=8 * MIB, ge=5 * MIB, le=5 * 1024 * MIB)
+    # Threads the boto3 calls run on, and the connections they share.
+    s3_threads: int = Field(default=8, ge=1, le=128)
+    s3_connect_timeout: float = Field(default=5.0, gt=0)
+    s3_read_timeout: float = Field(default=30.0, gt=0)
+    # Attempts per call, the first included (boto3's standard retry mode).
+    s3_max_attempts: int = Field(default=3, ge=1, le=10)
+
+    @property
+    def bucket_name(self) -> str:
+        """The bucket (or, in a directory, the subdirectory) of this service's objects."""
+        return self.s3_bucket or self.service_name
 
 
 class ServiceSettings(WebSettings, StorageSettings, MessagingSettings):
