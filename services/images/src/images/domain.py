@@ -192,11 +192,7 @@ class Image(Aggregate):
         return self.avatar_of is not None or tenant_id == self.organization_id
 
     def may_change(self, actor: Actor) -> bool:
-        return (
-            actor.user_id in (self.uploaded_by, self.avatar_of)
-            or actor.owner
-            or actor.operator
-        )
+        return actor.user_id in (self.uploaded_by, self.avatar_of) or actor.owner or actor.operator
 
     def describe(self, actor: Actor, description: str) -> None:
         self._changed_by(actor)

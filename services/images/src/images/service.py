@@ -11,7 +11,7 @@ blob is still there.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -85,8 +85,8 @@ class ImageService:
         if avatar_of is not None:
             may_upload_as_avatar(actor, avatar_of)
         head = b""
-        async for chunk in content:
-            head += chunk
+        async for piece in content:
+            head += piece
             if len(head) >= SNIFF_BYTES:
                 break
         if not head:
@@ -141,9 +141,17 @@ class ImageService:
         """Drop the blob of content received that will not be kept."""
         await self._delete_blob(content.key, content.tenant_id)
 
-    def content(self, image: Image, chunk_bytes: int) -> AsyncIterator[bytes]:
-        """The image's bytes from the store (close it when not read to the end)."""
-        return self._store.read(image.key, chunk_bytes)
+    async def content(self, image: Image, chunk_bytes: int) -> AsyncGenerator[bytes, None]:
+        """The image's bytes from the store; BlobNotFound on the first step if they are gone.
+        Close it (`aclosing`) when not read to the end."""
+        chunks = self._store.read(image.key, chunk_bytes)
+        try:
+            async for chunk in chunks:
+                yield chunk
+        finally:
+            # The stores' readers are generators: closed now, one lets its connection go.
+            if isinstance(chunks, AsyncGenerator):
+                await chunks.aclose()
 
     async def describe(self, actor: Actor, image_id: str, description: str) -> Image:
         async def work(tx: ImagesTransaction) -> Image:
