@@ -32,6 +32,7 @@ from identity.main import IdentitySettings, create_app
 from testkit.api import PlatformClient
 from testkit.identity import Mailbag, People, Person, new_email
 from testkit.rabbit import Rabbit
+from testkit.s3 import S3Bucket, s3_simulator
 from testkit.tokens import DevSigningKey
 from testkit.web import serving
 
@@ -190,6 +191,20 @@ def _drop_databases(mongo_url: str, prefix: str) -> None:
         for name in client.list_database_names():
             if name.startswith(prefix):
                 client.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The endpoint URL of the session's S3 API server (its own process, started on first use)."""
+    with s3_simulator(tmp_path_factory.mktemp("s3")) as endpoint_url:
+        yield endpoint_url
+
+
+@pytest.fixture(scope="module")
+def s3_bucket(s3_server: str) -> S3Bucket:
+    """A bucket name of the module's own on the session's S3 server (created by whoever
+    starts a blob store on it): `s3_bucket.settings()` for a service under test."""
+    return S3Bucket.unique(s3_server)
 
 
 @pytest.fixture

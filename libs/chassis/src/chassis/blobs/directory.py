@@ -19,7 +19,7 @@ import os
 import re
 import stat
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -70,7 +70,7 @@ class DirectoryBlobStore:
         file = await asyncio.to_thread(_open_new, temporary)
         return DirectoryUpload(self, key, content_type, temporary, file)
 
-    async def read(self, key: str, chunk_bytes: int = 1024 * 1024) -> AsyncIterator[bytes]:
+    async def read(self, key: str, chunk_bytes: int = 1024 * 1024) -> AsyncGenerator[bytes, None]:
         path = self.object_path(key)
         try:
             file = await asyncio.to_thread(path.open, "rb")

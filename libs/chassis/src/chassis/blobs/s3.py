@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
@@ -98,13 +98,16 @@ class S3BlobStore:
         """`method(**kwargs)` on the store's threads; the server not answering (or answering
         with its own failure) is `Unavailable`."""
         loop = asyncio.get_running_loop()
+        # The executor's work item outlives the call for a moment, and would keep a part it
+        # was given alive beside the next one: the arguments go to the call, not to the item.
+        arguments = [kwargs]
         return await loop.run_in_executor(
-            self._executor, functools.partial(self._guarded, method, **kwargs)
+            self._executor, functools.partial(self._guarded, method, arguments)
         )
 
-    def _guarded(self, method: Callable[..., T], /, **kwargs: Any) -> T:
+    def _guarded(self, method: Callable[..., T], arguments: list[dict[str, Any]]) -> T:
         try:
-            return method(**kwargs)
+            return method(**arguments.pop())
         except (ConnectionError, HTTPClientError, IncompleteReadError) as error:
             log.warning("blobs.s3_unreachable", where=self._where, error=str(error))
             raise Unavailable(f"The blob store at {self._where} did not answer: {error}") from error
@@ -118,7 +121,7 @@ class S3BlobStore:
     async def upload(self, key: str, content_type: str) -> S3Upload:
         return S3Upload(self, key, content_type)
 
-    async def read(self, key: str, chunk_bytes: int = 1024 * 1024) -> AsyncIterator[bytes]:
+    async def read(self, key: str, chunk_bytes: int = 1024 * 1024) -> AsyncGenerator[bytes, None]:
         try:
             response = await self.call(self.client.get_object, Bucket=self.bucket, Key=key)
         except ClientError as error:

@@ -3,6 +3,8 @@
     blobs = blob_store(settings)          # BlobSettings: directory or S3
     app = service_app(settings, routes, [mongo, bus, blobs])
     stored = await put(blobs, key, request_chunks, "image/png")
+    async with reading(blobs, key) as chunks:   # closed even when not read to the end
+        async for chunk in chunks: ...
 
 As a part it makes sure of its bucket (or directory) at start, reports on it in `/health`
 (`blobs`), and lets its threads go at stop.
@@ -10,7 +12,8 @@ As a part it makes sure of its bucket (or directory) at start, reports on it in 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Protocol
 
 from chassis.blobs import BlobStore, StoredBlob
@@ -43,3 +46,18 @@ async def put(
     except BaseException:
         await upload.abort()
         raise
+
+
+@asynccontextmanager
+async def reading(
+    store: BlobStore, key: str, chunk_bytes: int = 1024 * 1024
+) -> AsyncIterator[AsyncIterator[bytes]]:
+    """`store.read(key, chunk_bytes)`, closed at the end of the block however far it was read
+    (a download whose client went away), which lets its file or connection go at once."""
+    chunks = store.read(key, chunk_bytes)
+    try:
+        yield chunks
+    finally:
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            await close()
