@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from pymongo import AsyncMongoClient
-from testkit.s3 import S3Bucket
 
 from chassis.blobs import BlobNotFound, StoredBlob
 from chassis.storage.unit_of_work import Recording
@@ -19,6 +18,7 @@ from images.main import ImagesSettings, create_app
 from images.service import ImageService, ImagesTransaction, integration_events
 from testkit.fixtures import TestInfra
 from testkit.memory import InMemoryUnitOfWork
+from testkit.s3 import S3Bucket
 from testkit.stored import Database
 from testkit.web import serving
 
@@ -138,9 +138,7 @@ def max_bytes() -> int:
 
 
 @pytest.fixture
-def images(
-    uow: ImagesUoW, store: MemoryBlobStore, now: datetime, max_bytes: int
-) -> ImageService:
+def images(uow: ImagesUoW, store: MemoryBlobStore, now: datetime, max_bytes: int) -> ImageService:
     """The use cases in memory, their clock stopped at `now`, taking at most `max_bytes`."""
 
     async def chores_due(uploads_started_before: datetime) -> list[BlobChore]:

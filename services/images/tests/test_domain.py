@@ -138,9 +138,10 @@ def test_a_broken_gif_or_jpeg_says_what_broke() -> None:
     broken = gif[: 13 + table] + b"\x99" + gif[14 + table :]
     with pytest.raises(BrokenImage, match="block of unknown kind"):
         validated(ImageKind.GIF, [broken])
-    no_image = gif[:13] + b"\x3b"  # the screen, no colour table, the trailer
+    # The header, the screen with no colour table, the trailer.
+    no_image = gif[:10] + b"\x00" + gif[11:13] + b"\x3b"
     with pytest.raises(BrokenImage, match="holds no image"):
-        validated(ImageKind.GIF, [bytearray(no_image[:10]) + b"\x00" + no_image[11:]])
+        validated(ImageKind.GIF, [no_image])
 
     jpeg = FILES["jpeg baseline"][1]
     with pytest.raises(BrokenImage, match="ends before any image data"):

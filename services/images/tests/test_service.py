@@ -49,7 +49,7 @@ def nothing_kept(uow: Any, store: Any) -> None:
 
 
 async def test_an_upload_is_stored_checked_and_published(
-    images: ImageService, uow, store, now: datetime
+    images: ImageService, uow: Any, store: Any, now: datetime
 ) -> None:
     data = png()
     image = await upload(images, data, description="  A cat ")
@@ -91,8 +91,8 @@ async def test_the_kind_is_the_contents_whatever_the_name(images: ImageService) 
 )
 async def test_a_refused_file_keeps_nothing(
     images: ImageService,
-    uow,
-    store,
+    uow: Any,
+    store: Any,
     data: bytes,
     refusal: type[Exception],
     message: str,
@@ -104,7 +104,7 @@ async def test_a_refused_file_keeps_nothing(
 
 
 async def test_the_byte_over_the_limit_stops_the_upload(
-    images: ImageService, uow, store, max_bytes: int
+    images: ImageService, uow: Any, store: Any, max_bytes: int
 ) -> None:
     read = 0
 
@@ -124,7 +124,7 @@ async def test_the_byte_over_the_limit_stops_the_upload(
 
 
 async def test_a_description_refused_after_the_file_drops_its_bytes(
-    images: ImageService, uow, store
+    images: ImageService, uow: Any, store: Any
 ) -> None:
     content = await images.receive(ME, pieces(gif()))
     assert list(store.objects) == [content.key]
@@ -135,7 +135,7 @@ async def test_a_description_refused_after_the_file_drops_its_bytes(
 
 
 async def test_an_avatar_is_its_users_or_an_operators_upload(
-    images: ImageService, uow, store
+    images: ImageService, uow: Any, store: Any
 ) -> None:
     with pytest.raises(NotAllowed):
         await images.receive(ME, pieces(png()), avatar_of="someone-else")
@@ -146,7 +146,7 @@ async def test_an_avatar_is_its_users_or_an_operators_upload(
 
 
 async def test_a_failed_upload_is_aborted_and_forgotten(
-    images: ImageService, uow, store
+    images: ImageService, uow: Any, store: Any
 ) -> None:
     async def cut_off() -> AsyncIterator[bytes]:
         yield png()[:200]
@@ -157,7 +157,7 @@ async def test_a_failed_upload_is_aborted_and_forgotten(
     nothing_kept(uow, store)
 
 
-async def test_describe_by_those_allowed(images: ImageService, uow) -> None:
+async def test_describe_by_those_allowed(images: ImageService, uow: Any) -> None:
     image = await upload(images, png())
     assert (await images.describe(OWNER, image.id, " Owner's words ")).description == (
         "Owner's words"
@@ -171,7 +171,7 @@ async def test_describe_by_those_allowed(images: ImageService, uow) -> None:
 
 
 async def test_delete_removes_the_image_and_its_bytes(
-    images: ImageService, uow, store
+    images: ImageService, uow: Any, store: Any
 ) -> None:
     image = await upload(images, jpeg())
     with pytest.raises(NotAllowed):
@@ -186,7 +186,7 @@ async def test_delete_removes_the_image_and_its_bytes(
 
 
 async def test_avatar_events_delete_the_users_avatar_only(
-    images: ImageService, uow, store
+    images: ImageService, uow: Any, store: Any
 ) -> None:
     old, new = await upload(images, png(), avatar_of="me"), await upload(images, gif())
     other = await upload(images, png(), actor=Actor("op", "org", operator=True), avatar_of="u2")
@@ -216,7 +216,7 @@ async def test_avatar_events_delete_the_users_avatar_only(
 
 
 async def test_the_sweep_deletes_uploads_cut_off_an_hour_ago(
-    images: ImageService, uow, store, now: datetime
+    images: ImageService, uow: Any, store: Any, now: datetime
 ) -> None:
     """What a crash in the middle of an upload leaves: its record, and maybe its bytes."""
     kept = await upload(images, png())

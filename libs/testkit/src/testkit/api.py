@@ -183,7 +183,10 @@ def image_form(
         add_texts()
     if file is not None:
         part = form.append(file, {"Content-Type": file_type})
-        part.set_content_disposition("form-data", name="file", filename=filename)
+        # The file name as browsers send it, unencoded (aiohttp would percent-encode it).
+        part.set_content_disposition(
+            "form-data", quote_fields=False, name="file", filename=filename
+        )
     if file_first:
         add_texts()
     return form

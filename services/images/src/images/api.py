@@ -4,7 +4,6 @@ file a chunk at a time straight into the blob store; a download streams from the
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import aclosing
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -206,7 +205,7 @@ def routes(images: ImageService, queries: ImageQueries) -> list[Route]:
         if request.method == "HEAD":
             await response.prepare(request)
             return response
-        async with aclosing(images.content(image, CHUNK_BYTES)) as chunks:
+        async with images.reading(image, CHUNK_BYTES) as chunks:
             # The first read finds a missing object (404) before anything is answered.
             chunk = await anext(chunks, None)
             await response.prepare(request)

@@ -11,11 +11,13 @@ blob is still there.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from chassis.blobs import BlobStore
+from chassis.blobs.store import reading
 from chassis.clock import Clock, utc_now
 from chassis.logging import get_logger
 from chassis.messaging.subscriptions import TenantEventContext
@@ -141,17 +143,12 @@ class ImageService:
         """Drop the blob of content received that will not be kept."""
         await self._delete_blob(content.key, content.tenant_id)
 
-    async def content(self, image: Image, chunk_bytes: int) -> AsyncGenerator[bytes, None]:
-        """The image's bytes from the store; BlobNotFound on the first step if they are gone.
-        Close it (`aclosing`) when not read to the end."""
-        chunks = self._store.read(image.key, chunk_bytes)
-        try:
-            async for chunk in chunks:
-                yield chunk
-        finally:
-            # The stores' readers are generators: closed now, one lets its connection go.
-            if isinstance(chunks, AsyncGenerator):
-                await chunks.aclose()
+    def reading(
+        self, image: Image, chunk_bytes: int
+    ) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
+        """The image's bytes from the store, let go at the end of the block however far they
+        were read; BlobNotFound on the first step if they are gone."""
+        return reading(self._store, image.key, chunk_bytes)
 
     async def describe(self, actor: Actor, image_id: str, description: str) -> Image:
         async def work(tx: ImagesTransaction) -> Image:
