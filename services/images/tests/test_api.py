@@ -99,8 +99,10 @@ async def test_a_refused_upload_leaves_nothing(
     assert await stored_for(images_database, person.organization_id) == {}
 
 
-async def test_malformed_forms_are_problems(someone: Person, images_url: str) -> None:
-    me = someone.calling(images_url)
+async def test_malformed_forms_are_problems(
+    person: Person, images_url: str, s3_bucket: S3Bucket
+) -> None:
+    me = person.calling(images_url)
     (await me.call("POST", "/images", json={"description": "x"})).problem(415)
     twice = image_form(png())
     twice.append("again").set_content_disposition("form-data", name="description")
@@ -108,6 +110,13 @@ async def test_malformed_forms_are_problems(someone: Person, images_url: str) ->
     extra = image_form(png())
     extra.append("x").set_content_disposition("form-data", name="colour")
     (await me.post_image(extra)).problem(422)
+    form = {"Content-Type": "multipart/form-data; boundary=zz"}
+    # The second is cut before its closing boundary: its file, read, is not kept.
+    unclosed = b"--zz\r\nContent-Disposition: form-data; name=file\r\n\r\n" + png()
+    for body in (b"garbage", unclosed):
+        answer = await me.call("POST", "/images", data=body, headers=form)
+        assert "not valid multipart/form-data" in (answer.problem(400).detail or "")
+    assert nothing_left(s3_bucket, person.organization_id)
 
 
 async def test_more_than_100_mib_is_refused_while_streaming(

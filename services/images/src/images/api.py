@@ -11,6 +11,7 @@ from urllib.parse import quote
 from aiohttp import BodyPartReader, web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
+from chassis.errors import DomainError
 from chassis.web.auth import CALLER_KEY, Caller, require_tenant
 from chassis.web.openapi import Route
 from chassis.web.parsing import json_response, read_json
@@ -124,16 +125,16 @@ def routes(images: ImageService, queries: ImageQueries) -> list[Route]:
             # Answered now, the rest of the body unread: the connection is not kept.
             raise Problem(413, str(exc), headers={"Connection": "close"}) from exc
 
-    async def upload(request: web.Request) -> web.Response:
-        caller, tenant = require_tenant(request)
-        actor = actor_of(caller, tenant)
-        if request.content_type != "multipart/form-data":
-            raise Problem(415, "Send the image as multipart/form-data (file, description).")
-        reader = await request.multipart()
+    async def read_form(
+        request: web.Request, actor: Actor
+    ) -> tuple[UploadForm, Content, str | None]:
+        """The form's text fields, and its file received into the store (with its name);
+        the file's bytes are dropped if the form is refused after them."""
         fields: dict[str, str] = {}
         filename: str | None = None
         content: Content | None = None
         try:
+            reader = await request.multipart()
             while (part := await reader.next()) is not None:
                 name = part.name if isinstance(part, BodyPartReader) else None
                 if not isinstance(part, BodyPartReader) or name not in ("file", *_TEXT_FIELDS):
@@ -151,10 +152,26 @@ def routes(images: ImageService, queries: ImageQueries) -> list[Route]:
                 raise validation_problem(exc, "form") from exc
             if content is None:
                 raise invalid([{"field": "file", "message": "Field required"}], "form")
+            return form, content, filename
         except BaseException:
             if content is not None:
                 await images.discard(content)
             raise
+
+    async def upload(request: web.Request) -> web.Response:
+        caller, tenant = require_tenant(request)
+        actor = actor_of(caller, tenant)
+        if request.content_type != "multipart/form-data":
+            raise Problem(415, "Send the image as multipart/form-data (file, description).")
+        try:
+            form, content, filename = await read_form(request, actor)
+        except DomainError:
+            raise
+        except ValueError as exc:
+            # What aiohttp's multipart reader raises of a body that is not a form.
+            raise Problem(
+                400, f"The body is not valid multipart/form-data: {exc}", title="Malformed form"
+            ) from exc
         image = await images.keep(actor, content, form.description, filename, form.avatar_of)
         out = ImageOut.of(image)
         return json_response(out, 201, headers={"Location": out.urls.self})
@@ -225,7 +242,7 @@ def routes(images: ImageService, queries: ImageQueries) -> list[Route]:
             "`avatar_of` (optional: the user whose avatar it is, the caller or by an operator)",
             response=ImageOut,
             status=201,
-            errors=(403, 413, 415, 422),
+            errors=(400, 403, 413, 415, 422),
         ),
         Route("GET", IMAGE, inspect, "One image", response=ImageOut, errors=(403, 404)),
         Route(
