@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, TypeVar
@@ -63,6 +63,25 @@ class Booking(Published):
     created_at: datetime
     cancelled_at: datetime | None
     car: BookedCar | None
+
+
+class ImageUrls(Published):
+    self: str
+    download: str
+
+
+class ImageView(Published):
+    id: str
+    organization_id: str
+    content_type: Literal["image/jpeg", "image/png", "image/gif"]
+    size: int
+    description: str
+    filename: str
+    uploaded_by: str
+    avatar_of: str | None
+    created_utc: datetime
+    etag: str
+    urls: ImageUrls
 
 
 class Recorded(Published):
@@ -139,6 +158,38 @@ def car_details(
         "jurisdiction": jurisdiction,
         "number_plate": number_plate or plate(),
     }
+
+
+def image_form(
+    file: bytes | AsyncIterable[bytes] | None,
+    *,
+    description: str | None = "An image",
+    filename: str = "image.png",
+    avatar_of: str | None = None,
+    file_first: bool = False,
+    file_type: str = "application/octet-stream",
+) -> aiohttp.MultipartWriter:
+    """The multipart/form-data body of `POST /images`: the fields given, the file after the
+    text fields unless `file_first`; an async iterable file is streamed, never held."""
+    form = aiohttp.MultipartWriter("form-data")
+    texts = {"description": description, "avatar_of": avatar_of}
+
+    def add_texts() -> None:
+        for name, value in texts.items():
+            if value is not None:
+                form.append(value).set_content_disposition("form-data", name=name)
+
+    if not file_first:
+        add_texts()
+    if file is not None:
+        part = form.append(file, {"Content-Type": file_type})
+        # The file name as browsers send it, unencoded (aiohttp would percent-encode it).
+        part.set_content_disposition(
+            "form-data", quote_fields=False, name="file", filename=filename
+        )
+    if file_first:
+        add_texts()
+    return form
 
 
 class PlatformClient:
@@ -248,6 +299,40 @@ class PlatformClient:
     async def bookings(self, from_utc: str, to_utc: str) -> list[Booking]:
         params = {"from_utc": from_utc, "to_utc": to_utc}
         return await self._typed(list[Booking], 200, "GET", "/bookings", params=params)
+
+    # --- images ----------------------------------------------------------------------------
+
+    async def post_image(self, form: aiohttp.MultipartWriter) -> Answer:
+        """`POST /images` with `form` (`image_form`), whatever it answers."""
+        async with self.http.post(
+            self.base_url + "/images", data=form, headers=self.headers
+        ) as response:
+            body = await response.read()
+            headers = CIMultiDictProxy(response.headers.copy())
+            return Answer(response.status, headers, response.content_type, body)
+
+    async def upload_image(self, file: bytes, **fields: Any) -> ImageView:
+        """Upload `file` with the fields of `image_form`; 201."""
+        answer = await self.post_image(image_form(file, **fields))
+        if answer.status != 201:
+            raise UnexpectedAnswer(answer, "201")
+        return answer.parse(ImageView)
+
+    async def image(self, image_id: str) -> ImageView:
+        return await self._typed(ImageView, 200, "GET", f"/images/{image_id}")
+
+    async def describe_image(self, image_id: str, description: str) -> ImageView:
+        body = {"description": description}
+        return await self._typed(ImageView, 200, "PATCH", f"/images/{image_id}", json=body)
+
+    async def delete_image(self, image_id: str) -> None:
+        await self.expect(204, "DELETE", f"/images/{image_id}")
+
+    async def download_image(self, image_id: str, **headers: str) -> Answer:
+        """`GET /images/{id}/download` with `headers` (`If_None_Match=...`), whatever it
+        answers."""
+        named = {name.replace("_", "-"): value for name, value in headers.items()}
+        return await self.call("GET", f"/images/{image_id}/download", headers=named)
 
     # --- audits ----------------------------------------------------------------------------
 

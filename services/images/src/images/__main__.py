@@ -1,0 +1,3 @@
+from images.main import main
+
+main()
