@@ -133,7 +133,8 @@ async def test_a_large_file_streams_to_images_whole_with_the_caller_s_token_and_
         for n, chunk in enumerate(chunks):
             # Each megabyte goes only once images has most of those before it: an adapter
             # holding the file whole before sending would never get here.
-            await eventually(lambda n=n: service.received >= (n - 2) * MB, timeout=5)
+            behind = (n - 2) * MB
+            await eventually(lambda: service.received >= behind, timeout=5)
             yield chunk
 
     with bound_ids("req-1", "corr-1"):
