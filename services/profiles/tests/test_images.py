@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,12 +129,14 @@ async def test_a_large_file_streams_to_images_whole_with_the_caller_s_token_and_
     content = PNG + os.urandom(8 * MB)
     chunks = [content[i : i + MB] for i in range(0, len(content), MB)]
 
+    def received(at_least: int) -> Callable[[], bool]:
+        return lambda: service.received >= at_least
+
     async def sent_as_read() -> AsyncIterator[bytes]:
         for n, chunk in enumerate(chunks):
             # Each megabyte goes only once images has most of those before it: an adapter
             # holding the file whole before sending would never get here.
-            behind = (n - 2) * MB
-            await eventually(lambda: service.received >= behind, timeout=5)
+            await eventually(received((n - 2) * MB), timeout=5)
             yield chunk
 
     with bound_ids("req-1", "corr-1"):
