@@ -4,6 +4,7 @@ real ones, with the Gravatar simulator served for real."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from aiohttp import BodyPartReader, web
 from pymongo import AsyncMongoClient
 
 from chassis.errors import Unavailable
@@ -158,6 +160,97 @@ def profiles(
     return ProfileService(uow, StoredProfiles(uow), finder, images, clock=lambda: now)
 
 
+# --- images, as a stand-in speaking its contract --------------------------------------------
+
+
+MB = 1024 * 1024
+PNG = b"\x89PNG\r\n\x1a\n"
+MAX_BYTES = 12 * MB
+
+
+def problem(status: int, detail: str, **extra: Any) -> web.Response:
+    body = {"type": "about:blank", "title": "Refused", "status": status, "detail": detail, **extra}
+    return web.json_response(body, status=status, content_type="application/problem+json")
+
+
+@dataclass
+class Images:
+    """A stand-in of the images service, reading uploads as images does (multipart:
+    description, avatar_of, then file, streamed). What it would store: each upload's form
+    fields, size and digest (the bytes are hashed as they come, never kept), the headers it
+    came with; what was deleted. `callers`: the user each Authorization header stands for,
+    who may upload only their own avatar; other headers are 401."""
+
+    callers: dict[str, str] = field(default_factory=dict)
+    received: int = 0
+    stored: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deleted: list[str] = field(default_factory=list)
+    fail_with: int | None = None
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.add_routes(
+            [web.post("/images", self._upload), web.delete("/images/{id}", self._delete)]
+        )
+        return app
+
+    async def _upload(self, request: web.Request) -> web.StreamResponse:
+        if self.fail_with is not None:
+            return web.Response(status=self.fail_with, text="images broke")
+        caller = self.callers.get(request.headers.get("Authorization", ""))
+        if caller is None:
+            return problem(401, "Sign in: this route needs a bearer token.")
+        reader = await request.multipart()
+        fields: dict[str, str] = {}
+        for name in ("description", "avatar_of"):
+            part = await reader.next()
+            assert isinstance(part, BodyPartReader) and part.name == name, part
+            fields[name] = await part.text()
+        if fields["avatar_of"] != caller:
+            return problem(403, "Only the user themself or an operator sets their avatar.")
+        if not 1 <= len(fields["description"]) <= 250:
+            errors = [{"field": "description", "message": "1 to 250 characters"}]
+            return problem(422, "The request body is not valid.", errors=errors)
+        part = await reader.next()
+        assert isinstance(part, BodyPartReader) and part.name == "file", part
+        digest, size, head = hashlib.sha256(), 0, b""
+        self.received = 0
+        while chunk := await part.read_chunk(256 * 1024):
+            head = (head + chunk)[:8] if len(head) < 8 else head
+            digest.update(chunk)
+            size += len(chunk)
+            self.received = size
+            if size > MAX_BYTES:
+                return problem(413, f"An image may be at most {MAX_BYTES} bytes.")
+        if head != PNG:
+            return problem(415, "The file is not a jpeg, png or gif image.")
+        image_id = uuid.uuid4().hex
+        self.stored[image_id] = {
+            **fields,
+            "size": size,
+            "sha256": digest.hexdigest(),
+            "filename": part.filename,
+            "content_type": part.headers.get("Content-Type"),
+            "headers": request.headers.copy(),
+        }
+        body = {
+            "id": image_id,
+            "content_type": "image/png",
+            "size": size,
+            "description": fields["description"],
+            "urls": {"download": f"/images/{image_id}/download", "self": f"/images/{image_id}"},
+        }
+        return web.json_response(body, status=201)
+
+    async def _delete(self, request: web.Request) -> web.Response:
+        image_id = request.match_info["id"]
+        if image_id not in self.stored:
+            return problem(404, f"there is no image {image_id}")
+        self.deleted.append(image_id)
+        del self.stored[image_id]
+        return web.Response(status=204)
+
+
 # --- on MongoDB and RabbitMQ ------------------------------------------------------------------
 
 
@@ -170,22 +263,29 @@ async def gravatar() -> AsyncIterator[GravatarSimulator]:
         yield simulator
 
 
+@dataclass
+class ImagesServed:
+    service: Images
+    url: str
+
+
 @pytest.fixture(scope="module")
-def images_url() -> str:
-    """Where the service finds images; a module that uploads serves a stand-in there."""
-    return "http://127.0.0.1:9"
+async def images_served() -> AsyncIterator[ImagesServed]:
+    service = Images()
+    async with serving(service.app()) as url:
+        yield ImagesServed(service, url)
 
 
 @pytest.fixture(scope="module")
 async def settings(
-    test_infra: TestInfra, gravatar: GravatarSimulator, images_url: str
+    test_infra: TestInfra, gravatar: GravatarSimulator, images_served: ImagesServed
 ) -> ProfilesSettings:
     return ProfilesSettings(
         **test_infra.env(
             "profiles",
             gravatar_url=gravatar.url,
             gravatar_timeout_seconds=1.0,
-            images_url=images_url,
+            images_url=images_served.url,
             **SERVICE_SETTINGS,
         )
     )

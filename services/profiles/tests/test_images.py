@@ -7,13 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
-from aiohttp import BodyPartReader, web
 
 from chassis.errors import Unavailable
 from chassis.logging import bound_ids
@@ -23,93 +19,12 @@ from profiles.service import Upload
 from testkit.waiting import eventually
 from testkit.web import serving
 
-MB = 1024 * 1024
-PNG = b"\x89PNG\r\n\x1a\n"
-MAX_BYTES = 12 * MB
-
-
-def problem(status: int, detail: str, **extra: Any) -> web.Response:
-    body = {"type": "about:blank", "title": "Refused", "status": status, "detail": detail, **extra}
-    return web.json_response(body, status=status, content_type="application/problem+json")
-
-
-@dataclass
-class Images:
-    """What images would store: each upload's form fields, size and digest (the bytes are
-    hashed as they come, never kept), the headers it came with; what was deleted."""
-
-    received: int = 0
-    stored: dict[str, dict[str, Any]] = field(default_factory=dict)
-    deleted: list[str] = field(default_factory=list)
-    fail_with: int | None = None
-
-    def app(self) -> web.Application:
-        app = web.Application()
-        app.add_routes(
-            [web.post("/images", self._upload), web.delete("/images/{id}", self._delete)]
-        )
-        return app
-
-    async def _upload(self, request: web.Request) -> web.StreamResponse:
-        if self.fail_with is not None:
-            return web.Response(status=self.fail_with, text="images broke")
-        token = request.headers.get("Authorization", "")
-        if not token.startswith("Bearer user-"):
-            return problem(401, "Sign in: this route needs a bearer token.")
-        reader = await request.multipart()
-        fields: dict[str, str] = {}
-        for name in ("description", "avatar_of"):
-            part = await reader.next()
-            assert isinstance(part, BodyPartReader) and part.name == name, part
-            fields[name] = await part.text()
-        if fields["avatar_of"] != token.removeprefix("Bearer user-"):
-            return problem(403, "Only the user themself or an operator sets their avatar.")
-        if not 1 <= len(fields["description"]) <= 250:
-            errors = [{"field": "description", "message": "1 to 250 characters"}]
-            return problem(422, "The request body is not valid.", errors=errors)
-        part = await reader.next()
-        assert isinstance(part, BodyPartReader) and part.name == "file", part
-        digest, size, head = hashlib.sha256(), 0, b""
-        self.received = 0
-        while chunk := await part.read_chunk(256 * 1024):
-            head = (head + chunk)[:8] if len(head) < 8 else head
-            digest.update(chunk)
-            size += len(chunk)
-            self.received = size
-            if size > MAX_BYTES:
-                return problem(413, f"An image may be at most {MAX_BYTES} bytes.")
-        if head != PNG:
-            return problem(415, "The file is not a jpeg, png or gif image.")
-        image_id = uuid.uuid4().hex
-        self.stored[image_id] = {
-            **fields,
-            "size": size,
-            "sha256": digest.hexdigest(),
-            "filename": part.filename,
-            "content_type": part.headers.get("Content-Type"),
-            "headers": request.headers.copy(),
-        }
-        body = {
-            "id": image_id,
-            "content_type": "image/png",
-            "size": size,
-            "description": fields["description"],
-            "urls": {"download": f"/images/{image_id}/download", "self": f"/images/{image_id}"},
-        }
-        return web.json_response(body, status=201)
-
-    async def _delete(self, request: web.Request) -> web.Response:
-        image_id = request.match_info["id"]
-        if image_id not in self.stored:
-            return problem(404, f"there is no image {image_id}")
-        self.deleted.append(image_id)
-        del self.stored[image_id]
-        return web.Response(status=204)
+from .conftest import MAX_BYTES, MB, PNG, Images
 
 
 @pytest.fixture
 async def images() -> AsyncIterator[tuple[Images, HttpAvatarImages]]:
-    service = Images()
+    service = Images(callers={"Bearer user-u1": "u1", "Bearer user-u2": "u2"})
     async with serving(service.app()) as url:
         adapter = HttpAvatarImages(url, timeout=5)
         await adapter.start()
@@ -158,7 +73,7 @@ async def test_a_large_file_streams_to_images_whole_with_the_caller_s_token_and_
 @pytest.mark.parametrize(
     ("token", "user_id", "content", "status", "detail"),
     [
-        ("Bearer nobody", "u1", PNG, 401, "Sign in"),
+        ("Bearer stranger", "u1", PNG, 401, "Sign in"),
         ("Bearer user-u2", "u1", PNG, 403, "Only the user themself"),
         ("Bearer user-u1", "u1", b"GIF89a-but-not-really", 415, "not a jpeg, png or gif"),
         ("Bearer user-u1", "u1", PNG + bytes(MAX_BYTES), 413, "at most"),
