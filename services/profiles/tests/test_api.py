@@ -13,11 +13,14 @@ from typing import Any
 import aiohttp
 import pytest
 from aio_pika.abc import AbstractIncomingMessage
+from openapi_spec_validator import validate
 
+from chassis.web.openapi import OPENAPI_KEY
 from contracts import Envelope
 from contracts import profiles as published
 from contracts.identity import UserKind, UserRegistered
 from contracts.images import ImageDeleted
+from profiles.main import ProfilesSettings, create_app
 from testkit.api import PlatformClient, Profile
 from testkit.fixtures import EventProducer, TestInfra
 from testkit.gravatar import GravatarSimulator, email_with_avatar, email_without_avatar
@@ -325,3 +328,23 @@ async def test_an_avatar_whose_image_is_deleted_is_cleared(
         return (await me.my_profile()).avatar is None
 
     await eventually(cleared, timeout=15)
+
+
+def test_the_routes_are_documented_as_served() -> None:
+    # Built, never started: nothing connects.
+    document = create_app(ProfilesSettings(log_level="WARNING"))[OPENAPI_KEY]
+    validate(document)
+    routes = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
+    assert {r for r in routes if r[1].startswith("/profiles")} == {
+        ("GET", "/profiles/me"),
+        ("GET", "/profiles/{user_id}"),
+        ("PATCH", "/profiles/{user_id}"),
+        ("PATCH", "/profiles/{user_id}/contact"),
+        ("PUT", "/profiles/{user_id}/avatar"),
+        ("DELETE", "/profiles/{user_id}/avatar"),
+    }
+    assert all(
+        document["paths"][path][method.lower()]["security"]
+        for method, path in routes
+        if path.startswith("/profiles")
+    )
