@@ -217,7 +217,7 @@ class PlatformClient:
         path: str,
         *,
         json: Any = None,
-        data: bytes | None = None,
+        data: bytes | aiohttp.FormData | None = None,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Answer:
@@ -354,6 +354,40 @@ class PlatformClient:
         params = {"user_id": user_id} if user_id is not None else None
         return await self._typed(FlagState, 200, "GET", f"/flags/{name}", params=params)
 
+    # --- profiles --------------------------------------------------------------------------
+
+    async def my_profile(self) -> Profile:
+        return await self._typed(Profile, 200, "GET", "/profiles/me")
+
+    async def profile(self, user_id: str) -> Profile:
+        return await self._typed(Profile, 200, "GET", f"/profiles/{user_id}")
+
+    async def change_profile(self, user_id: str, **fields: str | None) -> Profile:
+        """`PATCH /profiles/{user_id}`: first_name, last_name, display_name, phone_number,
+        timezone; those left out stay as they are, None clears."""
+        return await self._typed(Profile, 200, "PATCH", f"/profiles/{user_id}", json=fields)
+
+    async def change_contact(self, user_id: str, **address: str | None) -> Profile:
+        """`PATCH /profiles/{user_id}/contact`: line1, line2, city, state, country_code, zip."""
+        path = f"/profiles/{user_id}/contact"
+        return await self._typed(Profile, 200, "PATCH", path, json=address)
+
+    @staticmethod
+    def avatar_form(
+        content: bytes, filename: str = "avatar.png", content_type: str = "image/png"
+    ) -> aiohttp.FormData:
+        """The body of `PUT /profiles/{user_id}/avatar`: the image in the field `file`."""
+        form = aiohttp.FormData()
+        form.add_field("file", content, filename=filename, content_type=content_type)
+        return form
+
+    async def upload_avatar(self, user_id: str, content: bytes, **file: str) -> Profile:
+        form = self.avatar_form(content, **file)
+        return await self._typed(Profile, 200, "PUT", f"/profiles/{user_id}/avatar", data=form)
+
+    async def remove_avatar(self, user_id: str) -> Profile:
+        return await self._typed(Profile, 200, "DELETE", f"/profiles/{user_id}/avatar")
+
     # --- recording -------------------------------------------------------------------------
 
     async def record(self, what: str, body: Mapping[str, Any]) -> Recorded:
@@ -382,6 +416,38 @@ class TenantRecord(Published):
     data_region: str
     plan: str
     provisioned_at: datetime
+
+
+class ContactAddress(Published):
+    line1: str
+    line2: str | None
+    city: str
+    state: str | None
+    country_code: str
+    zip: str | None
+
+
+class Avatar(Published):
+    url: str
+    image_id: str | None
+    source: Literal["gravatar", "upload"]
+
+
+class Profile(Published):
+    user_id: str
+    organization_id: str
+    kind: Literal["person", "machine"]
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    display_name: str
+    phone_number: str | None
+    timezone: str | None
+    contact: ContactAddress | None
+    avatar: Avatar | None
+    avatar_lookup: Literal["pending", "done"] | None
+    created_at: datetime
+    updated_at: datetime | None
 
 
 class FlagState(Published):

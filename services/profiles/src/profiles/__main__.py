@@ -1,0 +1,3 @@
+from profiles.main import main
+
+main()
