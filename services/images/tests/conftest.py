@@ -47,6 +47,13 @@ class InMemoryImages:
         self._recording.track(image)
         return image
 
+    async def avatar(self, image_id: str, user_id: str) -> Image | None:
+        image = self._gallery.images.get(image_id)
+        if image is None or image.avatar_of != user_id:
+            return None
+        self._recording.track(image)
+        return image
+
     async def save(self, image: Image) -> None:
         self._gallery.images[image.id] = image
 

@@ -98,7 +98,7 @@ SIMULATORS: tuple[Simulator, ...] = (
         client="profiles",
         system="gravatar",
         settings=(("GRAVATAR_URL", "http://{host}:{port}"),),
-        probe="/_simulator/health",
+        probe="/_simulator/requests",
     ),
     # An S3 API server (moto's). `make run` keeps images in a local directory instead, the
     # embedded default; the containers use MinIO where a registry serves its image.

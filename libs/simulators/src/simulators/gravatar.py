@@ -23,7 +23,7 @@ For tests:
   long before it answers;
 - `DELETE /_simulator/requests`: forget the requests and any failure or slowness told.
 
-    python -m simulators.gravatar --port 8191 [--host 127.0.0.1]
+    python -m simulators.gravatar --port 8193 [--host 127.0.0.1]
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from simulators.faults import Faults
 
-DEFAULT_PORT = 8191
+DEFAULT_PORT = 8193
 DEFAULT_SIZE = 80
 MAX_SIZE = 2048
 HASH = re.compile(r"^(?:[0-9a-f]{32}|[0-9a-f]{64})$")

@@ -31,6 +31,12 @@ class ImageRepository(Protocol):
 
     async def get(self, image_id: str) -> Image | None: ...
 
+    async def avatar(self, image_id: str, user_id: str) -> Image | None:
+        """The image if it is `user_id`'s avatar, whichever organization holds it: a user
+        uploads their avatar for the organization they act for, which need not be the one
+        their profile (and its events) belongs to."""
+        ...
+
     async def save(self, image: Image) -> None: ...
 
     async def remove(self, image: Image) -> None: ...
@@ -53,6 +59,14 @@ class MongoImages:
 
     async def get(self, image_id: str) -> Image | None:
         doc = await self._images.find_one({"_id": image_id, "tenant_id": self._scope.tenant})
+        if doc is None:
+            return None
+        image = image_from(doc)
+        self._scope.track(image)
+        return image
+
+    async def avatar(self, image_id: str, user_id: str) -> Image | None:
+        doc = await self._images.find_one({"_id": image_id, "avatar_of": user_id})
         if doc is None:
             return None
         image = image_from(doc)

@@ -193,8 +193,8 @@ class ImageService:
     async def _drop_avatar(self, tx: ImagesTransaction, image_id: str, user_id: str) -> None:
         """Delete the image if it is `user_id`'s avatar (gone already: nothing to do); its
         blob is left to the sweep, after this batch of events commits."""
-        image = await tx.images.get(image_id)
-        if image is None or image.avatar_of != user_id:
+        image = await tx.images.avatar(image_id, user_id)
+        if image is None:
             return
         image.delete(None)
         await self._remove(tx, image)
