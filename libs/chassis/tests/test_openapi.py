@@ -33,6 +33,11 @@ class ThingOut(BaseModel):
     colour: Colour
 
 
+class Picture(BaseModel):
+    caption: str = Field(min_length=1)
+    file: bytes
+
+
 class Search(Page):
     colour: Colour
     name: str | None = None
@@ -48,6 +53,7 @@ ROUTES = [
     Route("GET", "/things/{thing_id}", handler, "One thing", response=ThingOut, errors=(404,)),
     Route("DELETE", "/things/{thing_id:[a-z0-9]{2,8}}", handler, "Delete", status=204),
     Route("GET", "/page", handler, "A page", response=str, media_type="text/html", public=True),
+    Route("PUT", "/things/{thing_id}/picture", handler, "Picture", form=Picture, status=204),
 ]
 
 
@@ -71,6 +77,7 @@ def test_every_route_is_an_operation_with_its_method() -> None:
         ("GET", "/things/{thing_id}"),
         ("DELETE", "/things/{thing_id}"),
         ("GET", "/page"),
+        ("PUT", "/things/{thing_id}/picture"),
     }
     ids = [op["operationId"] for item in paths.values() for op in item.values()]
     assert len(set(ids)) == len(ids)
@@ -95,9 +102,23 @@ def test_bodies_and_responses_refer_to_shared_schemas() -> None:
         "Colour",
         "FieldError",
         "NewThing",
+        "Picture",
         "ProblemDetails",
         "ThingOut",
     }
+
+
+def test_a_form_is_a_multipart_body_whose_bytes_are_a_file() -> None:
+    doc = document()
+    put = doc["paths"]["/things/{thing_id}/picture"]["put"]
+    assert put["requestBody"] == {
+        "required": True,
+        "content": {"multipart/form-data": {"schema": {"$ref": "#/components/schemas/Picture"}}},
+    }
+    picture = doc["components"]["schemas"]["Picture"]
+    assert picture["properties"]["file"] == {"type": "string", "format": "binary", "title": "File"}
+    assert set(picture["required"]) == {"caption", "file"}
+    assert {"400", "413", "415", "422"} <= set(put["responses"])
 
 
 def test_path_and_query_parameters() -> None:

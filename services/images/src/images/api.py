@@ -48,6 +48,13 @@ class UploadForm(BaseModel):
     avatar_of: UserId | None = None
 
 
+class UploadedForm(UploadForm):
+    """The whole form, as the API document describes it; it is read as a stream, not by
+    this model."""
+
+    file: bytes = Field(description="The image: JPEG, PNG or GIF, told by its content")
+
+
 class DescribeImage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -240,9 +247,10 @@ def routes(images: ImageService, queries: ImageQueries) -> list[Route]:
             "Upload an image as multipart/form-data: `file` (JPEG, PNG or GIF, told by its "
             "content; at most the size allowed), `description` (1 to 250 characters) and "
             "`avatar_of` (optional: the user whose avatar it is, the caller or by an operator)",
+            form=UploadedForm,
             response=ImageOut,
             status=201,
-            errors=(400, 403, 413, 415, 422),
+            errors=(403,),
         ),
         Route("GET", IMAGE, inspect, "One image", response=ImageOut, errors=(403, 404)),
         Route(

@@ -96,6 +96,13 @@ class AvatarOut(BaseModel):
     source: Literal["gravatar", "upload"]
 
 
+class AvatarForm(BaseModel):
+    """The form of `PUT /profiles/{user_id}/avatar`, as the API document describes it; it is
+    read as a stream, not by this model."""
+
+    file: bytes = Field(description="The image: JPEG, PNG or GIF, told by its content")
+
+
 class ProfileOut(BaseModel):
     user_id: str
     organization_id: str
@@ -239,8 +246,9 @@ def routes(profiles: ProfileService) -> list[Route]:
             upload_avatar,
             "Upload an avatar: multipart/form-data, the image (jpeg, png, gif) in `file`; "
             "stored through images",
+            form=AvatarForm,
             response=ProfileOut,
-            errors=(400, 403, 404, 413, 415, 422, 503),
+            errors=(403, 404, 503),
         ),
         Route(
             "DELETE",

@@ -64,9 +64,11 @@ class Route:
 
     `response` is a model, `list[Model]`, any other type pydantic can describe, or None for
     an answer without a body; it is sent as `media_type`, with `status` or any of
-    `other_statuses` (health's 503). `errors` are the statuses the handler itself may answer
-    with a problem; those the chassis answers are added from `body` and `query`, and 401 on
-    every route: a bearer token that is sent is verified even where none is needed.
+    `other_statuses` (health's 503). `form` describes a multipart/form-data body, which the
+    handler reads as a stream (a `bytes` field is a file). `errors` are the statuses the
+    handler itself may answer with a problem; those the chassis answers are added from `body`,
+    `form` and `query`, and 401 on every route: a bearer token that is sent is verified even
+    where none is needed.
     """
 
     method: str
@@ -74,6 +76,7 @@ class Route:
     handler: Handler
     summary: str
     body: type[BaseModel] | None = None
+    form: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     response: type[Any] | None = None
     status: int = 200
@@ -102,8 +105,9 @@ class Route:
     def error_statuses(self) -> list[int]:
         # 431: the chassis' server refuses oversized headers before any route is chosen.
         implied = {*self.errors, 401, 431}
-        if self.body is not None:
-            # 413: aiohttp refuses a body over the app's `client_max_size`.
+        if self.body is not None or self.form is not None:
+            # 413: aiohttp refuses a body over the app's `client_max_size` (a form, over the
+            # handler's own limit).
             implied.update((400, 413, 415, 422))
         if self.query is not None:
             implied.add(422)
@@ -120,6 +124,8 @@ class _Schemas:
         for i, route in enumerate(routes):
             if route.body is not None:
                 inputs.append(((i, "body"), "validation", TypeAdapter(route.body)))
+            if route.form is not None:
+                inputs.append(((i, "form"), "validation", TypeAdapter(route.form)))
             if route.query is not None:
                 inputs.append(((i, "query"), "validation", TypeAdapter(route.query)))
             if route.response is not None:
@@ -182,6 +188,11 @@ def _operation(
         operation["requestBody"] = {
             "required": True,
             "content": {"application/json": {"schema": schemas.of(index, "body")}},
+        }
+    if route.form is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"multipart/form-data": {"schema": schemas.of(index, "form")}},
         }
     if not route.public:
         operation["security"] = [{BEARER: []}]
