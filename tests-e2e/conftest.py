@@ -158,6 +158,7 @@ def system(
                 "S3_BUCKET": IMAGES_BUCKET,
                 "S3_ACCESS_KEY_ID": ACCESS_KEY_ID,
                 "S3_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+                "BLOB_SWEEP_SECONDS": "0.5",
             },
             "profiles": gravatar.client_env(LOCALHOST),
             # The flags of the tests' own environment (test_flags.py).

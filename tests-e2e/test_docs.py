@@ -69,6 +69,17 @@ ROUTES = {
     ("POST", "/reset-password"),
     ("GET", "/accept-invitation"),
     ("POST", "/accept-invitation"),
+    ("POST", "/images"),
+    ("GET", "/images/{image_id}"),
+    ("PATCH", "/images/{image_id}"),
+    ("DELETE", "/images/{image_id}"),
+    ("GET", "/images/{image_id}/download"),
+    ("GET", "/profiles/me"),
+    ("GET", "/profiles/{user_id}"),
+    ("PATCH", "/profiles/{user_id}"),
+    ("PATCH", "/profiles/{user_id}/contact"),
+    ("PUT", "/profiles/{user_id}/avatar"),
+    ("DELETE", "/profiles/{user_id}/avatar"),
 }
 
 

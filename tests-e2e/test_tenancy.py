@@ -24,6 +24,7 @@ from contracts.roles import PlatformRole
 from testkit.api import Booking, Car, PlatformClient, Slot, car_details
 from testkit.clock import hours_from_now
 from testkit.identity import People, Person, new_email
+from testkit.images import png
 from testkit.waiting import eventually
 
 # Both tenants' bookings and slots lie within WHOLE; nothing of either tenant's lies in FREE.
@@ -47,7 +48,7 @@ class Holdings:
         return cls(car, booking)
 
 
-View = tuple[list[Car], list[list[Slot]], list[Booking], Any, Any, Any]
+View = tuple[list[Car], list[list[Slot]], list[Booking], Any, Any, Any, Any, Any]
 
 
 @dataclass(frozen=True)
@@ -65,17 +66,31 @@ class Scene:
     # The member's API key, and an invitation into the tenant, by their ids.
     member_key_id: str
     invitation_id: str
+    # An image of the tenant's, uploaded by the member.
+    image_id: str
 
     async def view(self) -> View:
         """All the tenant's member sees of its cars, their slots, its bookings, its members,
-        themselves and their API keys."""
+        themselves, their API keys, their profile and the tenant's image."""
         cars = await self.tenant.cars()
         slots = [await self.tenant.unavailabilities(car.id) for car in cars]
         members = await self.tenant.expect(200, "GET", f"/organizations/{self.tenant_id}/members")
         me = await self.tenant.expect(200, "GET", "/users/me")
         keys = await self.tenant.expect(200, "GET", "/apikeys")
         bookings = await self.tenant.bookings(*WHOLE)
-        return cars, slots, bookings, members.json(), me.json(), keys.json()
+        profile = await self.tenant.expect(200, "GET", "/profiles/me")
+        image = await self.tenant.expect(200, "GET", f"/images/{self.image_id}")
+        download = await self.tenant.expect(200, "GET", f"/images/{self.image_id}/download")
+        return (
+            cars,
+            slots,
+            bookings,
+            members.json(),
+            me.json(),
+            keys.json(),
+            profile.json(),
+            (image.json(), download.body),
+        )
 
 
 async def absent(
@@ -328,6 +343,77 @@ async def _resend_the_tenants_invitation(scene: Scene) -> None:
         await absent(caller, "POST", "/invitations/{}/resend", scene.invitation_id)
 
 
+@case("POST", "/images")
+async def _upload_an_image(scene: Scene) -> None:
+    # An image goes to the organization the caller acts for, never another's.
+    uploaded = await scene.intruder.upload_image(png(), description="Not theirs")
+    assert uploaded.organization_id != scene.tenant_id
+
+
+@case("GET", "/images/{image_id}")
+async def _inspect_an_image(scene: Scene) -> None:
+    await absent(scene.intruder, "GET", "/images/{}", scene.image_id)
+    await absent(scene.intruder, "GET", "/images/{}/download", scene.image_id)
+
+
+@case("PATCH", "/images/{image_id}")
+async def _describe_an_image(scene: Scene) -> None:
+    body = {"description": "Defaced"}
+    await absent(scene.intruder, "PATCH", "/images/{}", scene.image_id, json=body)
+
+
+@case("DELETE", "/images/{image_id}")
+async def _delete_an_image(scene: Scene) -> None:
+    await absent(scene.intruder, "DELETE", "/images/{}", scene.image_id)
+
+
+# Operators see and change anyone's profile, by design: the intruder's organization's owner,
+# no operator, is the one refused.
+
+
+@case("GET", "/profiles/me")
+async def _read_ones_profile(scene: Scene) -> None:
+    mine = (await scene.outsider.expect(200, "GET", "/profiles/me")).json()
+    assert mine["user_id"] != scene.member_id
+    assert mine["organization_id"] != scene.tenant_id
+
+
+@case("GET", "/profiles/{user_id}")
+async def _read_the_members_profile(scene: Scene) -> None:
+    await absent(scene.outsider, "GET", "/profiles/{}", scene.member_id)
+
+
+@case("PATCH", "/profiles/{user_id}")
+async def _change_the_members_profile(scene: Scene) -> None:
+    body = {"first_name": "Mallory"}
+    await absent(scene.outsider, "PATCH", "/profiles/{}", scene.member_id, json=body)
+
+
+@case("PATCH", "/profiles/{user_id}/contact")
+async def _change_the_members_address(scene: Scene) -> None:
+    body = {"line1": "1 Fake St", "city": "Nowhere", "country_code": "GB"}
+    await absent(scene.outsider, "PATCH", "/profiles/{}/contact", scene.member_id, json=body)
+
+
+@case("PUT", "/profiles/{user_id}/avatar")
+async def _set_the_members_avatar(scene: Scene) -> None:
+    outsider, theirs, nowhere = scene.outsider, scene.member_id, uuid.uuid4().hex
+    found = await outsider.call(
+        "PUT", f"/profiles/{theirs}/avatar", data=outsider.avatar_form(png())
+    )
+    unknown = await outsider.call(
+        "PUT", f"/profiles/{nowhere}/avatar", data=outsider.avatar_form(png())
+    )
+    assert (found.problem(404).detail or "").replace(theirs, "?") == (
+        unknown.problem(404).detail or ""
+    ).replace(nowhere, "?")
+
+
+@case("DELETE", "/profiles/{user_id}/avatar")
+async def _remove_the_members_avatar(scene: Scene) -> None:
+    await absent(scene.outsider, "DELETE", "/profiles/{}/avatar", scene.member_id)
+
+
 async def test_every_route_that_takes_a_token_has_a_case(anonymous: PlatformClient) -> None:
     openapi = (await anonymous.expect(200, "GET", "/openapi.json")).json()
     assert "x-unavailable" not in openapi
@@ -375,6 +461,14 @@ async def scene(people: People, cast: Cast) -> Scene:
     invitation = await founder.api.expect(
         201, "POST", "/invitations", json={"email": new_email("invited")}
     )
+    image = await tenant.upload_image(png(), description="The tenant's")
+
+    async def profile_settled() -> bool:
+        # Until its default avatar has been looked for, the member's profile may change.
+        answer = await tenant.call("GET", "/profiles/me")
+        return answer.status == 200 and answer.json()["avatar_lookup"] == "done"
+
+    await eventually(profile_settled, timeout=15)
     return Scene(
         tenant,
         theirs,
@@ -386,6 +480,7 @@ async def scene(people: People, cast: Cast) -> Scene:
         intruder.user_id,
         key["id"],
         invitation.json()["id"],
+        image.id,
     )
 
 
@@ -394,7 +489,7 @@ async def test_another_tenant_finds_nothing_and_changes_nothing(
     route: tuple[str, str], scene: Scene
 ) -> None:
     before = await scene.view()
-    cars, slots, bookings, _, _, _ = before
+    cars, slots, bookings, *_ = before
     assert [car.id for car in cars] == [scene.theirs.car.id]
     assert sorted(slot.cause for slot in slots[0]) == ["maintenance", "reservation"]
     assert [booking.id for booking in bookings] == [scene.theirs.booking.id]

@@ -26,8 +26,10 @@ class ImagesSettings(ServiceSettings, BlobSettings):
     port: int = 8103
     # The largest image accepted, in bytes: one byte more is refused (413) as it streams in.
     max_image_bytes: int = Field(default=100 * MIB, ge=1)
-    # How often the blobs of deleted images and of cut-off uploads are swept away.
-    blob_sweep_seconds: float = Field(default=60.0, gt=0)
+    # How often the blobs of deleted images and of cut-off uploads are swept away: a deletion
+    # the service could not finish itself (an avatar replaced, deleted on profiles' event)
+    # frees its bytes within this many seconds. One indexed query each time.
+    blob_sweep_seconds: float = Field(default=5.0, gt=0)
 
 
 def create_app(settings: ImagesSettings, clock: Clock = utc_now) -> web.Application:
