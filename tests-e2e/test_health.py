@@ -15,6 +15,8 @@ from testkit.api import PlatformClient
 from testkit.waiting import eventually
 
 KILLED = "flags"
+# Checks a service reports beside its MongoDB and broker: images' blob store.
+OWN_CHECKS = {"images": {"blobs": "ok"}}
 
 
 @pytest.fixture
@@ -37,6 +39,7 @@ async def test_every_service_shows_with_its_own_checks(anonymous: PlatformClient
     assert set(upstreams) == {s.name for s in backends()}
     for service in backends():
         expected = {"mongo": "ok", "broker": "ok"} if service.stores else {}
+        expected |= OWN_CHECKS.get(service.name, {})
         assert upstreams[service.name] == {"status": "ok", "checks": expected, "error": None}
 
 
@@ -50,7 +53,8 @@ async def test_a_service_down_is_named_and_the_answer_is_503_until_it_is_back(
     # The others' own MongoDB and broker, as they report them.
     for service in backends():
         if service.name != killed and service.stores:
-            assert body["upstreams"][service.name]["checks"] == {"mongo": "ok", "broker": "ok"}
+            expected = {"mongo": "ok", "broker": "ok", **OWN_CHECKS.get(service.name, {})}
+            assert body["upstreams"][service.name]["checks"] == expected
 
     await asyncio.to_thread(system.start, [killed], 60)
 

@@ -44,9 +44,10 @@ from devstack.services import SERVICES, by_name
 from devstack.simulators import SIMULATORS, simulator
 from devstack.system import LOCALHOST, free_ports
 from testkit.analytics import AnalyticsSimulator
-from testkit.api import PlatformClient
+from testkit.api import PlatformClient, Profile
 from testkit.clock import hours_from_now
 from testkit.identity import People, delivered_tokens
+from testkit.images import png
 from testkit.waiting import eventually
 
 # A cold run builds every image: minutes, not the five the other tests are allowed.
@@ -194,6 +195,25 @@ async def ancillary_stories(
 
         [event] = await eventually(delivered, timeout=30, interval=0.5)
         assert (event["event"], event["distinct_id"]) == ("$pageview", visitor)
+
+        # images: kept in the S3 server (MinIO, or offline moto's), back whole.
+        picture = png((32, 32))
+        image = await api.upload_image(picture, description="In the containers")
+        assert (await api.download_image(image.id)).body == picture
+
+        # profiles: the owner's, made on registration, its avatar looked up at the Gravatar
+        # simulator (the address is random: it may have none); an avatar streamed through to
+        # images (IMAGES_URL), which anyone downloads.
+        async def looked_up() -> Profile | None:
+            answer = await api.call("GET", "/profiles/me")
+            profile = answer.parse(Profile) if answer.status == 200 else None
+            return profile if profile and profile.avatar_lookup == "done" else None
+
+        profile: Profile = await eventually(looked_up, timeout=60, interval=0.5)
+        assert profile.avatar is None or profile.avatar.url.startswith("http://gravatar:")
+        avatar = (await api.upload_avatar(profile.user_id, picture)).avatar
+        assert avatar is not None
+        assert (await anonymous.call("GET", avatar.url)).body == picture
 
 
 def test_the_car_sharing_story_in_containers() -> None:

@@ -113,7 +113,9 @@ async def test_malformed_forms_are_problems(
     form = {"Content-Type": "multipart/form-data; boundary=zz"}
     # The second is cut before its closing boundary: its file, read, is not kept.
     unclosed = b"--zz\r\nContent-Disposition: form-data; name=file\r\n\r\n" + png()
-    for body in (b"garbage", unclosed):
+    # A part's header that is not HTTP (a control character in it).
+    bad_header = b'--zz\r\nContent-Disposition: form-data; name="\x01"\r\n\r\nx\r\n--zz--\r\n'
+    for body in (b"garbage", unclosed, bad_header):
         answer = await me.call("POST", "/images", data=body, headers=form)
         assert "not valid multipart/form-data" in (answer.problem(400).detail or "")
     assert nothing_left(s3_bucket, person.organization_id)

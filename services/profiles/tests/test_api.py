@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -133,7 +134,7 @@ async def test_a_machine_gets_a_profile_and_no_avatar_lookup(
     profiles_url: str,
     database: Database,
 ) -> None:
-    machine_id = f"m-{someone.user_id[:8]}-machine"
+    machine_id = uuid.uuid4().hex
     event = UserRegistered(user_id=machine_id, kind=UserKind.MACHINE, first_name="build-bot")
     await producer.publish(event, tenant_id=someone.organization_id)
     ops = operator.calling(profiles_url)
@@ -307,6 +308,12 @@ async def test_uploads_images_refuses_come_back_as_its_problems(
     no_file = await me.call("PUT", path, data=elsewhere)
     problem = no_file.problem(422)
     assert problem.errors is not None and problem.errors[0].field == "file"
+    # Not a form: no closing boundary, or a part's header that is not HTTP.
+    form = {"Content-Type": "multipart/form-data; boundary=zz"}
+    bad_header = b'--zz\r\nContent-Disposition: form-data; name="\x01"\r\n\r\nx\r\n--zz--\r\n'
+    for body in (b"garbage", bad_header):
+        answer = await me.call("PUT", path, data=body, headers=form)
+        assert "not valid multipart/form-data" in (answer.problem(400).detail or "")
     images_served.service.fail_with = 502
     try:
         (await me.call("PUT", path, data=PlatformClient.avatar_form(PNG))).problem(503)

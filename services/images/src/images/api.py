@@ -8,13 +8,12 @@ from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, MultipartReader, web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
-from chassis.errors import DomainError
 from chassis.web.auth import CALLER_KEY, Caller, require_tenant
 from chassis.web.openapi import Route
-from chassis.web.parsing import json_response, read_json
+from chassis.web.parsing import json_response, multipart_form, read_json
 from chassis.web.problems import Problem, invalid, validation_problem
 from images.domain import MAX_DESCRIPTION, Actor, Content, Image, ImageNotFound, TooLarge
 from images.formats import ImageKind, NotAnImage
@@ -133,7 +132,7 @@ def routes(images: ImageService, queries: ImageQueries) -> list[Route]:
             raise Problem(413, str(exc), headers={"Connection": "close"}) from exc
 
     async def read_form(
-        request: web.Request, actor: Actor
+        reader: MultipartReader, actor: Actor
     ) -> tuple[UploadForm, Content, str | None]:
         """The form's text fields, and its file received into the store (with its name);
         the file's bytes are dropped if the form is refused after them."""
@@ -141,7 +140,6 @@ def routes(images: ImageService, queries: ImageQueries) -> list[Route]:
         filename: str | None = None
         content: Content | None = None
         try:
-            reader = await request.multipart()
             while (part := await reader.next()) is not None:
                 name = part.name if isinstance(part, BodyPartReader) else None
                 if not isinstance(part, BodyPartReader) or name not in ("file", *_TEXT_FIELDS):
@@ -168,17 +166,9 @@ def routes(images: ImageService, queries: ImageQueries) -> list[Route]:
     async def upload(request: web.Request) -> web.Response:
         caller, tenant = require_tenant(request)
         actor = actor_of(caller, tenant)
-        if request.content_type != "multipart/form-data":
-            raise Problem(415, "Send the image as multipart/form-data (file, description).")
-        try:
-            form, content, filename = await read_form(request, actor)
-        except DomainError:
-            raise
-        except ValueError as exc:
-            # What aiohttp's multipart reader raises of a body that is not a form.
-            raise Problem(
-                400, f"The body is not valid multipart/form-data: {exc}", title="Malformed form"
-            ) from exc
+        how = "Send the image as multipart/form-data (file, description)."
+        async with multipart_form(request, how) as reader:
+            form, content, filename = await read_form(reader, actor)
         image = await images.keep(actor, content, form.description, filename, form.avatar_of)
         out = ImageOut.of(image)
         return json_response(out, 201, headers={"Location": out.urls.self})

@@ -10,13 +10,13 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Literal
 
-from aiohttp import BodyPartReader, hdrs, web
+from aiohttp import BodyPartReader, MultipartReader, hdrs, web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from chassis.web.auth import require_caller
 from chassis.web.openapi import Route
-from chassis.web.parsing import json_response, read_json
-from chassis.web.problems import Problem, invalid
+from chassis.web.parsing import json_response, multipart_form, read_json
+from chassis.web.problems import invalid
 from profiles.domain import (
     MAX_ADDRESS_LINE,
     MAX_NAME,
@@ -30,7 +30,8 @@ from profiles.domain import (
 )
 from profiles.service import ProfileService, Upload
 
-PROFILE = "/profiles/{user_id}"
+# A user's id is uuid4 hex (identity's); `/profiles/me` is not one.
+PROFILE = "/profiles/{user_id:[0-9a-f]{32}}"
 # Read from the upload and sent on to images a piece at a time.
 CHUNK_BYTES = 64 * 1024
 
@@ -150,19 +151,13 @@ async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def _file_part(request: web.Request) -> BodyPartReader:
+async def _file_part(reader: MultipartReader) -> BodyPartReader:
     """The `file` part of a multipart/form-data body, its bytes not read yet; the parts
     before it are skipped."""
-    if request.content_type != "multipart/form-data":
-        raise Problem(415, "Send the image as multipart/form-data, in the field `file`.")
-    try:
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if isinstance(part, BodyPartReader) and part.name == "file":
-                return part
-            await part.release()
-    except ValueError as exc:
-        raise Problem(400, f"The multipart body is malformed: {exc}") from exc
+    while (part := await reader.next()) is not None:
+        if isinstance(part, BodyPartReader) and part.name == "file":
+            return part
+        await part.release()
     raise invalid([{"field": "file", "message": "the image goes in the field `file`"}])
 
 
@@ -194,10 +189,12 @@ def routes(profiles: ProfileService) -> list[Route]:
         user_id = request.match_info["user_id"]
         # Refused before a byte of the image is read.
         await profiles.check_changeable(caller, user_id)
-        part = await _file_part(request)
-        upload = Upload(part.filename, part.headers.get(hdrs.CONTENT_TYPE), _chunks(part))
         authorization = request.headers[hdrs.AUTHORIZATION]
-        profile = await profiles.upload_avatar(caller, user_id, upload, authorization)
+        how = "Send the image as multipart/form-data, in the field `file`."
+        async with multipart_form(request, how) as reader:
+            part = await _file_part(reader)
+            upload = Upload(part.filename, part.headers.get(hdrs.CONTENT_TYPE), _chunks(part))
+            profile = await profiles.upload_avatar(caller, user_id, upload, authorization)
         return json_response(ProfileOut.of(profile))
 
     async def remove_avatar(request: web.Request) -> web.Response:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, Self, TypeVar
 
-from aiohttp import web
+from aiohttp import MultipartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from chassis.errors import DomainError
 from chassis.timeframe import InvalidTimeFrame, TimeFrame
 from chassis.web.problems import Problem, validation_problem
 
@@ -32,6 +36,28 @@ async def read_json(request: web.Request, model: type[M], *, max_bytes: int | No
         return model.model_validate(data)
     except ValidationError as exc:
         raise validation_problem(exc, "body") from exc
+
+
+# What aiohttp's multipart reader raises, at any part, of a body that is not a form.
+MALFORMED_FORM = (ValueError, HttpProcessingError)
+
+
+@asynccontextmanager
+async def multipart_form(request: web.Request, how: str) -> AsyncIterator[MultipartReader]:
+    """The body as multipart/form-data, read as a stream inside the block. Another content
+    type is 415 (`how` says how to send it); a body that turns out not to be a well-formed
+    form, wherever in the block that shows (a part's headers, its end), is 400. The
+    failures of the domain raised in the block go on as they are."""
+    if request.content_type != "multipart/form-data":
+        raise Problem(415, how)
+    try:
+        yield await request.multipart()
+    except DomainError:
+        raise
+    except MALFORMED_FORM as exc:
+        raise Problem(
+            400, f"The body is not valid multipart/form-data: {exc}", title="Malformed form"
+        ) from exc
 
 
 async def _read_at_most(request: web.Request, max_bytes: int) -> bytes:
