@@ -1,7 +1,8 @@
 """Every benchmark in one run (`make bench`): one throwaway vhost and DB prefix, one stack.
 
 The service processes are started once and shared by the HTTP benchmarks, then stopped
-before the messaging benchmarks, which run their producers and consumers in this process.
+before the messaging benchmarks, which run their producers and consumers in this process, and
+the image upload, which starts the few services it needs beside an S3 server.
 Each benchmark prints its own table, ratio and verdicts; a missed target does not fail the
 run. The verdicts of every target are repeated at the end.
 
@@ -24,6 +25,7 @@ from bench import (
     email_throughput,
     event_throughput,
     gateway_overhead,
+    image_upload,
     password_hashing,
     recording_ingestion,
     token_verification,
@@ -44,6 +46,7 @@ def main() -> None:
     token_args = token_verification.parser().parse_args([])
     api_key_args = api_key_calls.parser().parse_args([])
     hashing_args = password_hashing.parser().parse_args([])
+    upload_args = image_upload.parser().parse_args([])
     with bench_env() as env:
         with running_system(env, http_args.log_level) as system:
             verdicts = gateway_overhead.measure(
@@ -67,6 +70,7 @@ def main() -> None:
         verdicts += event_throughput.measure(env, event_args, f"{cmd}  # event_throughput.py")
         command_round_trips.measure(env, command_args, f"{cmd}  # command_round_trips.py")
         verdicts += email_throughput.measure(env, email_args, f"{cmd}  # email_throughput.py")
+        verdicts += image_upload.measure(env, upload_args, f"{cmd}  # image_upload.py")
     print()
     print("=== Targets ===")
     print("\n".join(verdicts))
