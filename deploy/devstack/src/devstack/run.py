@@ -151,7 +151,11 @@ def run(names: Sequence[str] | None = None) -> None:
 
 
 def _announce(system: System, mongo_url: str, amqp_url: str, state: Path) -> None:
-    mailbox, analytics = simulator("mailbox"), simulator("analytics")
+    mailbox, analytics, gravatar = (
+        simulator("mailbox"),
+        simulator("analytics"),
+        simulator("gravatar"),
+    )
     log_dir = system.settings.log_dir
     rows: list[tuple[str, str]] = []
     if any(s.is_gateway for s in system.services):
@@ -165,6 +169,9 @@ def _announce(system: System, mongo_url: str, amqp_url: str, state: Path) -> Non
         ("", f"SMTP on {LOCALHOST}:{mailbox.port}, the mailbox simulator"),
         ("analytics", f"http://{LOCALHOST}:{analytics.port}/_simulator/events"),
         ("", "(what usages delivered, kept by the analytics simulator)"),
+        ("gravatar", f"http://{LOCALHOST}:{gravatar.port}/_simulator/requests"),
+        ("", "(the avatars profiles asked the Gravatar simulator for)"),
+        ("blobs", f"{state}/blobs/images/<organization>/<image id>  (images' files)"),
         ("mongo", mongo_url),
         ("rabbitmq", amqp_url),
         ("token", f"`make token`: {DEV_OPERATOR_EMAIL} (an operator) logs in; their access token"),
