@@ -194,7 +194,8 @@ def raw_to_score(raw: int) -> float:
     """A factor's raw sum (10..50) on the 0..100 scale: (raw - 10) / 40 * 100."""
     if not MIN_RAW <= raw <= MAX_RAW:
         raise ValueError(f"raw score {raw} is not from {MIN_RAW} to {MAX_RAW}")
-    return (raw - MIN_RAW) / (MAX_RAW - MIN_RAW) * 100
+    # Multiplying before dividing keeps every result exact (a multiple of 2.5), so 30 is 50.0.
+    return (raw - MIN_RAW) * 100 / (MAX_RAW - MIN_RAW)
 
 
 def score(answers: Mapping[int, int]) -> InventoryResult:
