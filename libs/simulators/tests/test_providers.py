@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import socket
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,6 +23,7 @@ from testkit.providers import (
     email_unknown_to,
     served_simulator,
 )
+from testkit.waiting import eventually
 from testkit.web import serving
 
 KEY = DEFAULT_API_KEY
@@ -344,3 +347,35 @@ async def test_control_requests_are_validated(providers: ProvidersSimulator) -> 
     assert (await call("POST", f"{base}/config", json={"provider": "nobody"}))[0] == 400
     assert (await call("POST", f"{base}/config", json={"error_rate": 2}))[0] == 400
     assert (await call("POST", f"{base}/fail", json={"provider": "pdl", "status": 200}))[0] == 400
+
+
+async def test_the_command_line_sets_the_knobs_of_every_provider() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "simulators.providers", "--port", str(port), "--api-key", "other",
+        "--latency-ms", "5", "--throttle-rate", "1", "--seed", "3",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        simulator = ProvidersSimulator(f"http://127.0.0.1:{port}", "other")
+
+        async def knobs() -> dict[str, Any]:
+            try:
+                answer: dict[str, Any] = (await call("GET", f"{simulator.base}/_simulator/config"))[
+                    2
+                ]
+            except aiohttp.ClientConnectionError:
+                # Not listening yet.
+                return {}
+            return answer
+
+        config = await eventually(knobs, timeout=10)
+        assert {(k["latency_ms"], k["throttle_rate"]) for k in config.values()} == {(5, 1.0)}
+        status, headers, _ = await v12(simulator, "someone@example.com", key="other")
+        assert (status, headers["Retry-After"]) == (429, "1")
+        assert (await v12(simulator, "someone@example.com"))[0] == 401
+    finally:
+        process.terminate()
+        await process.wait()
