@@ -73,6 +73,8 @@ def main(argv: list[str] | None = None) -> None:
         app, publisher = notifying(app, target)
     # werkzeug logs every request: thousands for one large upload.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # pika logs every step of every connection.
+    logging.getLogger("pika").setLevel(logging.WARNING)
     server = make_server(
         args.host,
         args.port,

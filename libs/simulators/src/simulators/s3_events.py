@@ -29,6 +29,8 @@ from urllib.parse import quote_plus, urlsplit
 import pika
 import pika.exceptions
 from moto.s3 import notifications, responses
+from moto.s3.exceptions import InvalidNotificationARN
+from moto.s3.models import FakeBucket, NotificationConfiguration
 from moto.utilities.utils import PARTITION_NAMES
 
 log = logging.getLogger("simulators.s3.events")
@@ -164,9 +166,34 @@ def notifying(app: WsgiApp, target: AmqpTarget) -> tuple[WsgiApp, Publisher]:
                     publisher.put(message)
 
     notifications.send_event = holding
-    # moto accepts only AWS ARNs in a notification configuration; MinIO's are `arn:minio:...`.
-    setattr(responses, "PARTITION_NAMES", [*PARTITION_NAMES, "minio"])  # noqa: B010
+    _accept_minio_arns(target)
     return served, publisher
+
+
+def _accept_minio_arns(target: AmqpTarget) -> None:
+    """Let a bucket's notification configuration name the target, as MinIO does: moto takes
+    only AWS ARNs, and refuses one without its bucket's region (MinIO's have none)."""
+    setattr(responses, "PARTITION_NAMES", [*PARTITION_NAMES, "minio"])  # noqa: B010
+    configure = FakeBucket.set_notification_configuration
+
+    def set_notification_configuration(bucket: Any, config: dict[str, Any] | None) -> None:
+        queues = (config or {}).get("QueueConfiguration") or []
+        minio = [queue["Queue"] for queue in queues if queue["Queue"].startswith("arn:minio:")]
+        if not minio:
+            configure(bucket, config)
+            return
+        # MinIO refuses the ARN of a target it does not have.
+        if any(arn != target.arn for arn in minio):
+            raise InvalidNotificationARN()
+        assert config is not None
+        bucket.notification_configuration = NotificationConfiguration(
+            topic=config.get("TopicConfiguration"),
+            queue=queues,
+            cloud_function=config.get("CloudFunctionConfiguration"),
+            event_bridge=config.get("EventBridgeConfiguration"),
+        )
+
+    FakeBucket.set_notification_configuration = set_notification_configuration  # type: ignore[method-assign,assignment]
 
 
 def _matching(target: AmqpTarget, event_name: str, bucket: Any, key: Any) -> _Message | None:

@@ -32,7 +32,7 @@ DEFAULT_CONTENT_TYPE = "binary/octet-stream"
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
 
 class NotifiedBucket(_Wire):
