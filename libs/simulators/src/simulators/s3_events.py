@@ -8,7 +8,8 @@ to the target's exchange as MinIO publishes it (`event.Log`, JSON, persistent).
 
 The events of a request are held until moto has answered it: moto sets an object's metadata
 (its content type) after it raises the event, and completing a multipart upload raises a
-`Put` before its `CompleteMultipartUpload`; the last event of each object is the one sent.
+`Put` before its `CompleteMultipartUpload`; the last creation event of each object is the one
+sent.
 A thread of its own publishes, with confirms, so requests never wait for the broker; while
 the broker is down it logs and tries again.
 """
@@ -138,7 +139,7 @@ class Publisher:
 
 class _RequestEvents(threading.local):
     def __init__(self) -> None:
-        # By (bucket, key): the last event of the request, with its bucket and object.
+        # By (bucket, key): the request's last creation event, with its bucket and object.
         self.events: dict[tuple[str, str], tuple[str, Any, Any]] | None = None
 
 
@@ -151,8 +152,10 @@ def notifying(app: WsgiApp, target: AmqpTarget) -> tuple[WsgiApp, Publisher]:
 
     def holding(account_id: str, event_name: Any, bucket: Any, key: Any) -> None:
         send_event(account_id, event_name, bucket, key)
-        if held.events is not None and key is not None:
-            held.events[(bucket.name, key.name)] = (str(event_name.value), bucket, key)
+        name = str(event_name.value)
+        # Only creations are the target's; a put also raises ObjectTagging:Put after it.
+        if held.events is not None and key is not None and name.startswith(OBJECT_CREATED):
+            held.events[(bucket.name, key.name)] = (name, bucket, key)
 
     def served(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         held.events = {}
