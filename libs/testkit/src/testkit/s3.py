@@ -13,15 +13,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 
-from devstack.run import running_simulator
-from devstack.system import LOCALHOST
+from devstack.run import start_simulators, stop_simulators
+from devstack.simulators import Simulator, simulator
+from devstack.system import LOCALHOST, free_ports
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -32,11 +33,27 @@ SECRET_ACCESS_KEY = "test"
 REGION = "us-east-1"
 
 
+@dataclass(frozen=True)
+class _WithArguments(Simulator):
+    arguments: tuple[str, ...] = ()
+
+    def command(self, python: str, host: str, state: Path | str | None = None) -> list[str]:
+        return [*super().command(python, host, state), *self.arguments]
+
+
 @contextmanager
-def s3_simulator(log_dir: Path) -> Iterator[str]:
-    """`python -m simulators.s3` on a free port until the block ends; its endpoint URL."""
-    with running_simulator("s3", log_dir) as s3:
+def s3_simulator(log_dir: Path, *arguments: str) -> Iterator[str]:
+    """`python -m simulators.s3 [arguments]` on a free port until the block ends; its endpoint
+    URL. The arguments are the server's options, e.g. its MinIO AMQP target (`--amqp-url`)."""
+    table = simulator("s3")
+    values = {field.name: getattr(table, field.name) for field in fields(table)}
+    values["port"] = free_ports(["s3"])["s3"]
+    s3 = _WithArguments(**values, arguments=arguments)
+    started = start_simulators(log_dir, log_dir, [s3])
+    try:
         yield s3.client_env(LOCALHOST)["S3_ENDPOINT_URL"]
+    finally:
+        stop_simulators(started)
 
 
 def s3_client(endpoint_url: str) -> S3Client:
